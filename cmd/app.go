@@ -1,0 +1,153 @@
+// Package cmd is soapsess's command line: the urfave/cli application, one
+// file per command, and the exit-code table. It is the only package that
+// knows about flags, terminals and exit codes.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
+)
+
+// Main runs soapsess with args (args[0] is the program name) and returns the
+// exit code.
+func Main(args []string, io *IO) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return run(ctx, args, io)
+}
+
+func run(ctx context.Context, args []string, io *IO) int {
+	a := &appCtx{io: io}
+	app := a.newApp()
+	err := app.RunContext(ctx, args)
+	if err == nil && a.notFound != "" {
+		err = usageError("%q is not a soapsess command", a.notFound)
+	}
+	if err == nil {
+		return ExitOK
+	}
+	return report(io, err)
+}
+
+// appCtx is what every command shares during one run.
+type appCtx struct {
+	io       *IO
+	notFound string
+	client   *transport.Client
+}
+
+func (a *appCtx) newApp() *cli.App {
+	app := &cli.App{
+		Name:      "soapsess",
+		Usage:     "open, use and close SOAP sessions (DSML, XML for Analysis, SQL Server) from the shell",
+		UsageText: "soapsess [--session NAME] begin --url URL --dialect dsml|xmla|sqlsoap [BODY]\nsoapsess send [BODY]     (BODY: a file, or - / nothing for stdin)\nsoapsess end [BODY]",
+		Version:   version(),
+		Writer:    a.io.Out,
+		ErrWriter: a.io.Err,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "session", Aliases: []string{"s"}, Value: "default", EnvVars: []string{"SOAPSESS_SESSION"},
+				Usage: "name of the session to use; several can be open at once"},
+			&cli.StringFlag{Name: "state-dir", EnvVars: []string{"SOAPSESS_STATE_DIR"},
+				Usage: "where sessions are kept (default $XDG_STATE_HOME/soapsess or ~/.local/state/soapsess)"},
+		},
+		Commands: []*cli.Command{
+			a.beginCommand(), a.sendCommand(), a.endCommand(), a.statusCommand(), a.lsCommand(),
+			a.serveCommand(), a.demoCommand(),
+		},
+		Suggest:              true,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		OnUsageError:         onUsageError,
+		ExitErrHandler:       func(*cli.Context, error) {}, // Main reports and maps every error
+		CommandNotFound: func(_ *cli.Context, name string) {
+			a.notFound = name
+		},
+		Metadata: map[string]any{},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = onUsageError
+	}
+	cli.ErrWriter = a.io.Err
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, isSub bool) error {
+	return withCode(ExitUsage, err, "soapsess --help lists the commands; soapsess COMMAND --help their flags")
+}
+
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
+
+// store opens the state directory chosen by --state-dir or the default.
+func (a *appCtx) store(c *cli.Context) (*state.Store, error) {
+	dir := c.String("state-dir")
+	if dir == "" {
+		var err error
+		if dir, err = state.DefaultDir(); err != nil {
+			return nil, err
+		}
+	}
+	return state.Open(dir)
+}
+
+func (a *appCtx) sessionName(c *cli.Context) (string, error) {
+	name := c.String("session")
+	if err := state.CheckName(name); err != nil {
+		return "", withCode(ExitUsage, fmt.Errorf("--session: %w", err))
+	}
+	return name, nil
+}
+
+func (a *appCtx) transport() *transport.Client {
+	if a.client == nil {
+		a.client = transport.New()
+		a.client.Trace = a.io.Trace
+		a.client.UserAgent = "soapsess/" + version()
+	}
+	return a.client
+}
+
+// password returns the HTTP password for user from SOAPSESS_PASSWORD.
+func password(user string) (string, error) {
+	if user == "" {
+		return "", nil
+	}
+	p, ok := os.LookupEnv("SOAPSESS_PASSWORD")
+	if !ok {
+		return "", withCode(ExitUsage, fmt.Errorf("user %q needs a password: set SOAPSESS_PASSWORD", user),
+			"read -rs SOAPSESS_PASSWORD && export SOAPSESS_PASSWORD  (never put it on the command line)")
+	}
+	return p, nil
+}
+
+// noMoreArgs refuses extra arguments, and says so kindly when they look like
+// flags written after the body (urfave/cli stops at the first argument).
+func noMoreArgs(c *cli.Context, max int) error {
+	args := c.Args().Slice()
+	if len(args) <= max {
+		return nil
+	}
+	extra := args[max:]
+	for _, x := range extra {
+		if strings.HasPrefix(x, "-") && x != "-" {
+			return usageError("flag %s comes after the body; put flags before it: soapsess %s %s ... %s", x, c.Command.Name, x, args[0])
+		}
+	}
+	return usageError("too many arguments: %s", strings.Join(extra, " "))
+}
+
+var errCanceled = errors.New("interrupted")

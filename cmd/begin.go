@@ -1,0 +1,139 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/state"
+)
+
+func (a *appCtx) beginCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "begin",
+		Usage:     "open a session on a server and remember its ID",
+		ArgsUsage: "[BODY]",
+		Description: `Sends the dialect's begin header with BODY (a file, or - for stdin; default:
+the dialect's own begin body), reads the session ID from the reply and keeps
+it under the session's name. The reply's Body goes to stdout.
+
+Examples:
+   soapsess begin --url http://127.0.0.1:8808/xmla --dialect xmla
+   soapsess --session ad begin --url https://dc1/dsml/adssoap.dsmlx --dialect dsml --user 'CORP\ann'
+   soapsess begin --url http://sql1/sql --dialect sqlsoap --timeout 600`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "url", Usage: "the server's SOAP endpoint (http:// or https://)"},
+			&cli.StringFlag{Name: "dialect", Aliases: []string{"d"}, Usage: "session protocol: " + strings.Join(envelope.Builtins(), ", ")},
+			&cli.IntFlag{Name: "timeout", Usage: "ask the server for a session timeout, in `SECONDS` (sqlsoap)"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "HTTP Basic user `NAME`; the password comes from $SOAPSESS_PASSWORD"},
+			&cli.StringSliceFlag{Name: "var", Usage: "set a dialect variable, `KEY=VALUE` (xmla: mustunderstand=plain|soap|none)"},
+		},
+		Action: a.begin,
+	}
+}
+
+func (a *appCtx) begin(c *cli.Context) error {
+	if err := noMoreArgs(c, 1); err != nil {
+		return err
+	}
+	url, dialectName := c.String("url"), c.String("dialect")
+	if url == "" || dialectName == "" {
+		return usageError("begin needs --url URL and --dialect %s", strings.Join(envelope.Builtins(), "|"))
+	}
+	if c.Int("timeout") < 0 {
+		return usageError("--timeout must be a positive number of seconds")
+	}
+	d, err := envelope.Builtin(dialectName)
+	if err != nil {
+		return err
+	}
+	vars, err := parseVars(c.StringSlice("var"), d)
+	if err != nil {
+		return err
+	}
+	name, err := a.sessionName(c)
+	if err != nil {
+		return err
+	}
+	store, err := a.store(c)
+	if err != nil {
+		return err
+	}
+	// Refuse before sending anything: an open session would be overwritten.
+	if old, err := store.Get(name); err == nil {
+		return fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, name, old.ID, old.URL)
+	} else if !errors.Is(err, state.ErrNoSession) {
+		return err
+	}
+	user := c.String("user")
+	pass, err := password(user)
+	if err != nil {
+		return err
+	}
+	body, err := a.bodyArg(c.Args().First(), d, envelope.Begin)
+	if err != nil {
+		return err
+	}
+	asked := c.Int("timeout")
+	out, err := a.do(c.Context, &exchange{
+		dialect: d, phase: envelope.Begin, body: body, url: url, user: user, pass: pass,
+		values: envelope.Values{Timeout: asked, User: user, URL: url, Vars: vars},
+	})
+	if err != nil {
+		return err
+	}
+	info, err := d.Session(out.reply)
+	if errors.Is(err, envelope.ErrNoSessionID) {
+		return withCode(ExitReply, fmt.Errorf("%s answered without a session ID, so no session was opened", url),
+			"check the --dialect and the URL; a server without session support ignores the begin header")
+	}
+	if err != nil {
+		return withCode(ExitReply, err)
+	}
+	if asked > 0 && info.Timeout > 0 && info.Timeout < asked {
+		warnf(a.io, "asked for a %ds session timeout, the server granted %ds", asked, info.Timeout)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	sess := &state.Session{
+		Name: name, Dialect: d.Name, URL: url, ID: info.ID, IDName: info.IDName,
+		Created: now, LastUsed: now, Timeout: info.Timeout, User: user, Vars: vars, Requests: 1,
+	}
+	if err := store.Create(sess); err != nil {
+		return withCode(ExitError, fmt.Errorf("the server opened session %s, but it could not be kept: %w", info.ID, err))
+	}
+	infof(a.io, "session %q began: %s on %s (%s, %s)", name, info.ID, url, out.resp.Reason, out.resp.Elapsed.Round(time.Millisecond))
+	return nil
+}
+
+// parseVars reads --var KEY=VALUE against the dialect's declared variables.
+func parseVars(args []string, d *envelope.Dialect) (map[string]string, error) {
+	known := d.Vars()
+	vars := map[string]string{}
+	for _, kv := range args {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageError("--var %q: want KEY=VALUE", kv)
+		}
+		if _, ok := known[k]; !ok {
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			if len(names) == 0 {
+				return nil, usageError("--var %s: the %s dialect has no variables", k, d.Name)
+			}
+			return nil, usageError("--var %s: the %s dialect has no such variable (it has: %s)", k, d.Name, strings.Join(names, ", "))
+		}
+		vars[k] = v
+	}
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	return vars, nil
+}

@@ -1,0 +1,100 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/envelope"
+)
+
+func (a *appCtx) endCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "end",
+		Usage:     "close the open session",
+		ArgsUsage: "[BODY]",
+		Description: `Sends the dialect's end header with BODY (default: the dialect's own end
+body). The local session is forgotten once the server has answered, fault or
+not, and kept when the server was never reached (as the .NET DSML client does).
+Dialects that confirm an end (sqlsoap) are retried when the confirmation is
+missing; retries carry the dialect's default end body, so a statement in BODY
+never runs twice.
+
+Examples:
+   soapsess end
+   trap 'soapsess end >/dev/null' EXIT
+   soapsess end --forget     # drop the local session without asking the server`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "forget", Usage: "only forget the local session; send nothing"},
+		},
+		Action: a.end,
+	}
+}
+
+func (a *appCtx) end(c *cli.Context) error {
+	if err := noMoreArgs(c, 1); err != nil {
+		return err
+	}
+	if c.Bool("forget") {
+		return a.forget(c)
+	}
+	o, err := a.openSession(c)
+	if err != nil {
+		return err
+	}
+	body, err := a.bodyArg(c.Args().First(), o.dialect, envelope.End)
+	if err != nil {
+		return err
+	}
+	attempts := o.dialect.EndAttempts()
+	for i := 1; ; i++ {
+		out, err := a.do(c.Context, o.exchange(envelope.End, body))
+		if out == nil { // never answered: keep the session so end can be tried again
+			return err
+		}
+		var fe *faultError
+		if errors.As(err, &fe) && fe.rejected {
+			return o.rejected(fe)
+		}
+		if err == nil && out.reply != nil && !o.dialect.EndConfirmed(out.reply) {
+			if i < attempts {
+				warnf(a.io, "the server did not confirm the end of session %q; trying again (%d of %d)", o.sess.Name, i+1, attempts)
+				if b, ok := o.dialect.DefaultBody(envelope.End); ok {
+					body = b
+				}
+				continue
+			}
+			return withCode(ExitReply, fmt.Errorf("the server did not confirm the end of session %q after %d attempts; it is kept", o.sess.Name, attempts),
+				"try soapsess end again later, or soapsess end --forget to drop it locally")
+		}
+		if _, derr := o.store.Delete(o.sess.Name, o.sess.ID); derr != nil && err == nil {
+			err = derr
+		}
+		if err == nil {
+			infof(a.io, "session %q ended: %s (%s, %s)", o.sess.Name, o.sess.ID, out.resp.Reason, out.resp.Elapsed.Round(time.Millisecond))
+		}
+		return err
+	}
+}
+
+func (a *appCtx) forget(c *cli.Context) error {
+	name, err := a.sessionName(c)
+	if err != nil {
+		return err
+	}
+	store, err := a.store(c)
+	if err != nil {
+		return err
+	}
+	removed, err := store.Delete(name, "")
+	if err != nil {
+		return err
+	}
+	if !removed {
+		return withCode(ExitSession, fmt.Errorf("no session named %q to forget", name))
+	}
+	infof(a.io, "session %q forgotten locally; the server was not told", name)
+	return nil
+}

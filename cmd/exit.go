@@ -1,0 +1,112 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
+)
+
+// Exit codes. They are part of the interface scripts rely on: never renumber.
+const (
+	ExitOK        = 0 // success
+	ExitError     = 1 // unexpected or local error (state file, file system)
+	ExitUsage     = 2 // bad command line or input: unknown command, flag or dialect, unusable body
+	ExitFault     = 3 // the server answered with a SOAP fault (shown on stdout)
+	ExitTransport = 4 // no answer (refused, timeout) or an HTTP error whose body is not SOAP
+	ExitSession   = 5 // no active session under that name, or the server rejected it as unknown or expired
+	ExitReply     = 6 // a 2xx reply that is not SOAP, or a reply without what the session needs (ID, end confirmation)
+)
+
+// ExitCodes documents the codes, in order, for help and README.
+var ExitCodes = []struct {
+	Code    int
+	Meaning string
+}{
+	{ExitOK, "success"},
+	{ExitError, "unexpected or local error (state file, file system)"},
+	{ExitUsage, "usage: unknown command, flag or dialect, or a body that is not well-formed XML"},
+	{ExitFault, "the server answered with a SOAP fault (the fault is on stdout)"},
+	{ExitTransport, "transport or HTTP failure: refused, timed out, or an HTTP error status without a SOAP body"},
+	{ExitSession, "session problem: none open under that name, or the server rejected it as unknown or expired"},
+	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
+}
+
+// exitError carries an exit code and hints for an error.
+type exitError struct {
+	code  int
+	err   error
+	hints []string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error, hints ...string) error {
+	return &exitError{code: code, err: err, hints: hints}
+}
+
+func usageError(format string, args ...any) error {
+	return withCode(ExitUsage, fmt.Errorf(format, args...))
+}
+
+// reported is an error whose message was already printed.
+var reported = errors.New("reported")
+
+// classify maps an error to its exit code and hints; it is the only place
+// that does.
+func classify(err error) (int, []string) {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code, ee.hints
+	}
+	var (
+		body    *envelope.BodyError
+		dialect *envelope.DialectError
+		corrupt *state.CorruptError
+		tr      *transport.Error
+		fault   *faultError
+	)
+	switch {
+	case errors.As(err, &body), errors.As(err, &dialect),
+		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName):
+		return ExitUsage, nil
+	case errors.Is(err, state.ErrNoSession):
+		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the open ones"}
+	case errors.Is(err, state.ErrExists):
+		return ExitError, []string{"run soapsess end first, or name another session with --session NAME"}
+	case errors.As(err, &corrupt):
+		return ExitError, []string{"look at the file, then remove it (soapsess end --forget) to start afresh"}
+	case errors.As(err, &tr):
+		return ExitTransport, nil
+	case errors.As(err, &fault):
+		return ExitFault, nil
+	}
+	return ExitError, nil
+}
+
+// report prints an error in the house voice and returns its exit code.
+func report(io *IO, err error) int {
+	code, hints := classify(err)
+	if !errors.Is(err, reported) {
+		msg := err.Error()
+		fmt.Fprintf(io.Err, "soapsess: error: %s\n", strings.TrimSuffix(msg, "."))
+		for _, h := range hints {
+			fmt.Fprintf(io.Err, "soapsess: hint: %s\n", h)
+		}
+	}
+	return code
+}
+
+func warnf(io *IO, format string, args ...any) {
+	fmt.Fprintf(io.Err, "soapsess: warning: "+format+"\n", args...)
+}
+
+func infof(io *IO, format string, args ...any) {
+	if io.ErrTTY || io.Trace != nil {
+		fmt.Fprintf(io.Err, "soapsess: "+format+"\n", args...)
+	}
+}

@@ -1,0 +1,76 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+func (a *appCtx) lsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ls",
+		Usage: "list the open sessions",
+		Description: `Lists every session in the state directory. A state file that cannot be
+read is named on stderr and makes the exit status 1; the others are listed.
+
+Examples:
+   soapsess ls
+   soapsess ls --json | jq -r '.[].name'`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON array of sessions"},
+		},
+		Action: a.ls,
+	}
+}
+
+func (a *appCtx) ls(c *cli.Context) error {
+	if err := noMoreArgs(c, 0); err != nil {
+		return err
+	}
+	store, err := a.store(c)
+	if err != nil {
+		return err
+	}
+	sessions, errs := store.List()
+	if c.Bool("json") {
+		out := make([]sessionJSON, 0, len(sessions))
+		for _, s := range sessions {
+			out = append(out, toJSON(s))
+		}
+		enc := json.NewEncoder(a.io.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else if len(sessions) > 0 {
+		w := tabwriter.NewWriter(a.io.Out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tDIALECT\tURL\tLAST USED\tREQUESTS")
+		for _, s := range sessions {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", s.Name, s.Dialect, s.URL, s.LastUsed.Format(time.RFC3339), s.Requests)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		for _, e := range errs[1:] {
+			report(a.io, e)
+		}
+		return errs[0]
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+

@@ -1,0 +1,82 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/state"
+)
+
+// open is an open session loaded for send or end.
+type open struct {
+	store   *state.Store
+	sess    *state.Session
+	dialect *envelope.Dialect
+	pass    string
+}
+
+// openSession loads the session named by --session and its dialect.
+func (a *appCtx) openSession(c *cli.Context) (*open, error) {
+	name, err := a.sessionName(c)
+	if err != nil {
+		return nil, err
+	}
+	store, err := a.store(c)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := store.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	d, err := envelope.Builtin(sess.Dialect)
+	if err != nil {
+		return nil, fmt.Errorf("session %q: %w", name, err)
+	}
+	pass, err := password(sess.User)
+	if err != nil {
+		return nil, err
+	}
+	return &open{store: store, sess: sess, dialect: d, pass: pass}, nil
+}
+
+func (o *open) exchange(p envelope.Phase, body *envelope.Body) *exchange {
+	s := o.sess
+	return &exchange{
+		dialect: o.dialect, phase: p, body: body, url: s.URL, user: s.User, pass: o.pass,
+		values: envelope.Values{ID: s.ID, IDName: s.IDName, Timeout: s.Timeout, User: s.User, URL: s.URL, Vars: s.Vars},
+	}
+}
+
+// touch records a request the server answered within the session.
+func (o *open) touch() error {
+	_, err := o.store.Update(o.sess.Name, func(s *state.Session) error {
+		if s.ID != o.sess.ID {
+			return nil // begun again meanwhile; that session was not used
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		if now.After(s.LastUsed) {
+			s.LastUsed = now
+		}
+		s.Requests++
+		return nil
+	})
+	if errors.Is(err, state.ErrNoSession) {
+		return nil // ended meanwhile
+	}
+	return err
+}
+
+// rejected drops the local session the server no longer knows and says so.
+func (o *open) rejected(fe *faultError) error {
+	if _, err := o.store.Delete(o.sess.Name, o.sess.ID); err != nil {
+		return err
+	}
+	return withCode(ExitSession,
+		fmt.Errorf("the server no longer knows session %q (ID %s): it ended or expired; the local session was dropped (%v)", o.sess.Name, o.sess.ID, fe),
+		"run soapsess begin again")
+}

@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/state"
+)
+
+func (a *appCtx) statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show the open session",
+		Description: `Shows the session named by --session. Exit status 5 when none is open.
+
+Examples:
+   soapsess status
+   soapsess status --json | jq -r .session_id`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+		},
+		Action: a.status,
+	}
+}
+
+// sessionJSON is the documented JSON shape of a session.
+type sessionJSON struct {
+	Name      string            `json:"name"`
+	Dialect   string            `json:"dialect"`
+	URL       string            `json:"url"`
+	SessionID string            `json:"session_id"`
+	Created   string            `json:"created"`
+	LastUsed  string            `json:"last_used"`
+	Timeout   *int              `json:"timeout"` // seconds granted; null when unknown
+	User      string            `json:"user"`
+	Requests  int               `json:"requests"`
+	Vars      map[string]string `json:"vars,omitempty"`
+}
+
+func toJSON(s *state.Session) sessionJSON {
+	j := sessionJSON{
+		Name: s.Name, Dialect: s.Dialect, URL: s.URL, SessionID: s.ID,
+		Created: s.Created.Format(time.RFC3339), LastUsed: s.LastUsed.Format(time.RFC3339),
+		User: s.User, Requests: s.Requests, Vars: s.Vars,
+	}
+	if s.Timeout > 0 {
+		t := s.Timeout
+		j.Timeout = &t
+	}
+	return j
+}
+
+func (a *appCtx) status(c *cli.Context) error {
+	if err := noMoreArgs(c, 0); err != nil {
+		return err
+	}
+	name, err := a.sessionName(c)
+	if err != nil {
+		return err
+	}
+	store, err := a.store(c)
+	if err != nil {
+		return err
+	}
+	s, err := store.Get(name)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(a.io.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(toJSON(s))
+	}
+	w := tabwriter.NewWriter(a.io.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "session\t%s\n", s.Name)
+	fmt.Fprintf(w, "dialect\t%s\n", s.Dialect)
+	fmt.Fprintf(w, "url\t%s\n", s.URL)
+	fmt.Fprintf(w, "id\t%s\n", s.ID)
+	fmt.Fprintf(w, "created\t%s\n", s.Created.Format(time.RFC3339))
+	fmt.Fprintf(w, "last used\t%s (%s ago)\n", s.LastUsed.Format(time.RFC3339), time.Since(s.LastUsed).Round(time.Second))
+	if s.Timeout > 0 {
+		fmt.Fprintf(w, "timeout\t%ds (granted by the server)\n", s.Timeout)
+	}
+	if s.User != "" {
+		fmt.Fprintf(w, "user\t%s\n", s.User)
+	}
+	fmt.Fprintf(w, "requests\t%d\n", s.Requests)
+	for _, k := range sortedKeys(s.Vars) {
+		fmt.Fprintf(w, "var\t%s=%s\n", k, s.Vars[k])
+	}
+	return w.Flush()
+}

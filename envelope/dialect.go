@@ -1,0 +1,247 @@
+package envelope
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/BurntSushi/toml"
+	"github.com/antchfx/xpath"
+)
+
+// Phase is the step of a session a message belongs to.
+type Phase string
+
+// The three phases of every session protocol.
+const (
+	Begin   Phase = "begin"
+	Session Phase = "session"
+	End     Phase = "end"
+)
+
+// Phases lists the phases in the order a session goes through them.
+var Phases = []Phase{Begin, Session, End}
+
+//go:embed dialects
+var builtin embed.FS
+
+// Dialect describes one session protocol as data: header templates for each
+// phase, default bodies, and a manifest saying how to find the session ID in a
+// reply and how the server says it no longer knows a session.
+type Dialect struct {
+	Name        string
+	Description string
+	Source      string // "built-in", or the directory it was read from
+	SOAPVersion string // "1.1"
+
+	manifest   manifest
+	soapAction *template.Template
+	headers    *template.Template
+	bodies     map[Phase]*Body
+	rejected   []*regexp.Regexp
+}
+
+// manifest is the dialect's manifest.toml.
+type manifest struct {
+	Description string            `toml:"description"`
+	SOAP        string            `toml:"soap"`
+	SOAPAction  string            `toml:"soapaction"`
+	Namespaces  map[string]string `toml:"namespaces"`
+	Vars        map[string]string `toml:"vars"`
+	Body        struct {
+		Require string `toml:"require"`
+		Expect  string `toml:"expect"`
+	} `toml:"body"`
+	Session struct {
+		ID          string   `toml:"id"`
+		Timeout     string   `toml:"timeout"`
+		EndConfirm  string   `toml:"end_confirm"`
+		EndAttempts int      `toml:"end_attempts"`
+		Rejected    []string `toml:"rejected"`
+	} `toml:"session"`
+}
+
+// DialectError names the dialect file at fault.
+type DialectError struct {
+	File string
+	Err  error
+}
+
+func (e *DialectError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *DialectError) Unwrap() error { return e.Err }
+
+// ErrUnknownDialect is returned for a name that is not a built-in dialect.
+var ErrUnknownDialect = errors.New("unknown dialect")
+
+// Builtins lists the names of the built-in dialects.
+func Builtins() []string {
+	entries, _ := fs.ReadDir(builtin, "dialects")
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Builtin loads a built-in dialect by name.
+func Builtin(name string) (*Dialect, error) {
+	for _, n := range Builtins() {
+		if n == name {
+			sub, err := fs.Sub(builtin, "dialects/"+name)
+			if err != nil {
+				return nil, err
+			}
+			return Load(sub, name, "built-in")
+		}
+	}
+	return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownDialect, name, strings.Join(Builtins(), ", "))
+}
+
+// Load reads a dialect from a directory laid out like the built-ins:
+// manifest.toml, begin.xml, session.xml, end.xml and the optional default
+// bodies begin-body.xml and end-body.xml.
+func Load(fsys fs.FS, name, source string) (*Dialect, error) {
+	at := func(file string) string { return path.Join(source, file) }
+	if source == "built-in" {
+		at = func(file string) string { return "dialect " + name + ": " + file }
+	}
+	raw, err := fs.ReadFile(fsys, "manifest.toml")
+	if err != nil {
+		return nil, &DialectError{at("manifest.toml"), err}
+	}
+	d := &Dialect{Name: name, Source: source, bodies: map[Phase]*Body{}}
+	md, err := toml.Decode(string(raw), &d.manifest)
+	if err != nil {
+		return nil, &DialectError{at("manifest.toml"), err}
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return nil, &DialectError{at("manifest.toml"), fmt.Errorf("unknown key %q", undecoded[0].String())}
+	}
+	m := &d.manifest
+	d.Description = m.Description
+	d.SOAPVersion = m.SOAP
+	if d.SOAPVersion == "" {
+		d.SOAPVersion = "1.1"
+	}
+	if d.SOAPVersion != "1.1" {
+		return nil, &DialectError{at("manifest.toml"), fmt.Errorf("soap = %q: only SOAP 1.1 is supported", m.SOAP)}
+	}
+	if m.Session.ID == "" {
+		return nil, &DialectError{at("manifest.toml"), errors.New("[session] id: an XPath that finds the session ID is required")}
+	}
+	for key, expr := range map[string]string{
+		"[body] require": m.Body.Require, "[session] id": m.Session.ID,
+		"[session] timeout": m.Session.Timeout, "[session] end_confirm": m.Session.EndConfirm,
+	} {
+		if expr == "" {
+			continue
+		}
+		if _, err := xpath.CompileWithNS(expr, m.Namespaces); err != nil {
+			return nil, &DialectError{at("manifest.toml"), fmt.Errorf("%s: bad XPath %q: %w", key, expr, err)}
+		}
+	}
+	for _, p := range m.Session.Rejected {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, &DialectError{at("manifest.toml"), fmt.Errorf("[session] rejected: %w", err)}
+		}
+		d.rejected = append(d.rejected, re)
+	}
+	if m.Session.EndAttempts < 1 {
+		m.Session.EndAttempts = 1
+	}
+	if d.soapAction, err = template.New("soapaction").Option("missingkey=error").Parse(m.SOAPAction); err != nil {
+		return nil, &DialectError{at("manifest.toml"), fmt.Errorf("soapaction: %w", err)}
+	}
+	d.headers = template.New(name).Option("missingkey=error").Funcs(template.FuncMap{
+		"fail": func(msg string) (string, error) { return "", errors.New(msg) },
+	})
+	// common.xml may define templates the phase templates share.
+	if src, err := fs.ReadFile(fsys, "common.xml"); err == nil {
+		if _, err := d.headers.New("common.xml").Parse(string(src)); err != nil {
+			return nil, &DialectError{at("common.xml"), err}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, &DialectError{at("common.xml"), err}
+	}
+	for _, p := range Phases {
+		file := string(p) + ".xml"
+		src, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, &DialectError{at(file), err}
+		}
+		if _, err := d.headers.New(file).Parse(string(src)); err != nil {
+			return nil, &DialectError{at(file), err}
+		}
+		file = string(p) + "-body.xml"
+		src, err = fs.ReadFile(fsys, file)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, &DialectError{at(file), err}
+		case len(bytes.TrimSpace(src)) == 0:
+			d.bodies[p] = &Body{} // an empty SOAP Body
+		default:
+			b, err := ParseBody(src)
+			if err != nil {
+				return nil, &DialectError{at(file), err}
+			}
+			d.bodies[p] = b
+		}
+	}
+	return d, nil
+}
+
+// DefaultBody returns the dialect's default body for a phase, if it has one.
+// It may be empty (no element at all), which makes an empty SOAP Body.
+func (d *Dialect) DefaultBody(p Phase) (*Body, bool) {
+	b, ok := d.bodies[p]
+	return b, ok
+}
+
+// Vars returns the dialect's variables with their default values.
+func (d *Dialect) Vars() map[string]string {
+	out := make(map[string]string, len(d.manifest.Vars))
+	for k, v := range d.manifest.Vars {
+		out[k] = v
+	}
+	return out
+}
+
+// EndAttempts is how many times an end is tried when the reply lacks the
+// confirmation the dialect asks for.
+func (d *Dialect) EndAttempts() int { return d.manifest.Session.EndAttempts }
+
+// SOAPAction renders the SOAPAction header value for a body.
+func (d *Dialect) SOAPAction(b *Body) (string, error) {
+	var buf bytes.Buffer
+	err := d.soapAction.Execute(&buf, map[string]string{"Method": b.Local, "Namespace": b.Namespace})
+	if err != nil {
+		return "", &DialectError{"dialect " + d.Name + ": soapaction", err}
+	}
+	return buf.String(), nil
+}
+
+// ContentType is the HTTP Content-Type of the dialect's requests.
+func (d *Dialect) ContentType() string { return "text/xml; charset=utf-8" }
+
+func (d *Dialect) compile(expr string) *xpath.Expr {
+	// Expressions were checked when the dialect was loaded; compiling per use
+	// keeps a Dialect safe to share, as a compiled xpath.Expr is not.
+	e, err := xpath.CompileWithNS(expr, d.manifest.Namespaces)
+	if err != nil {
+		panic(fmt.Sprintf("dialect %s: XPath %q: %v", d.Name, expr, err))
+	}
+	return e
+}

@@ -1,0 +1,270 @@
+// Package state keeps soapsess's open sessions between invocations: one JSON
+// file per named session in a private directory, written atomically under a
+// lock so that parallel commands on one session lose no update.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Session is what is remembered about one open session. It never holds a
+// password.
+type Session struct {
+	Name     string            `json:"name"`
+	Dialect  string            `json:"dialect"`
+	URL      string            `json:"url"`
+	ID       string            `json:"session_id"`
+	IDName   string            `json:"session_id_name,omitempty"` // attribute or element the server used for the ID
+	Created  time.Time         `json:"created"`
+	LastUsed time.Time         `json:"last_used"`
+	Timeout  int               `json:"timeout,omitempty"` // seconds the server granted, when known
+	User     string            `json:"user,omitempty"`
+	Vars     map[string]string `json:"vars,omitempty"`
+	Requests int               `json:"requests"` // requests sent in the session, begin and end included
+}
+
+// ErrNoSession is returned when no session is open under a name.
+var ErrNoSession = errors.New("no active session")
+
+// ErrExists is returned when a session is already open under a name.
+var ErrExists = errors.New("a session is already open")
+
+// CorruptError says a state file cannot be read; the file is left as it is.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("state file %s is corrupt: %v", e.Path, e.Err)
+}
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// ErrBadName is returned for a session name that cannot be a file name.
+var ErrBadName = errors.New("session names are letters, digits, '.', '_' and '-', not starting with '.'")
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$`)
+
+// CheckName reports whether name can name a session.
+func CheckName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("session name %q: %w", name, ErrBadName)
+	}
+	return nil
+}
+
+// Store is a directory of session files.
+type Store struct {
+	Dir string
+}
+
+// DefaultDir is $XDG_STATE_HOME/soapsess, else ~/.local/state/soapsess.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "soapsess"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the state directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "soapsess"), nil
+}
+
+// Open returns the store in dir, creating the directory (mode 0700) if it
+// does not exist. An existing directory that others can read or enter is
+// refused rather than changed.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("state directory %s is not a directory", dir)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("state directory %s has mode %04o: others could read session IDs; run chmod 700 %s", dir, perm, dir)
+	}
+	return &Store{Dir: dir}, nil
+}
+
+func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".json") }
+
+// lock takes the exclusive lock of one session name.
+func (s *Store) lock(name string) (*flock.Flock, error) {
+	l := flock.New(filepath.Join(s.Dir, "."+name+".lock"), flock.SetPermissions(0o600))
+	if err := l.Lock(); err != nil {
+		return nil, fmt.Errorf("lock session %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// Get reads the session open under name.
+func (s *Store) Get(name string) (*Session, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	return s.read(name)
+}
+
+func (s *Store) read(name string) (*Session, error) {
+	p := s.path(name)
+	raw, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w named %q", ErrNoSession, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var sess Session
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	if err := dec.Decode(&sess); err != nil {
+		return nil, &CorruptError{p, err}
+	}
+	if sess.ID == "" || sess.URL == "" || sess.Dialect == "" {
+		return nil, &CorruptError{p, errors.New("session_id, url or dialect is missing")}
+	}
+	sess.Name = name
+	return &sess, nil
+}
+
+// Create writes a new session; it fails with ErrExists if one is open under
+// the same name, and with a CorruptError if a corrupt file is in the way.
+func (s *Store) Create(sess *Session) error {
+	if err := CheckName(sess.Name); err != nil {
+		return err
+	}
+	l, err := s.lock(sess.Name)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	switch old, err := s.read(sess.Name); {
+	case err == nil:
+		return fmt.Errorf("%w named %q (ID %s on %s)", ErrExists, sess.Name, old.ID, old.URL)
+	case !errors.Is(err, ErrNoSession):
+		return err
+	}
+	return s.write(sess)
+}
+
+// Update applies fn to the session under its lock and writes the result.
+func (s *Store) Update(name string, fn func(*Session) error) (*Session, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	l, err := s.lock(name)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Unlock()
+	sess, err := s.read(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(sess); err != nil {
+		return nil, err
+	}
+	return sess, s.write(sess)
+}
+
+// Delete removes the session under name if its ID is id (any ID when id is
+// empty), so a session begun again meanwhile is not dropped by mistake. It
+// reports whether a file was removed.
+func (s *Store) Delete(name, id string) (bool, error) {
+	if err := CheckName(name); err != nil {
+		return false, err
+	}
+	l, err := s.lock(name)
+	if err != nil {
+		return false, err
+	}
+	defer l.Unlock()
+	if id != "" {
+		sess, err := s.read(name)
+		if errors.Is(err, ErrNoSession) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if sess.ID != id {
+			return false, nil
+		}
+	}
+	err = os.Remove(s.path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("remove state: %w", err)
+	}
+	return true, nil
+}
+
+// List returns every session in the store, sorted by name. Files that cannot
+// be read are reported in errs and skipped.
+func (s *Store) List() (sessions []*Session, errs []error) {
+	paths, err := filepath.Glob(filepath.Join(s.Dir, "*.json"))
+	if err != nil {
+		return nil, []error{err}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".json")
+		if CheckName(name) != nil {
+			continue
+		}
+		sess, err := s.read(name)
+		if err != nil {
+			if !errors.Is(err, ErrNoSession) { // removed meanwhile
+				errs = append(errs, err)
+			}
+			continue
+		}
+		sessions = append(sessions, sess)
+	}
+	return sessions, errs
+}
+
+// write replaces the session file atomically: a private temporary file in
+// the same directory, synced, then renamed over the old one.
+func (s *Store) write(sess *Session) error {
+	raw, err := json.MarshalIndent(sess, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.Dir, "."+sess.Name+".*.tmp") // CreateTemp makes it 0600
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	if _, err := tmp.Write(append(raw, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path(sess.Name)); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}

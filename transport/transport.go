@@ -1,0 +1,179 @@
+// Package transport posts SOAP 1.1 envelopes over HTTP and returns the
+// whole reply, telling apart failures before the server was reached from
+// failures after.
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Request is one SOAP call.
+type Request struct {
+	URL         string
+	SOAPAction  string // sent as is, quotes included; "" sends no header
+	ContentType string
+	Body        []byte
+	User        string // HTTP Basic auth when non-empty
+	Password    string
+}
+
+// Response is the server's whole reply.
+type Response struct {
+	Proto   string
+	Status  int
+	Reason  string // e.g. "500 Internal Server Error"
+	Header  http.Header
+	Body    []byte
+	Elapsed time.Duration
+}
+
+// Error is a transport failure. Reached says whether the request may have
+// reached the server (so a session may have changed state there).
+type Error struct {
+	URL     string
+	Reached bool
+	Err     error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("POST %s: %v", e.URL, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Client posts requests. The zero value is not usable; use New.
+type Client struct {
+	http *http.Client
+	// Trace, when set, receives the request and reply as they go over the wire.
+	Trace io.Writer
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// Timeouts for one request.
+const (
+	ConnectTimeout = 15 * time.Second
+	ReplyTimeout   = 5 * time.Minute // servers may compute long before the first byte
+)
+
+// New returns a client with TLS verification on and proxies from the
+// environment.
+func New() *Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   ConnectTimeout,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		ResponseHeaderTimeout: ReplyTimeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          4,
+		IdleConnTimeout:       30 * time.Second,
+		// Go asks for gzip and decodes it transparently.
+	}
+	return &Client{http: &http.Client{Transport: tr}, UserAgent: "soapsess"}
+}
+
+// Do posts one request and reads the whole reply, whatever its status.
+func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &Error{URL: r.URL, Err: errors.New("not an http:// or https:// URL")}
+	}
+	if u.User != nil {
+		return nil, &Error{URL: u.Redacted(), Err: errors.New("credentials in the URL are not accepted; use --user and SOAPSESS_PASSWORD")}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return nil, &Error{URL: r.URL, Err: err}
+	}
+	req.Header.Set("Content-Type", r.ContentType)
+	if r.SOAPAction != "" {
+		req.Header.Set("SOAPAction", r.SOAPAction)
+	}
+	req.Header.Set("Accept", "text/xml, application/soap+xml, */*;q=0.5")
+	req.Header.Set("User-Agent", c.UserAgent)
+	if r.User != "" {
+		req.SetBasicAuth(r.User, r.Password)
+	}
+	if c.Trace != nil {
+		c.traceRequest(req, r.Body)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &Error{URL: r.URL, Reached: reached(err), Err: unwrapURL(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, &Error{URL: r.URL, Reached: true, Err: fmt.Errorf("reading the reply: %w", err)}
+	}
+	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header, Body: body, Elapsed: time.Since(start)}
+	if c.Trace != nil {
+		c.traceResponse(out)
+	}
+	return out, nil
+}
+
+// reached reports whether a failed request may have reached the server: a
+// failure to resolve, connect or shake hands means it cannot have.
+func reached(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return false
+	}
+	var cert *tls.CertificateVerificationError
+	if errors.As(err, &cert) {
+		return false
+	}
+	if strings.Contains(err.Error(), "TLS handshake") {
+		return false
+	}
+	return true
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (c *Client) traceRequest(req *http.Request, body []byte) {
+	fmt.Fprintf(c.Trace, "> POST %s\n", req.URL.Redacted())
+	for _, k := range []string{"Content-Type", "SOAPAction"} {
+		if v := req.Header.Get(k); v != "" {
+			fmt.Fprintf(c.Trace, "> %s: %s\n", k, v)
+		}
+	}
+	if req.Header.Get("Authorization") != "" {
+		fmt.Fprintf(c.Trace, "> Authorization: Basic [redacted]\n")
+	}
+	fmt.Fprintf(c.Trace, ">\n%s", body)
+	if !bytes.HasSuffix(body, []byte("\n")) {
+		fmt.Fprintln(c.Trace)
+	}
+}
+
+func (c *Client) traceResponse(r *Response) {
+	fmt.Fprintf(c.Trace, "< %s %s (%s)\n", r.Proto, r.Reason, r.Elapsed.Round(time.Millisecond))
+	if v := r.Header.Get("Content-Type"); v != "" {
+		fmt.Fprintf(c.Trace, "< Content-Type: %s\n", v)
+	}
+	fmt.Fprintf(c.Trace, "<\n%s", r.Body)
+	if !bytes.HasSuffix(r.Body, []byte("\n")) {
+		fmt.Fprintln(c.Trace)
+	}
+}
