@@ -106,6 +106,9 @@ func (a *appCtx) store(c *cli.Context) (*state.Store, error) {
 
 func (a *appCtx) sessionName(c *cli.Context) (string, error) {
 	name := c.String("session")
+	if name == "" { // SOAPSESS_SESSION set but empty
+		name = "default"
+	}
 	if err := state.CheckName(name); err != nil {
 		return "", withCode(ExitUsage, fmt.Errorf("--session: %w", err))
 	}
@@ -126,8 +129,8 @@ func password(user string) (string, error) {
 	if user == "" {
 		return "", nil
 	}
-	p, ok := os.LookupEnv("SOAPSESS_PASSWORD")
-	if !ok {
+	p := os.Getenv("SOAPSESS_PASSWORD")
+	if p == "" {
 		return "", withCode(ExitUsage, fmt.Errorf("user %q needs a password: set SOAPSESS_PASSWORD", user),
 			"read -rs SOAPSESS_PASSWORD && export SOAPSESS_PASSWORD  (never put it on the command line)")
 	}

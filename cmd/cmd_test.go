@@ -1,0 +1,139 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/soapsess/soapsess/refserver"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"soapsess": func() { os.Exit(Main(os.Args, SystemIO())) },
+	})
+}
+
+// TestScripts runs cmd/testdata/*.txtar: the real commands against the
+// reference server (and a few deliberately broken endpoints) on loopback.
+func TestScripts(t *testing.T) {
+	base := startServers(t)
+	dead := deadURL(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("SERVER", base)
+			env.Setenv("DEAD", dead)
+			env.Setenv("HOME", env.WorkDir+"/home")
+			env.Setenv("SOAPSESS_STATE_DIR", env.WorkDir+"/state")
+			// The developer's own settings must not leak into the scripts.
+			vars := env.Vars[:0]
+			for _, v := range env.Vars {
+				if !strings.HasPrefix(v, "SOAPSESS_PASSWORD=") && !strings.HasPrefix(v, "SOAPSESS_SESSION=") &&
+					!strings.HasPrefix(v, "XDG_STATE_HOME=") && !strings.HasPrefix(v, "NO_COLOR=") {
+					vars = append(vars, v)
+				}
+			}
+			env.Vars = vars
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits": exits,
+		},
+	})
+}
+
+// exits N command args... runs a command and checks its exit status is N.
+func exits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad code %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("exits: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}
+
+// startServers serves on one loopback port:
+//
+//	/dsml /xmla /xmla/virtuoso /sql   the reference server
+//	/expiring/...                     a reference server whose clock jumps an hour per look, so every session has expired by its next request
+//	/auth/...                         a reference server that wants the password s3cret-pw
+//	/broken/...                       answers no real server should give
+func startServers(t *testing.T) string {
+	t.Helper()
+	var ticks atomic.Int64
+	start := time.Now()
+	mux := http.NewServeMux()
+	mux.Handle("/", refserver.New(refserver.Options{}))
+	mux.Handle("/expiring/", http.StripPrefix("/expiring", refserver.New(refserver.Options{
+		Now: func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Hour) },
+	})))
+	mux.Handle("/auth/", http.StripPrefix("/auth", refserver.New(refserver.Options{Password: "s3cret-pw"})))
+	mux.HandleFunc("/broken/html502", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html><body><h1>502 Bad Gateway</h1><p>upstream went away</p></body></html>\n")
+	})
+	mux.HandleFunc("/broken/text200", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "everything is fine\n")
+	})
+	mux.HandleFunc("/broken/nosession", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprint(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><ExecuteResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return/></ExecuteResponse></s:Body></s:Envelope>`)
+	})
+	mux.HandleFunc("/broken/fault200", func(w http.ResponseWriter, r *http.Request) {
+		// node-soap sends faults with HTTP 200 (notes/ecosystem.md §3.4).
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprint(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>deliberate 1.1 fault</faultstring><detail><reason>test</reason></detail></soap:Fault></soap:Body></soap:Envelope>`)
+	})
+	var unconfirmed atomic.Int64
+	mux.HandleFunc("/broken/noconfirm", func(w http.ResponseWriter, r *http.Request) {
+		// Grants a session but never echoes terminate="true".
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><o:sqlSession xmlns:o="http://schemas.microsoft.com/sqlserver/2004/SOAP/Options" sessionId="NC1" timeout="60"/></s:Header><s:Body><answer n="%d"/></s:Body></s:Envelope>`, unconfirmed.Add(1))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// deadURL is a loopback URL nothing listens on.
+func deadURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr + "/xmla"
+}

@@ -1,0 +1,439 @@
+package envelope
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const corpus = "../testdata/corpus"
+
+func read(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpus, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fromDocs turns a SQL Server Books Online header fragment into what a real
+// server sends: the pages print every namespace with https:// (a docs-wide
+// rewrite, notes/sqlsoap.md §9), and show only the SOAP-ENV:Header.
+func fromDocs(t *testing.T, name string) []byte {
+	t.Helper()
+	b := bytes.ReplaceAll(read(t, name), []byte("https://schemas."), []byte("http://schemas."))
+	if bytes.Contains(b, []byte("<SOAP-ENV:Envelope")) {
+		return b
+	}
+	b = stripComments(b)
+	return []byte(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">` +
+		string(b) + `<SOAP-ENV:Body/></SOAP-ENV:Envelope>`)
+}
+
+func stripComments(b []byte) []byte {
+	for {
+		i := bytes.Index(b, []byte("<!--"))
+		if i < 0 {
+			return b
+		}
+		j := bytes.Index(b[i:], []byte("-->"))
+		b = append(b[:i:i], b[i+j+3:]...)
+	}
+}
+
+func dialect(t *testing.T, name string) *Dialect {
+	t.Helper()
+	d, err := Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestSessionIDInRealReplies(t *testing.T) {
+	tests := []struct {
+		dialect, file string
+		docs          bool // a Books Online fragment, see fromDocs
+		id, idName    string
+		timeout       int
+		fault         string // faultcode when the reply is a fault
+		rejected      bool
+	}{
+		{dialect: "dsml", file: "dsml/02-msdsml-beginsession.response.xml", id: "12345", idName: "SessionID"},
+		{dialect: "dsml", file: "dsml/04-msdsml-session-search.response.xml", id: "12345", idName: "SessionID"},
+		{dialect: "dsml", file: "dsml/06-msdsml-endsession.response.xml", id: "12345", idName: "SessionID"},
+		{dialect: "dsml", file: "dsml/07-msdsml-fault-bad-session-request.response.xml", fault: "SOAP:Client", rejected: true},
+		{dialect: "dsml", file: "dsml/08-msdsml-fault-bad-request.response.xml", fault: "SOAP:Client"},
+		{dialect: "dsml", file: "dsml/09-msdsml-fault-internal-server-error.response.xml", fault: "SOAP:Server"},
+		{dialect: "dsml", file: "dsml/11-dsee62-add.response.xml"},
+		{dialect: "dsml", file: "dsml/12-dsee62-errorresponse-notattempted.response.xml"},
+		{dialect: "xmla", file: "xmla/mondrian_excelxp_02_beginsession_discover_response.xml", id: "${session.id}", idName: "SessionId"},
+		{dialect: "xmla", file: "xmla/mondrian_excelxp_03_session_discover_response.xml", id: "${session.id}", idName: "SessionId"},
+		{dialect: "xmla", file: "xmla/mondrian_excelxp_06_endsession_execute_response.xml", id: "${session.id}", idName: "SessionId"},
+		{dialect: "xmla", file: "xmla/mondrian_excel2007_session_execute_response.xml", id: "${session.id}", idName: "SessionId"},
+		{dialect: "xmla", file: "xmla/msssas_4.2.4_endsession_response.xml"},
+		{dialect: "xmla", file: "xmla/ssas_discover_mdschema_cubes_response.xml"},
+		{dialect: "xmla", file: "xmla/daanse_discover_response_nil_session_header.xml"}, // Session header without an ID
+		{dialect: "sqlsoap", file: "sqlsoap/02-initiate-response.header.xml", docs: true, id: "AAAAADreaLE=", idName: "sessionId", timeout: 12},
+		{dialect: "sqlsoap", file: "sqlsoap/05-terminate-response.header.xml", docs: true, id: "AAAAADreaLE=", idName: "sessionId"},
+		{dialect: "sqlsoap", file: "sqlsoap/08-fault-sessionidisinvalid.response.xml", fault: "SOAP-ENV:Client", rejected: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			d := dialect(t, tt.dialect)
+			raw := read(t, tt.file)
+			if tt.docs {
+				raw = fromDocs(t, tt.file)
+			}
+			r, err := ParseReply(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := d.Session(r)
+			switch {
+			case tt.id == "" && !errors.Is(err, ErrNoSessionID):
+				t.Errorf("Session() = %+v, %v; want ErrNoSessionID", info, err)
+			case tt.id != "" && err != nil:
+				t.Errorf("Session(): %v", err)
+			case info.ID != tt.id || info.IDName != tt.idName || info.Timeout != tt.timeout:
+				t.Errorf("Session() = %+v; want ID %q in %q, timeout %d", info, tt.id, tt.idName, tt.timeout)
+			}
+			switch {
+			case tt.fault == "" && r.Fault != nil:
+				t.Errorf("unexpected fault %+v", r.Fault)
+			case tt.fault != "" && r.Fault == nil:
+				t.Errorf("fault %s not found", tt.fault)
+			case tt.fault != "":
+				if r.Fault.Code != tt.fault {
+					t.Errorf("fault code %q, want %q", r.Fault.Code, tt.fault)
+				}
+				if got := d.Rejected(r.Fault); got != tt.rejected {
+					t.Errorf("Rejected() = %v, want %v for %q", got, tt.rejected, r.Fault.Text())
+				}
+			}
+		})
+	}
+}
+
+func TestEndConfirmation(t *testing.T) {
+	sql := dialect(t, "sqlsoap")
+	for file, want := range map[string]bool{
+		"sqlsoap/05-terminate-response.header.xml": true, // terminate="true" echoed
+		"sqlsoap/02-initiate-response.header.xml":  false,
+	} {
+		r, err := ParseReply(fromDocs(t, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sql.EndConfirmed(r); got != want {
+			t.Errorf("sqlsoap EndConfirmed(%s) = %v, want %v", file, got, want)
+		}
+	}
+	// XMLA asks for no confirmation: SSAS ends a session with a reply that has no Header.
+	r, err := ParseReply(read(t, "xmla/msssas_4.2.4_endsession_response.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dialect(t, "xmla").EndConfirmed(r) {
+		t.Error("xmla: the SSAS EndSession reply without a Session header must count as ended")
+	}
+}
+
+func TestRecognizeRealRequests(t *testing.T) {
+	tests := []struct {
+		dialect, file string
+		docs          bool
+		phase         Phase // "" when the request has no session header
+		id            string
+	}{
+		{"dsml", "dsml/01-msdsml-beginsession.request.xml", false, Begin, ""},
+		{"dsml", "dsml/03-msdsml-session-search.request.xml", false, Session, "12345"},
+		{"dsml", "dsml/05-msdsml-endsession-add.request.xml", false, End, "12345"},
+		{"dsml", "dsml/10-opends-test-search.request.xml", false, "", ""},
+		{"xmla", "xmla/msssas_3.1.3.1_beginsession_request.xml", false, Begin, ""},
+		{"xmla", "xmla/mondrian_excelxp_02_beginsession_discover_request.xml", false, Begin, ""},
+		{"xmla", "xmla/mondrian_excel2000_02_beginsession_discover_request.xml", false, Begin, ""},
+		{"xmla", "xmla/mondrian_excelxp_07_beginsession_execute_empty_request.xml", false, Begin, ""},
+		{"xmla", "xmla/mondrian_excelxp_03_session_discover_request.xml", false, Session, "${session.id}"},
+		{"xmla", "xmla/mondrian_excel2007_session_execute_request.xml", false, Session, "${session.id}"},
+		{"xmla", "xmla/kylin_mdx_excel_style_session_execute_request.xml", false, Session, "8nblet191q"},
+		{"xmla", "xmla/mondrian_excelxp_06_endsession_execute_request.xml", false, End, "${session.id}"},
+		{"xmla", "xmla/msssas_4.2.4_endsession_request.xml", false, End, "537C61C6-827C-4305-83A6-C8CE4A91001B"},
+		{"xmla", "xmla/msssas_3.1.3.2_begingetsessiontoken_request.xml", false, "", ""},
+		{"xmla", "xmla/mondrian_error_unknown_mustunderstand_header_request.xml", false, "", ""},
+		{"sqlsoap", "sqlsoap/01-initiate-request.header.xml", true, Begin, ""},
+		{"sqlsoap", "sqlsoap/03-enlist-request.header.xml", true, Session, "AAAAADreaLE="},
+		{"sqlsoap", "sqlsoap/04-terminate-request.header.xml", true, End, "AAAAADreaLE="},
+		{"sqlsoap", "sqlsoap/06-initiate-with-options-sqlbatch.request.xml", true, Begin, ""},
+		{"sqlsoap", "sqlsoap/07-sqlbatch-with-soapaction.request.xml", false, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw := read(t, tt.file)
+			if tt.docs {
+				raw = fromDocs(t, tt.file)
+			}
+			phase, id, err := dialect(t, tt.dialect).Recognize(raw)
+			if tt.phase == "" {
+				if !errors.Is(err, ErrNoSessionHeader) {
+					t.Errorf("Recognize() = %q %q %v; want ErrNoSessionHeader", phase, id, err)
+				}
+				return
+			}
+			if err != nil || phase != tt.phase || id != tt.id {
+				t.Errorf("Recognize() = %q %q %v; want %q %q", phase, id, err, tt.phase, tt.id)
+			}
+		})
+	}
+}
+
+func TestNotNamespaceWellFormedIsRefused(t *testing.T) {
+	// The legacy XMLA docs example uses the undeclared prefix xsi.
+	raw := read(t, "xmla/msdocs_legacy_beginsession_xsitype_NOT_NS_WELLFORMED.xml")
+	if _, err := ParseReply(raw); err == nil {
+		t.Error("ParseReply accepted an undeclared prefix")
+	}
+	if _, err := ParseBody(raw); err == nil {
+		t.Error("ParseBody accepted an undeclared prefix")
+	}
+}
+
+// The exact header bytes real clients send (notes: dsml.md §2.1 from .NET
+// DsmlConstants, xmla.md §1, sqlsoap.md §2), with SOAP-ENV as our envelope prefix.
+func TestHeadersAreByteExact(t *testing.T) {
+	const ad = `xmlns:ad="urn:schema-microsoft-com:activedirectory:dsmlv2"`
+	const xa = `xmlns="urn:schemas-microsoft-com:xml-analysis"`
+	const so = `xmlns:sqloptions="http://schemas.microsoft.com/sqlserver/2004/SOAP/Options"`
+	tests := []struct {
+		dialect string
+		phase   Phase
+		v       Values
+		want    string
+	}{
+		{"dsml", Begin, Values{}, `<ad:BeginSession ` + ad + ` SOAP-ENV:mustUnderstand="1"/>`},
+		{"dsml", Session, Values{ID: "1534"}, `<ad:Session ` + ad + ` ad:SessionID="1534" SOAP-ENV:mustUnderstand="1"/>`},
+		{"dsml", End, Values{ID: "1534"}, `<ad:EndSession ` + ad + ` ad:SessionID="1534" SOAP-ENV:mustUnderstand="1"/>`},
+		{"xmla", Begin, Values{}, `<BeginSession ` + xa + ` mustUnderstand="1"/>`},
+		{"xmla", Session, Values{ID: "eayduru10y", IDName: "SessionId"}, `<Session ` + xa + ` mustUnderstand="1" SessionId="eayduru10y"/>`},
+		{"xmla", End, Values{ID: "eayduru10y", IDName: "SessionId"}, `<EndSession ` + xa + ` mustUnderstand="1" SessionId="eayduru10y"/>`},
+		// Virtuoso's spelling is sent back as the server wrote it.
+		{"xmla", Session, Values{ID: "9f0c", IDName: "SessionID"}, `<Session ` + xa + ` mustUnderstand="1" SessionID="9f0c"/>`},
+		{"xmla", Session, Values{ID: "G", IDName: "SessionId", Vars: map[string]string{"mustunderstand": "soap"}}, `<Session ` + xa + ` SOAP-ENV:mustUnderstand="1" SessionId="G"/>`},
+		{"xmla", Begin, Values{Vars: map[string]string{"mustunderstand": "none"}}, `<BeginSession ` + xa + `/>`},
+		{"sqlsoap", Begin, Values{}, `<sqloptions:sqlSession ` + so + ` initiate="true"/>`},
+		{"sqlsoap", Begin, Values{Timeout: 12}, `<sqloptions:sqlSession ` + so + ` initiate="true" timeout="12"/>`},
+		{"sqlsoap", Session, Values{ID: "AAAAADreaLE="}, `<sqloptions:sqlSession ` + so + ` sessionId="AAAAADreaLE="/>`},
+		{"sqlsoap", End, Values{ID: "AAAAADreaLE="}, `<sqloptions:sqlSession ` + so + ` terminate="true" sessionId="AAAAADreaLE="/>`},
+	}
+	for _, tt := range tests {
+		got, err := dialect(t, tt.dialect).Header(tt.phase, tt.v)
+		if err != nil {
+			t.Errorf("%s %s: %v", tt.dialect, tt.phase, err)
+			continue
+		}
+		if string(got) != tt.want {
+			t.Errorf("%s %s:\n got %s\nwant %s", tt.dialect, tt.phase, got, tt.want)
+		}
+	}
+	if _, err := dialect(t, "xmla").Header(Begin, Values{Vars: map[string]string{"mustunderstand": "yes"}}); err == nil ||
+		!strings.Contains(err.Error(), "mustunderstand must be plain, soap or none") {
+		t.Errorf("a bad mustunderstand value gave %v", err)
+	}
+}
+
+// An ID holding markup can neither break the envelope nor inject into it:
+// the envelope stays well-formed and the server reads back the same ID.
+func TestHostileIDsRoundTrip(t *testing.T) {
+	bodies := map[string]string{
+		"dsml":    `<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core"/>`,
+		"xmla":    `<Execute xmlns="urn:schemas-microsoft-com:xml-analysis"><Command><Statement/></Command></Execute>`,
+		"sqlsoap": `<sql:sqlbatch xmlns:sql="http://schemas.microsoft.com/sqlserver/2004/SOAP"><sql:BatchCommands>SELECT 1</sql:BatchCommands></sql:sqlbatch>`,
+	}
+	ids := []string{`12345`, `a"b`, `x'/><Evil mustUnderstand="1"/><y a='`, `&amp;<>`, "tab\there\nnewline", `Zm9v+/==`}
+	for _, name := range Builtins() {
+		d := dialect(t, name)
+		b, err := ParseBody([]byte(bodies[name]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []Phase{Session, End} {
+			for _, id := range ids {
+				env, err := d.Build(p, Values{ID: id, IDName: "SessionId"}, b)
+				if err != nil {
+					t.Fatalf("%s %s %q: %v", name, p, id, err)
+				}
+				if bytes.Contains(env, []byte("<Evil")) {
+					t.Errorf("%s %s: markup from the ID reached the envelope:\n%s", name, p, env)
+				}
+				gotPhase, gotID, err := d.Recognize(env)
+				if err != nil || gotPhase != p || gotID != id {
+					t.Errorf("%s %s: Recognize() = %q %q %v; want %q", name, p, gotPhase, gotID, err, id)
+				}
+				if !bytes.Contains(env, b.XML) {
+					t.Errorf("%s %s: the body is not in the envelope byte for byte", name, p)
+				}
+			}
+		}
+	}
+}
+
+func TestSOAPAction(t *testing.T) {
+	tests := []struct{ dialect, body, want string }{
+		{"dsml", `<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core"/>`, `"#batchRequest"`},
+		{"xmla", `<Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/>`, `"urn:schemas-microsoft-com:xml-analysis:Discover"`},
+		{"xmla", `<x:Execute xmlns:x="urn:schemas-microsoft-com:xml-analysis"/>`, `"urn:schemas-microsoft-com:xml-analysis:Execute"`},
+		// [MS-SSNWS] example: namespace and method run together.
+		{"sqlsoap", `<sql:sqlbatch xmlns:sql="http://schemas.microsoft.com/sqlserver/2004/SOAP"/>`, `"http://schemas.microsoft.com/sqlserver/2004/SOAPsqlbatch"`},
+		{"sqlsoap", `<GetCustomerInfo xmlns="http://tempUri.org/"/>`, `"http://tempUri.org/GetCustomerInfo"`},
+	}
+	for _, tt := range tests {
+		b, err := ParseBody([]byte(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dialect(t, tt.dialect).SOAPAction(b)
+		if err != nil || got != tt.want {
+			t.Errorf("%s SOAPAction(%s) = %s, %v; want %s", tt.dialect, tt.body, got, err, tt.want)
+		}
+	}
+	empty, _ := dialect(t, "sqlsoap").DefaultBody(End)
+	if got, _ := dialect(t, "sqlsoap").SOAPAction(empty); got != `""` {
+		t.Errorf("sqlsoap SOAPAction of an empty body = %s, want \"\"", got)
+	}
+}
+
+func TestBodyChecks(t *testing.T) {
+	bad := map[string]string{
+		"mismatched":     `<a><b></a>`,
+		"unclosed":       `<a>`,
+		"two roots":      `<a/><b/>`,
+		"undeclared":     `<x:a/>`,
+		"undeclared att": `<a x:y="1"/>`,
+		"doctype":        `<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>`,
+		"empty":          "  \n",
+		"text":           `hello`,
+		"trailing text":  `<a/>hello`,
+		"undefined ent":  `<a>&nbsp;</a>`,
+	}
+	for name, src := range bad {
+		var be *BodyError
+		if _, err := ParseBody([]byte(src)); !errors.As(err, &be) {
+			t.Errorf("%s: ParseBody(%q) = %v, want a BodyError", name, src, err)
+		}
+	}
+	b, err := ParseBody([]byte("\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!-- q -->\n<d:Discover xmlns:d=\"urn:schemas-microsoft-com:xml-analysis\"/>\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Local != "Discover" || b.Namespace != "urn:schemas-microsoft-com:xml-analysis" || bytes.HasPrefix(b.XML, []byte("<?xml")) {
+		t.Errorf("ParseBody = %+v", b)
+	}
+	// Each dialect refuses the other's payload before anything is sent.
+	if err := dialect(t, "dsml").CheckBody(b); err == nil || !strings.Contains(err.Error(), "batchRequest") {
+		t.Errorf("dsml accepted a Discover body: %v", err)
+	}
+	dsmlBody, _ := ParseBody([]byte(`<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core"/>`))
+	if err := dialect(t, "xmla").CheckBody(dsmlBody); err == nil {
+		t.Error("xmla accepted a batchRequest body")
+	}
+	wrongNS, _ := ParseBody([]byte(`<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0"/>`))
+	if err := dialect(t, "dsml").CheckBody(wrongNS); err == nil {
+		t.Error("dsml accepted a batchRequest in the wrong namespace")
+	}
+	env, _ := ParseBody(read(t, "dsml/03-msdsml-session-search.request.xml"))
+	if _, err := dialect(t, "dsml").Build(Session, Values{ID: "1"}, env); !errors.Is(err, ErrEnvelopeBody) {
+		t.Errorf("a whole envelope as body gave %v", err)
+	}
+}
+
+// WriteBody output must stand alone: each element re-parses, namespace
+// prefixes included, and keeps the server's bytes.
+func TestWriteBodyStandsAlone(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpus, "*", "*.xml"))
+	n := 0
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		r, err := ParseReply(raw)
+		if err != nil {
+			continue // fragments, requests with undeclared prefixes
+		}
+		var out bytes.Buffer
+		if err := r.WriteBody(&out); err != nil {
+			t.Fatal(err)
+		}
+		for _, el := range r.body {
+			if _, err := ParseBody(el); err != nil {
+				t.Errorf("%s: body element does not stand alone: %v\n%s", f, err, el)
+			}
+			if !bytes.Contains(out.Bytes(), el) {
+				t.Errorf("%s: WriteBody left out %s", f, el)
+			}
+		}
+		n++
+	}
+	if n < 20 {
+		t.Errorf("only %d corpus envelopes parsed", n)
+	}
+	r, err := ParseReply([]byte(`<s:Envelope xmlns:s="` + NSSOAP11 + `" xmlns:x="urn:x" xmlns="urn:d"><s:Body><x:r a='1' b="&amp;"><d/></x:r><e xmlns=""/></s:Body></s:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r.WriteBody(&out)
+	want := `<x:r a='1' b="&amp;" xmlns="urn:d" xmlns:s="` + NSSOAP11 + `" xmlns:x="urn:x"><d/></x:r>` + "\n" +
+		`<e xmlns="" xmlns:s="` + NSSOAP11 + `" xmlns:x="urn:x"/>` + "\n"
+	if out.String() != want {
+		t.Errorf("WriteBody:\n got %s\nwant %s", out.String(), want)
+	}
+}
+
+func TestFaultShapes(t *testing.T) {
+	// A bare SOAP 1.2 fault from SQL Server (corpus fragment), placed in a 1.2 envelope.
+	frag := stripComments(read(t, "sqlsoap/09-fault-invalidxml-soap12.fragment.xml"))
+	r, err := ParseReply([]byte(`<e:Envelope xmlns:e="` + NSSOAP12 + `"><e:Body>` + string(frag) + `</e:Body></e:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := r.Fault
+	if f == nil || f.Code != "SOAP-1_2-ENV:Sender" || !strings.HasSuffix(f.String, "Sender, InvalidXml") {
+		t.Errorf("1.2 fault = %+v", f)
+	}
+	if dialect(t, "sqlsoap").Rejected(f) {
+		t.Error("InvalidXml must not count as a rejected session")
+	}
+	// Subcodes, with node-soap's lowercase value (notes/ecosystem.md §3.4).
+	r, err = ParseReply([]byte(`<soap:Envelope xmlns:soap="` + NSSOAP12 + `"><soap:Body><soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value><soap:Subcode><soap:value>rpc:BadArguments</soap:value></soap:Subcode></soap:Code><soap:Reason><soap:Text>deliberate</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Fault; f == nil || len(f.Subcodes) != 1 || f.Subcodes[0] != "rpc:BadArguments" || f.String != "deliberate" {
+		t.Errorf("fault with subcode = %+v", r.Fault)
+	}
+	// The SSAS shape: the Fault declares the SOAP namespace as default.
+	r, err = ParseReply([]byte(`<soap:Envelope xmlns:soap="` + NSSOAP11 + `"><soap:Body><soap:Fault xmlns="` + NSSOAP11 + `"><faultcode>XMLAnalysisError.0xc1360003</faultcode><faultstring>The 'X' session ID cannot be found. Either the session doesn't exist or has already expired.</faultstring><detail><Error ErrorCode="3241541635"/></detail></soap:Fault></soap:Body></soap:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Fault == nil || !dialect(t, "xmla").Rejected(r.Fault) {
+		t.Errorf("SSAS session fault = %+v, not recognised as rejected", r.Fault)
+	}
+}
+
+func TestNotSOAP(t *testing.T) {
+	for _, src := range []string{
+		`<html><body><h1>502 Bad Gateway</h1></body></html>`,
+		`plain text`,
+		``,
+		`<Envelope xmlns="urn:not-soap"/>`,
+		`<soap:Envelope xmlns:soap="` + NSSOAP11 + `"><soap:Body>`,
+	} {
+		var ns *NotSOAPError
+		if _, err := ParseReply([]byte(src)); !errors.As(err, &ns) {
+			t.Errorf("ParseReply(%q) = %v, want NotSOAPError", src, err)
+		}
+	}
+}

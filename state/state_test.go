@@ -1,0 +1,151 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func sample(name string) *Session {
+	now := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	return &Session{Name: name, Dialect: "xmla", URL: "http://127.0.0.1:1/xmla", ID: "ABC", Created: now, LastUsed: now, Requests: 1}
+}
+
+func TestLifecycleAndPermissions(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.Get("default"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("Get on an empty store = %v", err)
+	}
+	if err := s.Create(sample("default")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(sample("default")); !errors.Is(err, ErrExists) {
+		t.Fatalf("second Create = %v, want ErrExists", err)
+	}
+	got, err := s.Get("default")
+	if err != nil || got.ID != "ABC" || got.URL != "http://127.0.0.1:1/xmla" {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	dir, _ := os.Stat(s.Dir)
+	file, _ := os.Stat(filepath.Join(s.Dir, "default.json"))
+	if dir.Mode().Perm() != 0o700 || file.Mode().Perm() != 0o600 {
+		t.Errorf("modes: dir %o, file %o; want 700, 600", dir.Mode().Perm(), file.Mode().Perm())
+	}
+	if ok, err := s.Delete("default", "OTHER"); ok || err != nil {
+		t.Errorf("Delete with another ID = %v, %v; must keep the session", ok, err)
+	}
+	if ok, err := s.Delete("default", "ABC"); !ok || err != nil {
+		t.Errorf("Delete = %v, %v", ok, err)
+	}
+	if _, err := s.Get("default"); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Get after Delete = %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(s.Dir, "*.tmp"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestOpenRefusesADirectoryOthersCanRead(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil {
+		t.Fatal("Open accepted a 0755 directory")
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
+		t.Error("Open changed the mode of a directory it refused")
+	}
+}
+
+func TestCorruptFileIsNamedAndKept(t *testing.T) {
+	s := newStore(t)
+	p := filepath.Join(s.Dir, "default.json")
+	garbage := []byte(`{"name": "default", "session_id": `)
+	if err := os.WriteFile(p, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptError
+	if _, err := s.Get("default"); !errors.As(err, &ce) || ce.Path != p {
+		t.Fatalf("Get = %v, want a CorruptError naming %s", err, p)
+	}
+	if err := s.Create(sample("default")); !errors.As(err, &ce) {
+		t.Errorf("Create over a corrupt file = %v", err)
+	}
+	if _, err := s.Update("default", func(*Session) error { return nil }); !errors.As(err, &ce) {
+		t.Errorf("Update of a corrupt file = %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != string(garbage) {
+		t.Errorf("the corrupt file was changed to %q", b)
+	}
+	list, errs := s.List()
+	if len(list) != 0 || len(errs) != 1 {
+		t.Errorf("List = %v, %v", list, errs)
+	}
+}
+
+func TestParallelUpdatesLoseNothing(t *testing.T) {
+	s := newStore(t)
+	if err := s.Create(sample("p")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A store of its own per goroutine, as separate processes have.
+			other := &Store{Dir: s.Dir}
+			if _, err := other.Update("p", func(x *Session) error { x.Requests++; return nil }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := s.Get("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Requests != n+1 {
+		t.Errorf("Requests = %d after %d parallel updates, want %d", got.Requests, n, n+1)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, ok := range []string{"default", "ad", "prod-1", "x.y", "_a"} {
+		if CheckName(ok) != nil {
+			t.Errorf("%q refused", ok)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", ".hidden", "a/b", "../x", "a b", "é"} {
+		if !errors.Is(CheckName(bad), ErrBadName) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestDefaultDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/xdg/state")
+	if d, _ := DefaultDir(); d != "/xdg/state/soapsess" {
+		t.Errorf("DefaultDir = %s", d)
+	}
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "/home/ann")
+	if d, _ := DefaultDir(); d != "/home/ann/.local/state/soapsess" {
+		t.Errorf("DefaultDir = %s", d)
+	}
+}
