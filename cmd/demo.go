@@ -97,4 +97,3 @@ func (a *appCtx) demo(c *cli.Context) error {
 	fmt.Fprintf(out, "\nAll done. Try it on your own: soapsess serve, then soapsess begin --url http://127.0.0.1:8808/xmla --dialect xmla\n")
 	return nil
 }
-
