@@ -5,7 +5,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -77,7 +76,6 @@ func (a *appCtx) newApp() *cli.App {
 	for _, c := range app.Commands {
 		c.OnUsageError = onUsageError
 	}
-	cli.ErrWriter = a.io.Err
 	return app
 }
 
@@ -152,5 +150,3 @@ func noMoreArgs(c *cli.Context, max int) error {
 	}
 	return usageError("too many arguments: %s", strings.Join(extra, " "))
 }
-
-var errCanceled = errors.New("interrupted")

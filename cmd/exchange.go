@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -71,7 +70,7 @@ func (a *appCtx) do(ctx context.Context, x *exchange) (*outcome, error) {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, withCode(ExitTransport, fmt.Errorf("interrupted while waiting for %s", x.url))
+			return nil, withCode(ExitInterrupt, fmt.Errorf("interrupted while waiting for %s", x.url))
 		}
 		return nil, err
 	}
@@ -150,5 +149,3 @@ func (a *appCtx) bodyArg(arg string, d *envelope.Dialect, p envelope.Phase) (*en
 	}
 	return a.readBody("-")
 }
-
-var errNotConfirmed = errors.New("not confirmed")

@@ -12,13 +12,14 @@ import (
 
 // Exit codes. They are part of the interface scripts rely on: never renumber.
 const (
-	ExitOK        = 0 // success
-	ExitError     = 1 // unexpected or local error (state file, file system)
-	ExitUsage     = 2 // bad command line or input: unknown command, flag or dialect, unusable body
-	ExitFault     = 3 // the server answered with a SOAP fault (shown on stdout)
-	ExitTransport = 4 // no answer (refused, timeout) or an HTTP error whose body is not SOAP
-	ExitSession   = 5 // no active session under that name, or the server rejected it as unknown or expired
-	ExitReply     = 6 // a 2xx reply that is not SOAP, or a reply without what the session needs (ID, end confirmation)
+	ExitOK        = 0   // success
+	ExitError     = 1   // unexpected or local error (state file, file system)
+	ExitUsage     = 2   // bad command line or input: unknown command, flag or dialect, unusable body
+	ExitFault     = 3   // the server answered with a SOAP fault (shown on stdout)
+	ExitTransport = 4   // no answer (refused, timeout) or an HTTP error whose body is not SOAP
+	ExitSession   = 5   // no active session under that name, or the server rejected it as unknown or expired
+	ExitReply     = 6   // a 2xx reply that is not SOAP, or a reply without what the session needs (ID, end confirmation)
+	ExitInterrupt = 130 // interrupted (Ctrl-C) before the server answered; the session is left as it was
 )
 
 // ExitCodes documents the codes, in order, for help and README.
@@ -33,6 +34,7 @@ var ExitCodes = []struct {
 	{ExitTransport, "transport or HTTP failure: refused, timed out, or an HTTP error status without a SOAP body"},
 	{ExitSession, "session problem: none open under that name, or the server rejected it as unknown or expired"},
 	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
+	{ExitInterrupt, "interrupted (Ctrl-C) before the server answered; the session is left as it was"},
 }
 
 // exitError carries an exit code and hints for an error.
@@ -52,9 +54,6 @@ func withCode(code int, err error, hints ...string) error {
 func usageError(format string, args ...any) error {
 	return withCode(ExitUsage, fmt.Errorf(format, args...))
 }
-
-// reported is an error whose message was already printed.
-var reported = errors.New("reported")
 
 // classify maps an error to its exit code and hints; it is the only place
 // that does.
@@ -91,12 +90,9 @@ func classify(err error) (int, []string) {
 // report prints an error in the house voice and returns its exit code.
 func report(io *IO, err error) int {
 	code, hints := classify(err)
-	if !errors.Is(err, reported) {
-		msg := err.Error()
-		fmt.Fprintf(io.Err, "soapsess: error: %s\n", strings.TrimSuffix(msg, "."))
-		for _, h := range hints {
-			fmt.Fprintf(io.Err, "soapsess: hint: %s\n", h)
-		}
+	fmt.Fprintf(io.Err, "soapsess: error: %s\n", strings.TrimSuffix(err.Error(), "."))
+	for _, h := range hints {
+		fmt.Fprintf(io.Err, "soapsess: hint: %s\n", h)
 	}
 	return code
 }

@@ -1,0 +1,114 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a server goroutine and a test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func testIO(out, err *bytes.Buffer) *IO {
+	return &IO{In: strings.NewReader(""), Out: out, Err: err}
+}
+
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"soapsess", "demo"}, testIO(&out, &out)); code != 0 {
+		t.Fatalf("demo exited %d:\n%s", code, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		`ad:SessionID="`, `SessionId="`, `sessionId="`, // each dialect's session header went over the wire
+		"searchResultEntry", "<DataSourceName>soapsess</DataSourceName>", "<sqlrowcount:Count>2</sqlrowcount:Count>",
+		`terminate="true"`, "soapsess: error: no active session named \"xmla\"",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if n := strings.Count(s, "[exit status 0]"); n != 12 {
+		t.Errorf("%d steps exited 0, want 12 (begin, send, status, end for three dialects)", n)
+	}
+	if n := strings.Count(s, "[exit status 5]"); n != 1 {
+		t.Errorf("%d steps exited 5, want 1", n)
+	}
+}
+
+func TestServe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"soapsess", "serve", "--addr", addr}, &IO{In: strings.NewReader(""), Out: log, Err: log})
+	}()
+	// Wait, boundedly, for the listener rather than for a fixed time.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d early:\n%s", code, log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not listen on %s:\n%s", addr, log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	state := t.TempDir() + "/state"
+	for _, args := range [][]string{
+		{"begin", "--url", "http://" + addr + "/xmla", "--dialect", "xmla"},
+		{"end"},
+	} {
+		var out, errb bytes.Buffer
+		full := append([]string{"soapsess", "--state-dir", state}, args...)
+		if code := run(context.Background(), full, testIO(&out, &errb)); code != 0 {
+			t.Fatalf("%v exited %d: %s", args, code, errb.String())
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d after Ctrl-C", code)
+	}
+	s := log.String()
+	if n := strings.Count(s, "POST /xmla 200"); n != 2 {
+		t.Errorf("serve logged %d requests to /xmla, want one line per request (2):\n%s", n, s)
+	}
+	if !strings.Contains(s, "reference server stopped") {
+		t.Errorf("serve did not say it stopped:\n%s", s)
+	}
+}

@@ -1,0 +1,337 @@
+package refserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// DSML session extension, [MS-DSML] §2.2 (notes/dsml.md §1–§3).
+const (
+	dsmlSessionNS = "urn:schema-microsoft-com:activedirectory:dsmlv2"
+	dsmlCoreNS    = "urn:oasis:names:tc:DSML:2:0:core"
+)
+
+// The three faults MS-DSML §3.1.4.4 defines; detail is plain text there.
+var (
+	dsmlBadSession = dsmlFaultKind{"Client", "SOAP Invalid Request", "Bad Session Request"}
+	dsmlBadRequest = dsmlFaultKind{"Client", "SOAP Invalid Request", "Bad Request"}
+)
+
+type dsmlFaultKind struct {
+	code, text, detail string
+}
+
+func dsmlFault(f dsmlFaultKind) reply {
+	body := `<?xml version="1.0" encoding="utf-8"?>` +
+		`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + soapEnvNS + `"><SOAP-ENV:Body><SOAP-ENV:Fault>` +
+		`<faultcode>SOAP-ENV:` + f.code + `</faultcode>` +
+		`<faultstring>` + esc(f.text) + `</faultstring>` +
+		`<detail>` + esc(f.detail) + `</detail>` +
+		`</SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>`
+	return reply{http.StatusInternalServerError, []byte(body)}
+}
+
+func (s *Server) serveDSML(c *call) reply {
+	env, err := parseEnvelope(c.body)
+	if err != nil {
+		c.log.fault = "BadRequest"
+		return dsmlFault(dsmlBadRequest)
+	}
+
+	var sessHeader *node
+	for _, h := range env.header {
+		if h.name.Space == dsmlSessionNS && (h.name.Local == "BeginSession" || h.name.Local == "Session" || h.name.Local == "EndSession") {
+			if sessHeader != nil {
+				// DSFW: only one session header per message.
+				c.log.fault = "BadSession"
+				return dsmlFault(dsmlBadSession)
+			}
+			sessHeader = h
+			continue
+		}
+		if mustUnderstand(h, false) {
+			// MS-DSML defines no fault for this; SOAP 1.1 §4.4.1 says MustUnderstand.
+			c.log.fault = "MustUnderstand"
+			return dsmlFault(dsmlFaultKind{"MustUnderstand", "SOAP Must Understand Error", "Header not understood: " + qname(h.name)})
+		}
+	}
+
+	// DSFW docs: an empty SOAP Body is an error; it must hold one batchRequest.
+	batch := env.soleElement()
+	if batch == nil || !batch.is(dsmlCoreNS, "batchRequest") {
+		c.log.fault = "BadRequest"
+		return dsmlFault(dsmlBadRequest)
+	}
+	c.log.op = "batchRequest"
+
+	var id string
+	if sessHeader != nil {
+		switch sessHeader.name.Local {
+		case "BeginSession":
+			c.log.action = "begin"
+			id = s.sessions.begin(PathDSML, newDSMLID, c.user, s.idle)
+		default:
+			c.log.action = "use"
+			if sessHeader.name.Local == "EndSession" {
+				c.log.action = "end"
+			}
+			// MS-DSML §7 note <2>: Windows faults on an unprefixed SessionID, so
+			// only the namespace-qualified attribute counts.
+			v, ok := sessHeader.attr(dsmlSessionNS, "SessionID")
+			if !ok || v == "" {
+				c.log.fault = "BadSession"
+				return dsmlFault(dsmlBadSession)
+			}
+			c.log.session = v
+			op := s.sessions.touch
+			if sessHeader.name.Local == "EndSession" {
+				op = s.sessions.end
+			}
+			if err := op(PathDSML, v, c.user); err != nil {
+				c.log.fault = "BadSession"
+				return dsmlFault(dsmlBadSession)
+			}
+			id = v
+		}
+		c.log.session = id
+	}
+
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
+	b.WriteString(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + soapEnvNS + `">`)
+	if sessHeader != nil {
+		// MS-DSML §2.2.2.2: every reply to a session request carries the ID,
+		// prefixed "ad:", without mustUnderstand.
+		b.WriteString(`<SOAP-ENV:Header><ad:Session xmlns:ad="` + dsmlSessionNS + `" ad:SessionID="` + esc(id) + `"/></SOAP-ENV:Header>`)
+	}
+	b.WriteString(`<SOAP-ENV:Body>`)
+	s.dir.runBatch(&b, batch)
+	b.WriteString(`</SOAP-ENV:Body></SOAP-ENV:Envelope>`)
+	return reply{http.StatusOK, []byte(b.String())}
+}
+
+// runBatch answers a batchRequest. Errors inside DSML are errorResponses and
+// result codes, never SOAP faults (notes/dsml.md §5). Operations run
+// sequentially under the directory lock, whatever "processing" asks for.
+func (d *directory) runBatch(b *strings.Builder, req *node) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b.WriteString(`<batchResponse xmlns="` + dsmlCoreNS + `"` + requestIDAttr(req) + `>`)
+	// OASIS XSD: onError defaults to "exit".
+	exit := true
+	if v, _ := req.attr("", "onError"); strings.TrimSpace(v) == "resume" {
+		exit = false
+	}
+	for _, op := range req.children {
+		if ok := d.runOp(b, op); !ok && exit {
+			break
+		}
+	}
+	b.WriteString(`</batchResponse>`)
+}
+
+func requestIDAttr(n *node) string {
+	if v, ok := n.attr("", "requestID"); ok {
+		return ` requestID="` + esc(v) + `"`
+	}
+	return ""
+}
+
+// runOp writes the response to one operation; it returns false when that
+// response is an errorResponse.
+func (d *directory) runOp(b *strings.Builder, op *node) bool {
+	rid := requestIDAttr(op)
+	if op.name.Space != dsmlCoreNS {
+		writeErrorResponse(b, rid, "malformedRequest", fmt.Sprintf("%s is not a DSML v2 operation", qname(op.name)))
+		return false
+	}
+	switch op.name.Local {
+	case "searchRequest":
+		return d.runSearch(b, rid, op)
+	case "addRequest":
+		dn, ok := op.attr("", "dn")
+		if !ok {
+			writeErrorResponse(b, rid, "malformedRequest", "addRequest without dn")
+			return false
+		}
+		var attrs []attribute
+		for _, a := range op.children {
+			if !a.is(dsmlCoreNS, "attr") {
+				continue
+			}
+			name, _ := a.attr("", "name")
+			at := attribute{name: name}
+			for _, v := range a.children {
+				if v.is(dsmlCoreNS, "value") {
+					at.values = append(at.values, v.text)
+				}
+			}
+			attrs = append(attrs, at)
+		}
+		writeLDAPResult(b, "addResponse", rid, d.add(dn, attrs))
+		return true
+	case "delRequest":
+		dn, ok := op.attr("", "dn")
+		if !ok {
+			writeErrorResponse(b, rid, "malformedRequest", "delRequest without dn")
+			return false
+		}
+		writeLDAPResult(b, "delResponse", rid, d.del(dn))
+		return true
+	}
+	writeErrorResponse(b, rid, "notAttempted", op.name.Local+" is not supported by the soapsess reference server")
+	return false
+}
+
+func (d *directory) runSearch(b *strings.Builder, rid string, op *node) bool {
+	dn, ok := op.attr("", "dn")
+	if !ok {
+		writeErrorResponse(b, rid, "malformedRequest", "searchRequest without dn")
+		return false
+	}
+	var sc scope
+	switch v, _ := op.attr("", "scope"); v {
+	case "baseObject":
+		sc = scopeBase
+	case "singleLevel":
+		sc = scopeOne
+	case "wholeSubtree":
+		sc = scopeSub
+	default:
+		writeErrorResponse(b, rid, "malformedRequest", fmt.Sprintf("searchRequest scope %q is not baseObject, singleLevel or wholeSubtree", v))
+		return false
+	}
+	f := op.child(dsmlCoreNS, "filter")
+	if f == nil || len(f.children) != 1 {
+		writeErrorResponse(b, rid, "malformedRequest", "searchRequest needs a filter with one element")
+		return false
+	}
+	match, err := compileFilter(f.children[0])
+	if err != nil {
+		writeErrorResponse(b, rid, "notAttempted", err.Error())
+		return false
+	}
+	var want []string // nil: all attributes
+	if list := op.child(dsmlCoreNS, "attributes"); list != nil {
+		for _, a := range list.children {
+			if name, ok := a.attr("", "name"); ok && a.is(dsmlCoreNS, "attribute") {
+				want = append(want, name)
+			}
+		}
+	}
+	typesOnly := false
+	if v, ok := op.attr("", "typesOnly"); ok {
+		typesOnly, _ = parseXSBoolean(v)
+	}
+
+	b.WriteString(`<searchResponse` + rid + `>`)
+	found, ok := d.search(normDN(dn), sc, match)
+	for _, e := range found {
+		b.WriteString(`<searchResultEntry dn="` + esc(e.dn) + `">`)
+		for _, a := range selectAttrs(e, want) {
+			b.WriteString(`<attr name="` + esc(a.name) + `">`)
+			if !typesOnly {
+				for _, v := range a.values {
+					b.WriteString(`<value>` + esc(v) + `</value>`)
+				}
+			}
+			b.WriteString(`</attr>`)
+		}
+		b.WriteString(`</searchResultEntry>`)
+	}
+	code := ldapSuccess
+	if !ok {
+		code = ldapNoSuchObject
+	}
+	writeLDAPResult(b, "searchResultDone", "", code)
+	b.WriteString(`</searchResponse>`)
+	return true
+}
+
+// selectAttrs applies a search's attribute list: none listed or "*" means all
+// user attributes, "1.1" means none (RFC 4511 §4.5.1.8).
+func selectAttrs(e *entry, want []string) []attribute {
+	if len(want) == 0 {
+		return e.attrs
+	}
+	var out []attribute
+	for _, a := range e.attrs {
+		for _, w := range want {
+			if w == "*" || strings.EqualFold(w, a.name) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// compileFilter turns a DSML filter element into a predicate. Attribute names
+// and values compare case-insensitively, as for the directory's string syntaxes.
+func compileFilter(f *node) (func(*entry) bool, error) {
+	if f.name.Space != dsmlCoreNS {
+		return nil, fmt.Errorf("filter element %s is not DSML", qname(f.name))
+	}
+	switch f.name.Local {
+	case "and", "or":
+		var subs []func(*entry) bool
+		for _, c := range f.children {
+			m, err := compileFilter(c)
+			if err != nil {
+				return nil, err
+			}
+			subs = append(subs, m)
+		}
+		all := f.name.Local == "and"
+		return func(e *entry) bool {
+			for _, m := range subs {
+				if m(e) != all {
+					return !all
+				}
+			}
+			return all
+		}, nil
+	case "not":
+		if len(f.children) != 1 {
+			return nil, fmt.Errorf("filter not needs exactly one element")
+		}
+		m, err := compileFilter(f.children[0])
+		if err != nil {
+			return nil, err
+		}
+		return func(e *entry) bool { return !m(e) }, nil
+	case "present":
+		name, _ := f.attr("", "name")
+		return func(e *entry) bool { return e.attr(name) != nil }, nil
+	case "equalityMatch":
+		name, _ := f.attr("", "name")
+		v := f.child(dsmlCoreNS, "value")
+		if v == nil {
+			return nil, fmt.Errorf("filter equalityMatch needs a value")
+		}
+		return func(e *entry) bool {
+			if a := e.attr(name); a != nil {
+				for _, have := range a.values {
+					if strings.EqualFold(have, v.text) {
+						return true
+					}
+				}
+			}
+			return false
+		}, nil
+	}
+	return nil, fmt.Errorf("filter %s is not supported by the soapsess reference server", f.name.Local)
+}
+
+func writeLDAPResult(b *strings.Builder, elem, rid string, code int) {
+	fmt.Fprintf(b, `<%s%s><resultCode code="%d" descr="%s"/>`, elem, rid, code, ldapDescr[code])
+	if code != ldapSuccess {
+		b.WriteString(`<errorMessage>` + ldapDescr[code] + `</errorMessage>`)
+	}
+	b.WriteString(`</` + elem + `>`)
+}
+
+func writeErrorResponse(b *strings.Builder, rid, typ, msg string) {
+	b.WriteString(`<errorResponse` + rid + ` type="` + typ + `"><message>` + esc(msg) + `</message></errorResponse>`)
+}

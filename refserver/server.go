@@ -1,0 +1,342 @@
+// Package refserver is soapsess's built-in reference server: an in-process
+// http.Handler that speaks three real SOAP session protocols — Microsoft's DSML
+// session extension ([MS-DSML]), XML for Analysis sessions (SSAS-like, plus the
+// Virtuoso spelling) and SQL Server's native SOAP sessions (sqloptions:sqlSession)
+// — with the real servers' session semantics: unguessable IDs, idle expiry,
+// sessions bound to the user who began them, and the servers' own fault shapes.
+//
+// It exists so the CLI can be demonstrated and tested without Windows, SSAS or
+// SQL Server. It is written independently of the client packages (stdlib
+// encoding/xml only), so that a bug shared by client and server cannot hide.
+// It stores sessions and a tiny LDAP-like directory, but executes no MDX or SQL.
+package refserver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	IdleTimeout   time.Duration    // DSML and XMLA sessions expire after this much inactivity; 0 => 10*time.Minute
+	SQLMaxTimeout int              // seconds; the SQL endpoint's SESSION_TIMEOUT (cap and default); 0 => 300
+	MaxBody       int64            // max request body bytes; 0 => 1<<20
+	Password      string           // if non-empty, every request must carry HTTP Basic auth with this password (any user name), else 401 with an HTML body
+	Log           io.Writer        // one line per request; nil => no log
+	Now           func() time.Time // clock for expiry; nil => time.Now (tests inject a fake clock)
+}
+
+// Server is the reference server. Create it with New; it is safe for
+// concurrent use.
+type Server struct {
+	opts     Options
+	idle     time.Duration
+	sqlMax   int
+	maxBody  int64
+	now      func() time.Time
+	sessions *sessionStore
+	dir      *directory
+	routes   map[string]func(*call) reply
+	logMu    sync.Mutex
+}
+
+// Endpoint paths served by the Server.
+const (
+	PathDSML         = "/dsml"
+	PathXMLA         = "/xmla"
+	PathXMLAVirtuoso = "/xmla/virtuoso"
+	PathSQL          = "/sql"
+)
+
+// New returns a Server with its own session table and directory.
+func New(opts Options) *Server {
+	s := &Server{
+		opts:    opts,
+		idle:    opts.IdleTimeout,
+		sqlMax:  opts.SQLMaxTimeout,
+		maxBody: opts.MaxBody,
+		now:     opts.Now,
+		dir:     newDirectory(),
+	}
+	if s.idle <= 0 {
+		s.idle = 10 * time.Minute
+	}
+	if s.sqlMax <= 0 {
+		s.sqlMax = 300
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.sessions = newSessionStore(s.now)
+	s.routes = map[string]func(*call) reply{
+		PathDSML:         s.serveDSML,
+		PathXMLA:         s.xmlaHandler(xmlaSSAS),
+		PathXMLAVirtuoso: s.xmlaHandler(xmlaVirtuoso),
+		PathSQL:          s.serveSQL,
+	}
+	return s
+}
+
+// ActiveSessions returns the number of live (unexpired, unended) sessions
+// across all endpoints.
+func (s *Server) ActiveSessions() int {
+	return s.sessions.active()
+}
+
+// call is one accepted SOAP request as the dialect handlers see it.
+type call struct {
+	r    *http.Request
+	body []byte
+	user string // Basic-auth user name, "" when none was sent
+	log  *logEntry
+}
+
+// reply is a complete SOAP response.
+type reply struct {
+	status int
+	body   []byte
+}
+
+// logEntry collects what a handler wants in the request's log line.
+type logEntry struct {
+	op      string // body operation, e.g. Execute
+	action  string // begin, use or end
+	session string // full ID; shortened when written
+	fault   string
+}
+
+const index = `soapsess reference server
+
+POST /dsml           DSML v2 with the Microsoft DSML session extension ([MS-DSML])
+POST /xmla           XML for Analysis sessions, SSAS style (SessionId)
+POST /xmla/virtuoso  XML for Analysis sessions, OpenLink Virtuoso style (SessionID)
+POST /sql            SQL Server native XML Web Services sessions (sqloptions:sqlSession)
+
+Requests: SOAP 1.1, Content-Type text/xml. Nothing is executed: the server keeps
+sessions and a tiny in-memory directory for DSML.
+`
+
+// ServeHTTP routes a request to the endpoint named by its path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	entry := &logEntry{}
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() { s.logRequest(r, rec.statusCode(), entry, time.Since(start)) }()
+
+	// Authentication comes first, as in IIS, so that nothing about the server
+	// is revealed to an unauthenticated caller.
+	if s.opts.Password != "" && !s.authorized(r) {
+		writeUnauthorized(rec)
+		return
+	}
+	if r.URL.Path == "/" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			rec.Header().Set("Allow", "GET, HEAD")
+			writePlain(rec, http.StatusMethodNotAllowed, "method not allowed: use GET\n")
+			return
+		}
+		writePlain(rec, http.StatusOK, index)
+		return
+	}
+	handler, ok := s.routes[r.URL.Path]
+	if !ok {
+		writePlain(rec, http.StatusNotFound, "not found: see / for the endpoints\n")
+		return
+	}
+	if r.Method != http.MethodPost {
+		rec.Header().Set("Allow", http.MethodPost)
+		writePlain(rec, http.StatusMethodNotAllowed, "method not allowed: SOAP endpoints take POST\n")
+		return
+	}
+	if !isTextXML(r.Header.Get("Content-Type")) {
+		writePlain(rec, http.StatusUnsupportedMediaType, "unsupported media type: send Content-Type text/xml (SOAP 1.1)\n")
+		return
+	}
+	// The original writer, not rec: MaxBytesReader uses it to close the
+	// connection after an oversized body.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writePlain(rec, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes\n", s.maxBody))
+			return
+		}
+		writePlain(rec, http.StatusBadRequest, "cannot read request body\n")
+		return
+	}
+	user, _, _ := r.BasicAuth()
+	rep := handler(&call{r: r, body: body, user: user, log: entry})
+	writeSOAP(rec, r, rep)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	_, pass, ok := r.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(pass), []byte(s.opts.Password)) == 1
+}
+
+// isTextXML reports whether a Content-Type names text/xml, the SOAP 1.1 media type.
+func isTextXML(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "text/xml")
+}
+
+// unauthorizedPage imitates IIS's 401 page: the case of an HTTP error whose
+// body is not SOAP, which clients must report sensibly.
+const unauthorizedPage = `<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml">
+<head>
+<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"/>
+<title>401 - Unauthorized: Access is denied due to invalid credentials.</title>
+</head>
+<body>
+<div id="header"><h1>Server Error</h1></div>
+<div id="content">
+ <div class="content-container"><fieldset>
+  <h2>401 - Unauthorized: Access is denied due to invalid credentials.</h2>
+  <h3>You do not have permission to view this directory or page using the credentials that you supplied.</h3>
+ </fieldset></div>
+</div>
+</body>
+</html>
+`
+
+func writeUnauthorized(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("WWW-Authenticate", `Basic realm="soapsess"`)
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", strconv.Itoa(len(unauthorizedPage)))
+	w.WriteHeader(http.StatusUnauthorized)
+	// A failed write means the client went away; there is no one to tell.
+	_, _ = io.WriteString(w, unauthorizedPage)
+}
+
+func writePlain(w http.ResponseWriter, status int, text string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(text)))
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, text)
+}
+
+// writeSOAP sends a SOAP reply, gzipped when the client asked for it (Go's
+// HTTP client always does, which exercises the client's gzip path).
+func writeSOAP(w http.ResponseWriter, r *http.Request, rep reply) {
+	h := w.Header()
+	h.Set("Content-Type", "text/xml; charset=utf-8")
+	h.Add("Vary", "Accept-Encoding")
+	body := rep.body
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		// Writes to a bytes.Buffer cannot fail.
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		body = buf.Bytes()
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(body)
+}
+
+// acceptsGzip reports whether an Accept-Encoding value lists gzip with a
+// non-zero quality.
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q, found := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		if !found {
+			return true
+		}
+		if v, err := strconv.ParseFloat(q, 64); err != nil || v > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) statusCode() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}
+
+// logRequest writes one line per request. Session IDs are bearer secrets, so
+// only their first four characters appear; credentials never do.
+func (s *Server) logRequest(r *http.Request, status int, e *logEntry, d time.Duration) {
+	if s.opts.Log == nil {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s %s %d", s.now().UTC().Format(time.RFC3339), r.RemoteAddr, r.Method, r.URL.EscapedPath(), status)
+	if e.op != "" {
+		b.WriteString(" " + e.op)
+	}
+	if e.action != "" {
+		b.WriteString(" " + e.action)
+	}
+	if e.session != "" {
+		b.WriteString(" session=" + shortID(e.session))
+	}
+	if e.fault != "" {
+		b.WriteString(" fault=" + e.fault)
+	}
+	fmt.Fprintf(&b, " %s\n", d.Round(100*time.Microsecond))
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	// Logging must never fail a request; a broken log writer is the caller's to notice.
+	_, _ = io.WriteString(s.opts.Log, b.String())
+}
+
+// shortID keeps the first four characters of an ID, made safe for a log line
+// (IDs sent by clients may contain anything).
+func shortID(id string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range id {
+		if n == 4 {
+			break
+		}
+		if c <= ' ' || c == 0x7f || c == '\u2028' || c == '\u2029' {
+			c = '?'
+		}
+		b.WriteRune(c)
+		n++
+	}
+	return b.String() + "…"
+}
