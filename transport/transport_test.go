@@ -1,0 +1,114 @@
+package transport
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestPostsSOAP11AndReadsGzip(t *testing.T) {
+	var got *http.Request
+	var gotBody string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		b, _ := io.ReadAll(r.Body)
+		gotBody = string(b)
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			http.Error(w, "gzip please", http.StatusNotAcceptable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusInternalServerError) // faults come with 500
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, "<reply/>")
+		zw.Close()
+	}))
+	defer srv.Close()
+
+	resp, err := New().Do(context.Background(), Request{
+		URL: srv.URL + "/xmla", SOAPAction: `"urn:x:Execute"`, ContentType: "text/xml; charset=utf-8",
+		Body: []byte("<e/>"), User: `CORP\ann`, Password: "pw",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 500 || string(resp.Body) != "<reply/>" {
+		t.Errorf("reply %d %q; want 500 and the gunzipped body", resp.Status, resp.Body)
+	}
+	if got.Method != "POST" || got.Header.Get("Content-Type") != "text/xml; charset=utf-8" ||
+		got.Header.Get("SOAPAction") != `"urn:x:Execute"` || gotBody != "<e/>" {
+		t.Errorf("request: %s %v %q", got.Method, got.Header, gotBody)
+	}
+	if u, p, ok := got.BasicAuth(); !ok || u != `CORP\ann` || p != "pw" {
+		t.Errorf("basic auth = %q %q %v", u, p, ok)
+	}
+}
+
+func TestRefusedIsNotReached(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = New().Do(context.Background(), Request{URL: "http://" + addr + "/", ContentType: "text/xml"})
+	var te *Error
+	if !errors.As(err, &te) || te.Reached {
+		t.Errorf("refused connection: %v (reached=%v); want an Error that did not reach the server", err, te != nil && te.Reached)
+	}
+}
+
+func TestCutOffReplyWasReached(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // the request arrived; the answer never comes
+	}))
+	defer srv.Close()
+	_, err := New().Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml"})
+	var te *Error
+	if !errors.As(err, &te) || !te.Reached {
+		t.Errorf("cut-off reply: %v; want an Error that may have reached the server", err)
+	}
+}
+
+func TestRefusesBadURLs(t *testing.T) {
+	for _, u := range []string{"ftp://h/x", "h/x", "http://user:secret@h/x", "http://"} {
+		_, err := New().Do(context.Background(), Request{URL: u})
+		if err == nil {
+			t.Errorf("%s accepted", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: the error shows the password: %v", u, err)
+		}
+	}
+}
+
+func TestTraceRedactsAuthorization(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<ok/>")
+	}))
+	defer srv.Close()
+	var trace strings.Builder
+	c := New()
+	c.Trace = &trace
+	if _, err := c.Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml", Body: []byte("<e/>"), User: "ann", Password: "hunter2"}); err != nil {
+		t.Fatal(err)
+	}
+	s := trace.String()
+	if strings.Contains(s, "hunter2") || strings.Contains(s, "YW5uOmh1bnRlcjI=") { // base64 of ann:hunter2
+		t.Errorf("trace shows the password:\n%s", s)
+	}
+	for _, want := range []string{"> POST " + srv.URL, "> Authorization: Basic [redacted]", "<e/>", "< HTTP/1.1 200 OK", "<ok/>"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("trace lacks %q:\n%s", want, s)
+		}
+	}
+}
