@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/soapsess/soapsess/refserver"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a server goroutine and a test.
@@ -110,5 +115,49 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(s, "reference server stopped") {
 		t.Errorf("serve did not say it stopped:\n%s", s)
+	}
+}
+
+// Ctrl-C while waiting for a reply: exit 130, and the session is kept.
+func TestInterruptKeepsTheSession(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	ref := refserver.New(refserver.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("SOAPAction"), "Discover") {
+			close(arrived)
+			select { // never answer
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		ref.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(release)
+	dir := t.TempDir()
+	state := dir + "/state"
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"soapsess", "--state-dir", state, "begin", "--url", srv.URL + "/xmla", "--dialect", "xmla"}, testIO(&out, &errb))
+	if code != 0 {
+		t.Fatalf("begin exited %d: %s", code, errb.String())
+	}
+	body := dir + "/d.xml"
+	if err := os.WriteFile(body, []byte(`<Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	errb.Reset()
+	if code := run(ctx, []string{"soapsess", "--state-dir", state, "send", body}, testIO(&out, &errb)); code != ExitInterrupt {
+		t.Fatalf("interrupted send exited %d, want %d: %s", code, ExitInterrupt, errb.String())
+	}
+	if !strings.Contains(errb.String(), "interrupted") {
+		t.Errorf("stderr: %s", errb.String())
+	}
+	errb.Reset()
+	out.Reset()
+	if code := run(context.Background(), []string{"soapsess", "--state-dir", state, "status", "--json"}, testIO(&out, &errb)); code != 0 || !strings.Contains(out.String(), `"requests": 1`) {
+		t.Errorf("after the interrupt, status exited %d: %s%s", code, out.String(), errb.String())
 	}
 }

@@ -119,6 +119,26 @@ func TestSessionIDInRealReplies(t *testing.T) {
 	}
 }
 
+// Whatever prefix the server picks, or none, the DSML ID is found (notes/dsml.md §2.3).
+func TestDSMLIDWithAnyPrefix(t *testing.T) {
+	const ad = "urn:schema-microsoft-com:activedirectory:dsmlv2"
+	for header, want := range map[string]string{
+		`<q:Session xmlns:q="` + ad + `" q:SessionID="7"/>`:   "7",
+		`<Session xmlns="` + ad + `" SessionID="8"/>`:         "8",
+		`<ad:Session xmlns:ad="` + ad + `" SessionID="9"/>`:   "9",
+		`<ad:Session xmlns:ad="urn:other" ad:SessionID="0"/>`: "",
+	} {
+		r, err := ParseReply([]byte(`<S:Envelope xmlns:S="` + NSSOAP11 + `"><S:Header>` + header + `</S:Header><S:Body/></S:Envelope>`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := dialect(t, "dsml").Session(r)
+		if info.ID != want {
+			t.Errorf("%s: ID %q, want %q", header, info.ID, want)
+		}
+	}
+}
+
 func TestEndConfirmation(t *testing.T) {
 	sql := dialect(t, "sqlsoap")
 	for file, want := range map[string]bool{
