@@ -1,0 +1,391 @@
+// Package printer pretty-prints XML as it streams by: it indents
+// element-only content, leaves text, mixed content and xml:space="preserve"
+// subtrees exactly as written, and can colour names, attributes, text and
+// comments. Every byte of the input that is not indentation white space comes
+// out as written: prefixes, namespace declarations, attribute order and
+// quoting, comments, CDATA sections, processing instructions and entity
+// references. Memory stays bounded whatever the document size.
+package printer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/soapsess/soapsess/xmltok"
+)
+
+// Style is how one kind of token is coloured: the escape sequences written
+// before and after it. The zero Style writes nothing.
+type Style struct{ On, Off string }
+
+// Palette colours each kind of token. Header entries (the children of a SOAP
+// Header, where session headers live) and SOAP faults get their own styles
+// so they stand out.
+type Palette struct {
+	Tag, Attr, Value, Text, Comment, Header, Fault Style
+}
+
+// Options says how to print.
+type Options struct {
+	Pretty  bool     // indent element-only content; otherwise keep the bytes as written
+	Indent  string   // one level of indentation; "  " when empty
+	Palette *Palette // nil: no colour
+}
+
+// SOAP envelope namespaces, for highlighting.
+const (
+	nsSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+	nsSOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+)
+
+type mode uint8
+
+const (
+	undecided   mode = iota // content seen so far is element-only; not known yet
+	elementOnly             // indent the children
+	raw                     // text, mixed or preserved content: copy as written
+)
+
+type frame struct {
+	parent   *frame
+	mode     mode
+	depth    int // the document is 0, the root element 1
+	children bool
+	style    *Style // for the element's own tag names; nil: Palette.Tag
+	isHeader bool   // a SOAP Header
+	isBody   bool   // a SOAP Body
+}
+
+// pend is a token waiting for its frame to be decided; its bytes are in the
+// arena.
+type pend struct {
+	kind     xmltok.Kind
+	from, to int // Raw in the arena
+	name     int // length of Name (at the start of Raw after '<' or "</" or "<?")
+	line     int
+	frame    *frame // where it is placed: the parent, or the element itself for an end tag
+	style    *Style // highlight of a tag's name
+	dropped  []byte // white space dropped before it, for a switch to raw
+}
+
+// Printer writes a document token by token.
+type Printer struct {
+	w       *bufio.Writer
+	opt     Options
+	pal     *Palette
+	scope   xmltok.Scope
+	doc     *frame
+	open    []*frame
+	pending []pend
+	arena   []byte
+	wrote   bool   // anything written yet
+	ws      []byte // the last white space dropped, kept in case the parent turns out mixed
+	attrs   []xmltok.Attr
+	indents [][]byte
+	free    []*frame
+}
+
+// arenaLimit bounds the bytes held while waiting to learn whether an element
+// has mixed content; past it, element-only is assumed.
+const arenaLimit = 1 << 20
+
+// New returns a printer writing to w.
+func New(w io.Writer, opt Options) *Printer {
+	if opt.Indent == "" {
+		opt.Indent = "  "
+	}
+	p := &Printer{w: bufio.NewWriterSize(w, 64<<10), opt: opt, pal: opt.Palette}
+	p.doc = &frame{mode: elementOnly}
+	if !opt.Pretty {
+		p.doc.mode = raw
+	}
+	return p
+}
+
+// Format prints a whole document read from r.
+func Format(w io.Writer, r io.Reader, opt Options) error {
+	p := New(w, opt)
+	lx := xmltok.NewLexer(r)
+	for {
+		t, err := lx.Next()
+		if err == io.EOF {
+			return p.Close()
+		}
+		if err != nil {
+			p.Flush()
+			return err
+		}
+		if err := p.Write(&t); err != nil {
+			p.Flush()
+			return err
+		}
+	}
+}
+
+func (p *Printer) top() *frame {
+	if n := len(p.open); n > 0 {
+		return p.open[n-1]
+	}
+	return p.doc
+}
+
+// Write prints one token. The token's bytes are not kept after it returns.
+func (p *Printer) Write(t *xmltok.Token) error {
+	parent := p.top()
+	switch t.Kind {
+	case xmltok.StartTag, xmltok.EmptyTag:
+		if err := p.scope.Push(t); err != nil {
+			return err
+		}
+		parent.children = true
+		f := p.newFrame(parent, t)
+		if err := p.put(t, parent, f.style); err != nil {
+			return err
+		}
+		if t.Kind == xmltok.EmptyTag {
+			p.release(f)
+			return p.scope.Pop(t)
+		}
+		p.open = append(p.open, f)
+	case xmltok.EndTag:
+		if err := p.scope.Pop(t); err != nil {
+			return err
+		}
+		f := parent
+		p.open = p.open[:len(p.open)-1]
+		if f.mode == undecided {
+			f.mode = raw // text-only or empty: keep it as written
+			if f.children {
+				f.mode = elementOnly
+			}
+		}
+		err := p.put(t, f, f.style)
+		p.release(f)
+		return err
+	case xmltok.Text:
+		if !xmltok.IsSpace(t.Raw) {
+			if parent == p.doc {
+				return &xmltok.SyntaxError{Line: t.Line, Msg: "text outside the root element"}
+			}
+			p.mixed(parent)
+		}
+		return p.put(t, parent, nil)
+	case xmltok.CData:
+		if parent == p.doc {
+			return &xmltok.SyntaxError{Line: t.Line, Msg: "a CDATA section outside the root element"}
+		}
+		p.mixed(parent)
+		return p.put(t, parent, nil)
+	default: // comments, PIs, declarations are neutral
+		parent.children = true
+		return p.put(t, parent, nil)
+	}
+	return nil
+}
+
+// mixed records that f has text of its own: its content is copied as written.
+func (p *Printer) mixed(f *frame) {
+	switch f.mode {
+	case undecided:
+		f.mode = raw
+		// Everything inside mixed content is kept as written, the elements
+		// already open in it included (closed ones: see effective).
+		for _, o := range p.open {
+			if o.depth > f.depth {
+				o.mode = raw
+			}
+		}
+	case elementOnly:
+		// Assumed element-only, but text came: copy the rest as written,
+		// with the white space that was about to be dropped.
+		f.mode = raw
+		if len(p.ws) > 0 && len(p.pending) == 0 {
+			p.w.Write(p.ws)
+		}
+	}
+	p.ws = p.ws[:0]
+}
+
+func (p *Printer) newFrame(parent *frame, t *xmltok.Token) *frame {
+	var f *frame
+	if n := len(p.free); n > 0 {
+		f, p.free = p.free[n-1], p.free[:n-1]
+		*f = frame{}
+	} else {
+		f = &frame{}
+	}
+	f.parent = parent
+	f.depth = parent.depth + 1
+	switch {
+	case parent.mode == raw:
+		f.mode = raw // inside mixed or preserved content everything is kept
+	case bytes.Contains(t.Raw, []byte("xml:space")) && preserve(t):
+		f.mode = raw
+	}
+	if p.pal != nil || f.depth <= 2 {
+		p.classify(parent, f, t)
+	}
+	return f
+}
+
+// release recycles a closed element's frame, unless a held token may still
+// point to it.
+func (p *Printer) release(f *frame) {
+	if len(p.pending) == 0 {
+		p.free = append(p.free, f)
+	}
+}
+
+func preserve(t *xmltok.Token) bool {
+	attrs, _ := t.Attrs(nil)
+	for _, a := range attrs {
+		if string(a.Name) == "xml:space" && string(a.Value) == "preserve" {
+			return true
+		}
+	}
+	return false
+}
+
+// classify finds SOAP Header and Body elements, header entries and faults.
+func (p *Printer) classify(parent, f *frame, t *xmltok.Token) {
+	prefix, local := xmltok.Split(t.Name)
+	uri, _ := p.scope.URI(prefix)
+	soap := uri == nsSOAP11 || uri == nsSOAP12
+	switch {
+	case soap && f.depth == 2 && string(local) == "Header":
+		f.isHeader = true
+	case soap && f.depth == 2 && string(local) == "Body":
+		f.isBody = true
+	}
+	if p.pal == nil {
+		return
+	}
+	switch {
+	case parent.isHeader:
+		f.style = &p.pal.Header
+	case string(local) == "Fault" && (soap || parent.isBody):
+		f.style = &p.pal.Fault
+	}
+}
+
+// put prints a token placed in frame f, or holds it while f is undecided.
+func (p *Printer) put(t *xmltok.Token, f *frame, style *Style) error {
+	if len(p.pending) == 0 && f.mode != undecided {
+		return p.emit(t.Kind, t.Raw, len(t.Name), f, style)
+	}
+	pd := pend{kind: t.Kind, from: len(p.arena), name: len(t.Name), line: t.Line, frame: f, style: style}
+	p.arena = append(p.arena, t.Raw...)
+	pd.to = len(p.arena)
+	if len(p.ws) > 0 {
+		pd.dropped = append([]byte(nil), p.ws...)
+	}
+	p.pending = append(p.pending, pd)
+	if len(p.arena) > arenaLimit {
+		for _, o := range p.open {
+			if o.mode == undecided {
+				o.mode = elementOnly
+			}
+		}
+	}
+	return p.drain()
+}
+
+// drain prints the held tokens whose frames are decided, in order.
+func (p *Printer) drain() error {
+	i := 0
+	for ; i < len(p.pending); i++ {
+		pd := &p.pending[i]
+		m := effective(pd.frame)
+		if m == undecided {
+			break
+		}
+		if pd.dropped != nil && m == raw {
+			p.w.Write(pd.dropped)
+		}
+		if err := p.emitAs(m, pd.kind, p.arena[pd.from:pd.to], pd.name, pd.frame, pd.style); err != nil {
+			return err
+		}
+	}
+	if i == len(p.pending) {
+		p.pending = p.pending[:0]
+		p.arena = p.arena[:0]
+		return nil
+	}
+	if i > 0 {
+		p.pending = append(p.pending[:0], p.pending[i:]...)
+	}
+	return nil
+}
+
+// emit writes a token: indentation where its frame is element-only, then the
+// token, coloured.
+func (p *Printer) emit(kind xmltok.Kind, b []byte, nameLen int, f *frame, style *Style) error {
+	return p.emitAs(f.mode, kind, b, nameLen, f, style)
+}
+
+// effective is a frame's mode, raw when any element around it is raw.
+func effective(f *frame) mode {
+	m := f.mode
+	for g := f.parent; g != nil; g = g.parent {
+		if g.mode == raw {
+			return raw
+		}
+	}
+	return m
+}
+
+func (p *Printer) emitAs(m mode, kind xmltok.Kind, b []byte, nameLen int, f *frame, style *Style) error {
+	if m == elementOnly {
+		depth := f.depth
+		if kind == xmltok.EndTag {
+			depth--
+		} else if kind == xmltok.Text {
+			// white space between children gives way to indentation
+			p.ws = append(p.ws[:0], b...)
+			return nil
+		}
+		if p.wrote {
+			p.w.Write(p.indent(depth))
+		}
+	}
+	p.wrote = true
+	p.ws = p.ws[:0]
+	if p.pal == nil {
+		_, err := p.w.Write(b)
+		return err
+	}
+	return p.colour(kind, b, nameLen, style)
+}
+
+func (p *Printer) indent(depth int) []byte {
+	for len(p.indents) <= depth {
+		n := len(p.indents)
+		p.indents = append(p.indents, []byte("\n"+string(bytes.Repeat([]byte(p.opt.Indent), n))))
+	}
+	return p.indents[depth]
+}
+
+// Flush writes out what is buffered, without ending the document.
+func (p *Printer) Flush() error { return p.w.Flush() }
+
+// Close prints what is held and checks the document is complete.
+func (p *Printer) Close() error {
+	for _, o := range p.open {
+		if o.mode == undecided {
+			o.mode = elementOnly
+		}
+	}
+	err := p.drain()
+	if err == nil && len(p.open) > 0 {
+		err = errors.New("the document ends with <" + string(p.scope.Open()) + "> still open")
+	}
+	if p.opt.Pretty && p.wrote {
+		p.w.WriteByte('\n')
+	}
+	if ferr := p.w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}

@@ -1,0 +1,361 @@
+// Package xmltok is a fast, faithful XML tokenizer: it splits a stream into
+// tags, text, comments, CDATA sections, processing instructions and
+// declarations, and hands back each token's exact bytes, so a caller can copy,
+// colour or re-indent a document without changing a prefix, a quote or an
+// entity reference. It reads in constant memory whatever the document size:
+// long text comes in pieces, and only a single tag, comment or CDATA section
+// must fit in memory (up to MaxToken bytes).
+//
+// It checks what a streaming formatter needs (tokens are complete, names and
+// attributes are well-formed); matching start and end tags is the caller's
+// job (see Nesting).
+package xmltok
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// Kind is the kind of a token.
+type Kind uint8
+
+// Token kinds.
+const (
+	Text      Kind = iota // character data, entity references included as written
+	StartTag              // <a ...>
+	EmptyTag              // <a .../>
+	EndTag                // </a>
+	Comment               // <!-- ... -->
+	CData                 // <![CDATA[ ... ]]>
+	PI                    // <?target ...?>, the XML declaration included
+	Directive             // <!DOCTYPE ...> and other <!...> declarations
+)
+
+var kindNames = [...]string{"text", "start tag", "empty-element tag", "end tag", "comment", "CDATA section", "processing instruction", "declaration"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Token is one token. Raw and Name point into the lexer's buffer and are
+// valid only until the next call to Next.
+type Token struct {
+	Kind Kind
+	Raw  []byte // the exact bytes of the token
+	Name []byte // qualified name of a tag, or target of a PI; nil otherwise
+	Line int    // line on which the token starts
+}
+
+// SyntaxError is a well-formedness error with its line.
+type SyntaxError struct {
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+// Lexer reads tokens from a stream.
+type Lexer struct {
+	r        io.Reader
+	buf      []byte
+	pos, end int
+	eof      bool
+	rerr     error
+	line     int
+	// MaxToken bounds the size of a single tag, comment, CDATA section, PI or
+	// declaration. Text is never bounded: it is returned in pieces.
+	MaxToken int
+}
+
+const (
+	bufSize     = 64 << 10
+	defaultMax  = 64 << 20
+	maxTextLump = 32 << 10
+)
+
+// NewLexer returns a lexer reading r.
+func NewLexer(r io.Reader) *Lexer {
+	return &Lexer{r: r, buf: make([]byte, bufSize), line: 1, MaxToken: defaultMax}
+}
+
+// NewBytesLexer returns a lexer over a document already in memory; tokens
+// point into b.
+func NewBytesLexer(b []byte) *Lexer {
+	return &Lexer{buf: b, end: len(b), eof: true, line: 1, MaxToken: defaultMax}
+}
+
+// fill reads more input, keeping buf[pos:end]. It reports whether it read
+// anything.
+func (l *Lexer) fill() bool {
+	if l.eof {
+		return false
+	}
+	if l.pos > 0 {
+		n := copy(l.buf, l.buf[l.pos:l.end])
+		l.pos, l.end = 0, n
+	}
+	if l.end == len(l.buf) {
+		if len(l.buf) >= l.MaxToken {
+			return false
+		}
+		grown := make([]byte, 2*len(l.buf))
+		copy(grown, l.buf[:l.end])
+		l.buf = grown
+	}
+	for {
+		n, err := l.r.Read(l.buf[l.end:])
+		l.end += n
+		if err != nil {
+			l.eof = true
+			if err != io.EOF {
+				l.rerr = err
+			}
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+}
+
+// Next returns the next token, or io.EOF at the end of the input.
+func (l *Lexer) Next() (Token, error) {
+	if l.pos == l.end && !l.fill() {
+		if l.rerr != nil {
+			return Token{}, l.rerr
+		}
+		return Token{}, io.EOF
+	}
+	if l.buf[l.pos] != '<' {
+		return l.text()
+	}
+	for l.end-l.pos < 2 {
+		if !l.fill() {
+			return Token{}, l.errorf(l.line, "the document ends inside a tag")
+		}
+	}
+	switch l.buf[l.pos+1] {
+	case '/':
+		return l.tag(EndTag, 2)
+	case '?':
+		return l.delimited(PI, 2, "?>")
+	case '!':
+		for l.end-l.pos < 9 && l.fill() {
+		}
+		rest := l.buf[l.pos:l.end]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			return l.delimited(Comment, 4, "-->")
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			return l.delimited(CData, 9, "]]>")
+		}
+		return l.directive()
+	}
+	return l.tag(StartTag, 1)
+}
+
+func (l *Lexer) emit(k Kind, n int, name []byte) Token {
+	raw := l.buf[l.pos : l.pos+n]
+	t := Token{Kind: k, Raw: raw, Name: name, Line: l.line}
+	l.line += bytes.Count(raw, nl)
+	l.pos += n
+	return t
+}
+
+var nl = []byte{'\n'}
+
+func (l *Lexer) text() (Token, error) {
+	for {
+		if i := bytes.IndexByte(l.buf[l.pos:l.end], '<'); i >= 0 {
+			return l.emit(Text, i, nil), nil
+		}
+		n := l.end - l.pos
+		if l.eof || n >= maxTextLump {
+			// Hand back a piece, cut on a UTF-8 boundary so a colour code
+			// never lands inside a character.
+			cut := n
+			if !l.eof {
+				for k := 0; k < utf8.UTFMax && cut > 0 && !utf8.RuneStart(l.buf[l.pos+cut-1]); k++ {
+					cut--
+				}
+				if cut > 0 && l.buf[l.pos+cut-1] >= utf8.RuneSelf {
+					cut-- // a lead byte whose sequence is not complete yet
+				}
+				if cut == 0 {
+					cut = n
+				}
+			}
+			return l.emit(Text, cut, nil), nil
+		}
+		if !l.fill() {
+			return l.emit(Text, l.end-l.pos, nil), nil
+		}
+	}
+}
+
+// tag reads a start, empty-element or end tag; skip is the length of "<" or "</".
+func (l *Lexer) tag(k Kind, skip int) (Token, error) {
+	i := l.pos + skip // scan position, kept across refills as an offset
+	var quote byte
+	for {
+		end := -1
+		for i < l.end {
+			if quote != 0 {
+				j := bytes.IndexByte(l.buf[i:l.end], quote)
+				if j < 0 {
+					i = l.end
+					break
+				}
+				i += j + 1
+				quote = 0
+				continue
+			}
+			j := bytes.IndexByte(l.buf[i:l.end], '>')
+			seg := l.buf[i:l.end]
+			if j >= 0 {
+				seg = seg[:j]
+			}
+			if q := bytes.IndexAny(seg, `"'`); q >= 0 {
+				quote = seg[q]
+				i += q + 1
+				continue
+			}
+			if j < 0 {
+				i = l.end
+				break
+			}
+			end = i + j
+			break
+		}
+		if end >= 0 {
+			n := end + 1 - l.pos
+			raw := l.buf[l.pos : l.pos+n]
+			name, err := tagName(raw, skip)
+			if err != nil {
+				return Token{}, l.errorf(l.line, "%s", err)
+			}
+			if k == StartTag && raw[n-2] == '/' {
+				k = EmptyTag
+			}
+			if k == EndTag && len(bytes.TrimRight(raw[skip+len(name):n-1], " \t\r\n")) > 0 {
+				return Token{}, l.errorf(l.line, "end tag </%s> has more than a name", name)
+			}
+			return l.emit(k, n, name), nil
+		}
+		rel := i - l.pos // fill moves the bytes; keep the place relative to the token
+		if !l.fill() {
+			if l.end-l.pos >= l.MaxToken {
+				return Token{}, l.errorf(l.line, "a tag longer than %d bytes", l.MaxToken)
+			}
+			return Token{}, l.errorf(l.line, "the document ends inside a tag")
+		}
+		i = l.pos + rel
+	}
+}
+
+// delimited reads a token that ends with a fixed string.
+func (l *Lexer) delimited(k Kind, skip int, close string) (Token, error) {
+	from := skip
+	for {
+		if j := bytes.Index(l.buf[l.pos+from:l.end], []byte(close)); j >= 0 {
+			n := from + j + len(close)
+			var name []byte
+			if k == PI {
+				name = l.buf[l.pos+2 : l.pos+2+nameLen(l.buf[l.pos+2:l.pos+n])]
+				if len(name) == 0 {
+					return Token{}, l.errorf(l.line, "a processing instruction without a target")
+				}
+			}
+			if k == Comment && bytes.Contains(l.buf[l.pos+4:l.pos+n-3], []byte("--")) {
+				return Token{}, l.errorf(l.line, `"--" inside a comment`)
+			}
+			return l.emit(k, n, name), nil
+		}
+		from = max(skip, l.end-l.pos-len(close)+1)
+		if !l.fill() {
+			if l.end-l.pos >= l.MaxToken {
+				return Token{}, l.errorf(l.line, "a %s longer than %d bytes", k, l.MaxToken)
+			}
+			return Token{}, l.errorf(l.line, "the document ends inside a %s", k)
+		}
+	}
+}
+
+// directive reads <!...>, allowing an internal subset in brackets.
+func (l *Lexer) directive() (Token, error) {
+	i := l.pos + 2
+	depth := 0
+	var quote byte
+	for {
+		for ; i < l.end; i++ {
+			c := l.buf[i]
+			switch {
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '"' || c == '\'':
+				quote = c
+			case c == '[':
+				depth++
+			case c == ']':
+				depth--
+			case c == '>' && depth <= 0:
+				return l.emit(Directive, i+1-l.pos, nil), nil
+			}
+		}
+		off := i - l.pos
+		if !l.fill() {
+			return Token{}, l.errorf(l.line, "the document ends inside a declaration")
+		}
+		i = l.pos + off
+	}
+}
+
+func (l *Lexer) errorf(line int, format string, args ...any) error {
+	return &SyntaxError{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrNoName is returned for a tag without a name.
+var ErrNoName = errors.New("a tag without a name")
+
+func tagName(raw []byte, skip int) ([]byte, error) {
+	n := nameLen(raw[skip:])
+	if n == 0 {
+		return nil, ErrNoName
+	}
+	return raw[skip : skip+n], nil
+}
+
+// nameLen is the length of the XML name at the start of b (0 if none).
+func nameLen(b []byte) int {
+	if len(b) == 0 || !isNameStart(b[0]) {
+		return 0
+	}
+	i := 1
+	for i < len(b) && isNameByte(b[i]) {
+		i++
+	}
+	return i
+}
+
+func isNameStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || c >= utf8.RuneSelf
+}
+
+func isNameByte(c byte) bool {
+	return isNameStart(c) || c >= '0' && c <= '9' || c == '-' || c == '.'
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// IsSpace reports whether b is only XML white space.
+func IsSpace(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
