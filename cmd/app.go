@@ -58,10 +58,16 @@ func (a *appCtx) newApp() *cli.App {
 				Usage: "name of the session to use; several can be open at once"},
 			&cli.StringFlag{Name: "state-dir", EnvVars: []string{"SOAPSESS_STATE_DIR"},
 				Usage: "where sessions are kept (default $XDG_STATE_HOME/soapsess or ~/.local/state/soapsess)"},
+			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"SOAPSESS_COLOR"},
+				Usage: "colour: auto (on a terminal, unless NO_COLOR), always or never"},
+		},
+		Before: func(c *cli.Context) error {
+			a.io.ColorMode = c.String("color")
+			return nil
 		},
 		Commands: []*cli.Command{
 			a.beginCommand(), a.sendCommand(), a.endCommand(), a.statusCommand(), a.lsCommand(),
-			a.serveCommand(), a.demoCommand(),
+			a.fmtCommand(), a.serveCommand(), a.demoCommand(),
 		},
 		Suggest:              true,
 		HideHelpCommand:      true,

@@ -26,13 +26,13 @@ Examples:
    soapsess begin --url http://127.0.0.1:8808/xmla --dialect xmla
    soapsess --session ad begin --url https://dc1/dsml/adssoap.dsmlx --dialect dsml --user 'CORP\ann'
    soapsess begin --url http://sql1/sql --dialect sqlsoap --timeout 600`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "url", Usage: "the server's SOAP endpoint (http:// or https://)"},
 			&cli.StringFlag{Name: "dialect", Aliases: []string{"d"}, Usage: "session protocol: " + strings.Join(envelope.Builtins(), ", ")},
 			&cli.IntFlag{Name: "timeout", Usage: "ask the server for a session timeout, in `SECONDS` (sqlsoap)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "HTTP Basic user `NAME`; the password comes from $SOAPSESS_PASSWORD"},
 			&cli.StringSliceFlag{Name: "var", Usage: "set a dialect variable, `KEY=VALUE` (xmla: mustunderstand=plain|soap|none)"},
-		},
+		}, outputFlags()...),
 		Action: a.begin,
 	}
 }
@@ -79,11 +79,15 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	show, err := a.output(c)
+	if err != nil {
+		return err
+	}
 	asked := c.Int("timeout")
 	out, err := a.do(c.Context, &exchange{
 		dialect: d, phase: envelope.Begin, body: body, url: url, user: user, pass: pass,
 		values: envelope.Values{Timeout: asked, User: user, URL: url, Vars: vars},
-	})
+	}, show)
 	if err != nil {
 		return err
 	}
@@ -106,7 +110,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if err := store.Create(sess); err != nil {
 		return withCode(ExitError, fmt.Errorf("the server opened session %s, but it could not be kept: %w", info.ID, err))
 	}
-	infof(a.io, "session %q began: %s on %s (%s, %s)", name, info.ID, url, out.resp.Reason, out.resp.Elapsed.Round(time.Millisecond))
+	infof(a.io, "%s %s in %s, session %q began: %s", out.resp.Proto, out.resp.Reason, ms(out.resp.Elapsed), name, info.ID)
 	return nil
 }
 

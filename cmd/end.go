@@ -3,7 +3,6 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -26,9 +25,9 @@ Examples:
    soapsess end
    trap 'soapsess end >/dev/null' EXIT
    soapsess end --forget     # drop the local session without asking the server`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "forget", Usage: "only forget the local session; send nothing"},
-		},
+		}, outputFlags()...),
 		Action: a.end,
 	}
 }
@@ -48,10 +47,19 @@ func (a *appCtx) end(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	show, err := a.output(c)
+	if err != nil {
+		return err
+	}
 	attempts := o.dialect.EndAttempts()
 	for i := 1; ; i++ {
-		out, err := a.do(c.Context, o.exchange(envelope.End, body))
-		if out == nil { // never answered: keep the session so end can be tried again
+		out, err := a.do(c.Context, o.exchange(envelope.End, body), show)
+		if out == nil || !out.soap {
+			// No SOAP answer (refused, or a proxy's error page): the server
+			// may never have seen the end, so keep the session to try again.
+			if err != nil && out != nil {
+				return withCode(codeOf(err), fmt.Errorf("%w; session %q is kept", err, o.sess.Name), "soapsess end again once the server is reachable, or soapsess end --forget")
+			}
 			return err
 		}
 		var fe *faultError
@@ -73,7 +81,7 @@ func (a *appCtx) end(c *cli.Context) error {
 			err = derr
 		}
 		if err == nil {
-			infof(a.io, "session %q ended: %s (%s, %s)", o.sess.Name, o.sess.ID, out.resp.Reason, out.resp.Elapsed.Round(time.Millisecond))
+			infof(a.io, "session %q ended", o.sess.Name)
 		}
 		return err
 	}

@@ -1,14 +1,18 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/printer"
 	"github.com/soapsess/soapsess/transport"
 )
 
@@ -23,39 +27,33 @@ type exchange struct {
 	pass    string
 }
 
-// outcome is what came back. reply is nil when the answer was not SOAP.
+// outcome is what came back from a server that answered.
 type outcome struct {
-	resp  *transport.Response
-	reply *envelope.Reply
+	resp     *transport.Response
+	streamed *envelope.Streamed
+	reply    *envelope.Reply // the whole reply, parsed, for begin, end and --xpath; nil otherwise
+	soap     bool            // the answer was a SOAP envelope
 }
 
-// faultError is a SOAP fault the server answered with; the fault itself has
-// already been written to stdout.
+// faultError is the first error a reply reported (a SOAP fault, or an error
+// in the body); the reply itself is on stdout and the other problems were
+// printed already.
 type faultError struct {
-	fault    *envelope.Fault
-	rejected bool // the fault says the server does not know the session
+	summary  string
+	rejected bool // the server says it does not know the session
 }
 
-func (e *faultError) Error() string {
-	f := e.fault
-	msg := "SOAP fault " + f.Code
-	if len(f.Subcodes) > 0 {
-		msg += " (" + strings.Join(f.Subcodes, " / ") + ")"
-	}
-	if f.String != "" {
-		msg += ": " + f.String
-	}
-	if f.Detail != "" && f.Detail != f.String {
-		msg += " [" + f.Detail + "]"
-	}
-	return msg
-}
+func (e *faultError) Error() string { return e.summary }
 
-// do builds and posts the envelope, writes what the server sent to stdout,
-// and returns an error classified for the exit code when the answer is not a
-// success. The reply body always reaches stdout, even with a fault or a
-// non-SOAP answer, so nothing the server said is lost.
-func (a *appCtx) do(ctx context.Context, x *exchange) (*outcome, error) {
+// keepLimit bounds a begin or end reply held whole to find the session ID in it.
+const keepLimit = 64 << 20
+
+// do builds and posts the envelope and streams the answer to stdout as the
+// output options say. It returns an outcome whenever the server answered,
+// and an error classified for the exit code when the answer is not a
+// success. What the server sent always reaches stdout (a fault, an HTML
+// error page), so nothing is lost.
+func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, error) {
 	env, err := x.dialect.Build(x.phase, x.values, x.body)
 	if err != nil {
 		return nil, err
@@ -64,54 +62,198 @@ func (a *appCtx) do(ctx context.Context, x *exchange) (*outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.transport().Do(ctx, transport.Request{
-		URL: x.url, SOAPAction: action, ContentType: x.dialect.ContentType(), Body: env,
-		User: x.user, Password: x.pass,
-	})
+	req := transport.Request{URL: x.url, SOAPAction: action, ContentType: x.dialect.ContentType(), Body: env, User: x.user, Password: x.pass}
+	if err := a.showRequest(out, req); err != nil {
+		return nil, err
+	}
+	resp, err := a.transport().Do(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, withCode(ExitInterrupt, fmt.Errorf("interrupted while waiting for %s", x.url))
 		}
 		return nil, err
 	}
-	out := &outcome{resp: resp}
-	ok := resp.Status >= 200 && resp.Status < 300
-	reply, perr := envelope.ParseReply(resp.Body)
-	if perr != nil {
-		if _, err := a.io.Out.Write(resp.Body); err != nil {
-			return out, err
+	defer resp.Body.Close()
+	o := &outcome{resp: resp}
+	if out.has('h') {
+		a.showReplyHead(resp)
+	}
+	if x.phase != envelope.Begin {
+		infof(a.io, "%s %s in %s, session %s", resp.Proto, resp.Reason, ms(resp.Elapsed), x.values.ID)
+	}
+
+	var body io.Reader = resp.Body
+	var keep *bytes.Buffer
+	if x.phase != envelope.Session || out.query != nil {
+		keep = &bytes.Buffer{}
+		body = io.TeeReader(body, &limited{w: keep, n: keepLimit})
+	}
+	opt := envelope.StreamOptions{RequireSOAP: true, NotSOAP: a.io.Out}
+	var p *printer.Printer
+	switch {
+	case out.raw:
+		body = io.TeeReader(body, a.io.Out)
+		opt.NotSOAP = io.Discard
+	case out.query != nil:
+		// only the values asked for go to stdout
+	case out.has('s') || out.has('b'):
+		p = printer.New(a.io.Out, printer.Options{Pretty: out.pretty, Palette: palette(out.color)})
+		if out.has('s') {
+			opt.Header = p
 		}
-		what := describe(resp)
-		if !ok {
-			return out, withCode(ExitTransport, fmt.Errorf("HTTP %s from %s, and %s", resp.Reason, x.url, what))
+		if out.has('b') {
+			opt.Body = p
 		}
-		return out, withCode(ExitReply, fmt.Errorf("%s replied HTTP %s with %s", x.url, resp.Reason, what))
 	}
-	out.reply = reply
-	if err := reply.WriteBody(a.io.Out); err != nil {
-		return out, err
+	st, serr := envelope.Stream(body, opt)
+	o.streamed = st
+	if p != nil {
+		if err := p.Close(); err != nil && serr == nil {
+			serr = err
+		}
 	}
-	if reply.Fault != nil {
-		return out, &faultError{fault: reply.Fault, rejected: x.phase != envelope.Begin && x.dialect.Rejected(reply.Fault)}
+	if serr != nil {
+		if ctx.Err() != nil {
+			return o, withCode(ExitInterrupt, fmt.Errorf("interrupted while reading the reply from %s", x.url))
+		}
+		var ns *envelope.NotSOAPError
+		var te *transport.Error
+		switch {
+		case errors.Is(serr, errWrite):
+			return o, serr
+		case errors.As(serr, &te):
+			return o, serr
+		case errors.As(serr, &ns):
+			what := describe(resp, ns)
+			if !resp.OK() {
+				return o, withCode(ExitTransport, fmt.Errorf("HTTP %s from %s, and %s", resp.Reason, x.url, what))
+			}
+			return o, withCode(ExitReply, fmt.Errorf("%s replied HTTP %s with %s", x.url, resp.Reason, what))
+		}
+		o.soap = true
+		code := ExitReply
+		if !resp.OK() {
+			code = ExitTransport
+		}
+		return o, withCode(code, fmt.Errorf("the reply from %s (HTTP %s) is not well-formed XML: %w", x.url, resp.Reason, serr))
 	}
-	if !ok {
-		return out, withCode(ExitTransport, fmt.Errorf("HTTP %s from %s with a SOAP reply that holds no fault", resp.Reason, x.url))
+	o.soap = true
+	if fe := a.problems(st, x); fe != nil {
+		return o, fe
 	}
-	return out, nil
+	if !resp.OK() {
+		return o, withCode(ExitTransport, fmt.Errorf("HTTP %s from %s with a SOAP reply that holds no fault", resp.Reason, x.url))
+	}
+	if keep != nil {
+		if keep.Len() >= keepLimit {
+			return o, withCode(ExitReply, fmt.Errorf("the reply from %s is larger than %d MiB; it cannot be searched", x.url, keepLimit>>20))
+		}
+		if o.reply, err = envelope.ParseReply(keep.Bytes()); err != nil {
+			return o, withCode(ExitReply, err)
+		}
+		if out.query != nil {
+			return o, out.query.print(a.io, keep.Bytes())
+		}
+	}
+	return o, nil
+}
+
+// problems prints what the reply reported and returns the first error, if
+// any, to end the command with.
+func (a *appCtx) problems(st *envelope.Streamed, x *exchange) *faultError {
+	var first *faultError
+	for _, pr := range st.Problems {
+		if pr.Severity != envelope.SeverityError {
+			warnf(a.io, "%s", pr.Summary())
+			continue
+		}
+		if first != nil {
+			errorf(a.io, "%s", pr.Summary())
+			continue
+		}
+		first = &faultError{summary: pr.Summary()}
+		if x != nil && x.phase != envelope.Begin && x.dialect.Rejected(problemText(pr)) {
+			first.rejected = true
+		}
+	}
+	return first
+}
+
+func problemText(p envelope.Problem) string {
+	return strings.Join(append(append([]string{p.Code}, p.Subcodes...), p.Message, p.Detail, p.Actor), " ")
 }
 
 // describe says what a non-SOAP reply is, for error messages.
-func describe(r *transport.Response) string {
-	ct := r.Header.Get("Content-Type")
-	mt, _, _ := mime.ParseMediaType(ct)
-	switch {
-	case len(r.Body) == 0:
-		return "an empty body"
-	case mt != "":
-		return fmt.Sprintf("a %s body that is not a SOAP envelope", mt)
+func describe(r *transport.Response, why error) string {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	what := "a body"
+	if mt != "" {
+		what = "a " + mt + " body"
 	}
-	return "a body that is not a SOAP envelope"
+	var ns *envelope.NotSOAPError
+	if errors.As(why, &ns) && ns.Err != nil {
+		return what + " that is not a SOAP envelope (" + ns.Err.Error() + ")"
+	}
+	return what + " that is not a SOAP envelope"
 }
+
+// showRequest prints the request line, headers and envelope, as --print asks.
+func (a *appCtx) showRequest(out *output, r transport.Request) error {
+	if out.has('H') {
+		w := a.io.Out
+		fmt.Fprintf(w, "POST %s\n", r.URL)
+		fmt.Fprintf(w, "Content-Type: %s\n", r.ContentType)
+		if r.SOAPAction != "" {
+			fmt.Fprintf(w, "SOAPAction: %s\n", r.SOAPAction)
+		}
+		if r.User != "" {
+			fmt.Fprintf(w, "Authorization: Basic [redacted] (user %s)\n", r.User)
+		}
+		fmt.Fprintln(w)
+	}
+	if out.has('E') {
+		err := printer.Format(a.io.Out, bytes.NewReader(r.Body), printer.Options{Pretty: true, Palette: palette(out.color)})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.io.Out)
+	}
+	return nil
+}
+
+func (a *appCtx) showReplyHead(r *transport.Response) {
+	w := a.io.Out
+	fmt.Fprintf(w, "%s %s\n", r.Proto, r.Reason)
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range r.Header[k] {
+			if strings.EqualFold(k, "Set-Cookie") {
+				v = "[redacted]"
+			}
+			fmt.Fprintf(w, "%s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// limited keeps at most n bytes and drops the rest; the reply still streams.
+type limited struct {
+	w *bytes.Buffer
+	n int
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if room := l.n - l.w.Len(); room > 0 {
+		l.w.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+var errWrite = errors.New("write error")
 
 // readBody reads BODY: a file, or "-" for standard input.
 func (a *appCtx) readBody(arg string) (*envelope.Body, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/state"
@@ -90,15 +91,22 @@ func classify(err error) (int, []string) {
 // report prints an error in the house voice and returns its exit code.
 func report(io *IO, err error) int {
 	code, hints := classify(err)
-	fmt.Fprintf(io.Err, "soapsess: error: %s\n", strings.TrimSuffix(err.Error(), "."))
+	errorf(io, "%s", strings.TrimSuffix(err.Error(), "."))
+	st := io.styles()
 	for _, h := range hints {
-		fmt.Fprintf(io.Err, "soapsess: hint: %s\n", h)
+		fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, h)
 	}
 	return code
 }
 
 func warnf(io *IO, format string, args ...any) {
-	fmt.Fprintf(io.Err, "soapsess: warning: "+format+"\n", args...)
+	st := io.styles()
+	fmt.Fprintf(io.Err, "soapsess: %swarning:%s "+format+"\n", append([]any{st.warn.On, st.warn.Off}, args...)...)
+}
+
+func errorf(io *IO, format string, args ...any) {
+	st := io.styles()
+	fmt.Fprintf(io.Err, "soapsess: %serror:%s "+format+"\n", append([]any{st.err.On, st.err.Off}, args...)...)
 }
 
 func infof(io *IO, format string, args ...any) {
@@ -106,3 +114,11 @@ func infof(io *IO, format string, args ...any) {
 		fmt.Fprintf(io.Err, "soapsess: "+format+"\n", args...)
 	}
 }
+
+// codeOf is the exit code of an error.
+func codeOf(err error) int {
+	code, _ := classify(err)
+	return code
+}
+
+func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }

@@ -14,7 +14,12 @@ type IO struct {
 	Out    io.Writer // data: reply bodies, status
 	Err    io.Writer // messages: errors, hints, warnings
 	InTTY  bool
+	OutTTY bool
 	ErrTTY bool
+	// Getenv reads the environment (colour settings); nil means os.Getenv.
+	Getenv func(string) string
+	// ColorMode is --color for stderr: auto, always or never; set by the app.
+	ColorMode string
 	// Trace, when set, receives every HTTP exchange as it goes over the wire.
 	Trace io.Writer
 }
@@ -24,10 +29,23 @@ func SystemIO() *IO {
 	return &IO{
 		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 		InTTY:  isTerminal(os.Stdin),
+		OutTTY: isTerminal(os.Stdout),
 		ErrTTY: isTerminal(os.Stderr),
 	}
 }
 
 func isTerminal(f *os.File) bool {
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+func (io *IO) getenv(k string) string {
+	if io.Getenv != nil {
+		return io.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+// styles colours message prefixes on stderr when colour is on for it.
+func (io *IO) styles() msgStyles {
+	return messageStyles(colorOn(io.ColorMode, io.ErrTTY, io.getenv))
 }

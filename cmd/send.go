@@ -20,6 +20,7 @@ Examples:
    soapsess send discover.xml | xmllint --format -
    echo '<Execute xmlns="urn:schemas-microsoft-com:xml-analysis">...</Execute>' | soapsess send
    soapsess --session ad send search.xml`,
+		Flags:  append(outputFlags(), queryFlags()...),
 		Action: a.send,
 	}
 }
@@ -36,12 +37,16 @@ func (a *appCtx) send(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.do(c.Context, o.exchange(envelope.Session, body))
+	show, err := a.output(c)
+	if err != nil {
+		return err
+	}
+	out, err := a.do(c.Context, o.exchange(envelope.Session, body), show)
 	var fe *faultError
 	if errors.As(err, &fe) && fe.rejected {
 		return o.rejected(fe)
 	}
-	if out != nil { // the server answered
+	if out != nil && out.soap { // the SOAP server answered within the session
 		if terr := o.touch(); terr != nil && err == nil {
 			err = terr
 		}

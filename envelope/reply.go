@@ -148,10 +148,9 @@ func (d *Dialect) EndConfirmed(r *Reply) bool {
 	return truthy(d.compile(expr).Evaluate(xmlquery.CreateXPathNavigator(r.doc)))
 }
 
-// Rejected reports whether a fault means the server no longer knows the
-// session (unknown, expired or refused).
-func (d *Dialect) Rejected(f *Fault) bool {
-	text := f.Text()
+// Rejected reports whether what a fault says means the server no longer
+// knows the session (unknown, expired or refused).
+func (d *Dialect) Rejected(text string) bool {
 	for _, re := range d.rejected {
 		if re.MatchString(text) {
 			return true

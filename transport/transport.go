@@ -27,15 +27,19 @@ type Request struct {
 	Password    string
 }
 
-// Response is the server's whole reply.
+// Response is the server's reply. Body streams; the caller closes it. A
+// failure while reading it is an *Error.
 type Response struct {
 	Proto   string
 	Status  int
 	Reason  string // e.g. "500 Internal Server Error"
 	Header  http.Header
-	Body    []byte
-	Elapsed time.Duration
+	Body    io.ReadCloser
+	Elapsed time.Duration // until the status line and headers arrived
 }
+
+// OK reports a 2xx status.
+func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
 
 // Error is a transport failure. Reached says whether the request may have
 // reached the server (so a session may have changed state there).
@@ -80,7 +84,8 @@ func New() *Client {
 	return &Client{http: &http.Client{Transport: tr}, UserAgent: "soapsess"}
 }
 
-// Do posts one request and reads the whole reply, whatever its status.
+// Do posts one request and returns the reply, whatever its status, with its
+// body still to be read.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -110,17 +115,32 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if err != nil {
 		return nil, &Error{URL: r.URL, Reached: reached(err), Err: unwrapURL(err)}
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, &Error{URL: r.URL, Reached: true, Err: fmt.Errorf("reading the reply: %w", err)}
-	}
-	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header, Body: body, Elapsed: time.Since(start)}
+	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header, Elapsed: time.Since(start)}
+	var body io.Reader = resp.Body
 	if c.Trace != nil {
 		c.traceResponse(out)
+		body = io.TeeReader(body, c.Trace)
 	}
+	out.Body = &replyBody{r: body, c: resp.Body, url: r.URL}
 	return out, nil
 }
+
+// replyBody turns read failures into transport errors.
+type replyBody struct {
+	r   io.Reader
+	c   io.Closer
+	url string
+}
+
+func (b *replyBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &Error{URL: b.url, Reached: true, Err: fmt.Errorf("reading the reply: %w", err)}
+	}
+	return n, err
+}
+
+func (b *replyBody) Close() error { return b.c.Close() }
 
 // reached reports whether a failed request may have reached the server: a
 // failure to resolve, connect or shake hands means it cannot have.
@@ -172,8 +192,5 @@ func (c *Client) traceResponse(r *Response) {
 	if v := r.Header.Get("Content-Type"); v != "" {
 		fmt.Fprintf(c.Trace, "< Content-Type: %s\n", v)
 	}
-	fmt.Fprintf(c.Trace, "<\n%s", r.Body)
-	if !bytes.HasSuffix(r.Body, []byte("\n")) {
-		fmt.Fprintln(c.Trace)
-	}
+	fmt.Fprintf(c.Trace, "<\n")
 }

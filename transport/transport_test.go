@@ -39,8 +39,10 @@ func TestPostsSOAP11AndReadsGzip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Status != 500 || string(resp.Body) != "<reply/>" {
-		t.Errorf("reply %d %q; want 500 and the gunzipped body", resp.Status, resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.Status != 500 || string(body) != "<reply/>" {
+		t.Errorf("reply %d %q %v; want 500 and the gunzipped body", resp.Status, body, err)
 	}
 	if got.Method != "POST" || got.Header.Get("Content-Type") != "text/xml; charset=utf-8" ||
 		got.Header.Get("SOAPAction") != `"urn:x:Execute"` || gotBody != "<e/>" {
@@ -62,6 +64,24 @@ func TestRefusedIsNotReached(t *testing.T) {
 	var te *Error
 	if !errors.As(err, &te) || te.Reached {
 		t.Errorf("refused connection: %v (reached=%v); want an Error that did not reach the server", err, te != nil && te.Reached)
+	}
+}
+
+func TestBodyCutOffIsATransportError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		io.WriteString(w, "<Envelope>") // and then the connection goes away
+	}))
+	defer srv.Close()
+	resp, err := New().Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, err = io.ReadAll(resp.Body)
+	var te *Error
+	if !errors.As(err, &te) || !te.Reached {
+		t.Errorf("a body cut off: %v; want a transport Error", err)
 	}
 }
 
@@ -99,9 +119,12 @@ func TestTraceRedactsAuthorization(t *testing.T) {
 	var trace strings.Builder
 	c := New()
 	c.Trace = &trace
-	if _, err := c.Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml", Body: []byte("<e/>"), User: "ann", Password: "hunter2"}); err != nil {
+	resp, err := c.Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml", Body: []byte("<e/>"), User: "ann", Password: "hunter2"})
+	if err != nil {
 		t.Fatal(err)
 	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
 	s := trace.String()
 	if strings.Contains(s, "hunter2") || strings.Contains(s, "YW5uOmh1bnRlcjI=") { // base64 of ann:hunter2
 		t.Errorf("trace shows the password:\n%s", s)

@@ -1,0 +1,179 @@
+package cmd
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/antchfx/xmlquery"
+	"github.com/antchfx/xpath"
+	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/envelope"
+)
+
+// output is how begin, send and end show the exchange.
+type output struct {
+	sections string // --print letters
+	pretty   bool
+	raw      bool
+	color    bool // colour on stdout
+	query    *query
+}
+
+func (o *output) has(section byte) bool { return strings.IndexByte(o.sections, section) >= 0 }
+
+// printSections are the letters of --print, in the spirit of HTTPie's.
+const printSections = "EHhsb"
+
+func outputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "print", Aliases: []string{"p"}, Usage: "what to show, any of: E request envelope, H request headers, h reply headers, s SOAP header, b body (default: sb on a terminal, b on a pipe)"},
+		&cli.BoolFlag{Name: "pretty", Usage: "indent the output on a pipe too (it always is on a terminal)"},
+		&cli.BoolFlag{Name: "raw", Usage: "print the exact bytes received, nothing else"},
+	}
+}
+
+// output reads the output flags of a command.
+func (a *appCtx) output(c *cli.Context) (*output, error) {
+	o := &output{sections: "b", pretty: a.io.OutTTY || c.Bool("pretty"), raw: c.Bool("raw")}
+	if a.io.OutTTY {
+		o.sections = "sb"
+	}
+	if s := c.String("print"); s != "" {
+		for _, r := range s {
+			if !strings.ContainsRune(printSections, r) {
+				return nil, usageError("--print %s: %q is not one of E, H, h, s, b", s, r)
+			}
+		}
+		o.sections = s
+	}
+	mode := c.String("color")
+	if mode != "auto" && mode != "always" && mode != "never" && mode != "" {
+		return nil, usageError("--color %s: want auto, always or never", mode)
+	}
+	o.color = colorOn(mode, a.io.OutTTY, a.io.getenv)
+	if c.IsSet("xpath") || c.String("xpath") != "" {
+		q, err := newQuery(c.String("xpath"), c.StringSlice("ns"))
+		if err != nil {
+			return nil, err
+		}
+		o.query = q
+	}
+	if o.raw && o.query != nil {
+		return nil, usageError("--raw and --xpath cannot be combined")
+	}
+	return o, nil
+}
+
+func queryFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "xpath", Aliases: []string{"x"}, Usage: "print the values `EXPR` matches, one per line (prefixes soap, soap12, dsml, ad, xa, sql are bound)"},
+		&cli.StringSliceFlag{Name: "ns", Usage: "bind a prefix for --xpath, `PREFIX=URI`"},
+	}
+}
+
+// defaultNS are the prefixes --xpath knows without --ns.
+var defaultNS = map[string]string{
+	"soap":   envelope.NSSOAP11,
+	"soap12": envelope.NSSOAP12,
+	"dsml":   "urn:oasis:names:tc:DSML:2:0:core",
+	"ad":     "urn:schema-microsoft-com:activedirectory:dsmlv2",
+	"xa":     "urn:schemas-microsoft-com:xml-analysis",
+	"sql":    "http://schemas.microsoft.com/sqlserver/2004/SOAP",
+}
+
+// query is a checked --xpath expression.
+type query struct {
+	src string
+	ns  map[string]string
+}
+
+func newQuery(src string, bindings []string) (*query, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, usageError("--xpath needs an expression")
+	}
+	ns := map[string]string{}
+	for k, v := range defaultNS {
+		ns[k] = v
+	}
+	for _, b := range bindings {
+		p, uri, ok := strings.Cut(b, "=")
+		if !ok || p == "" || uri == "" {
+			return nil, usageError("--ns %q: want PREFIX=URI", b)
+		}
+		ns[p] = uri
+	}
+	q := &query{src: src, ns: ns}
+	if _, err := q.compile(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func (q *query) compile() (e *xpath.Expr, err error) {
+	defer func() { // the XPath library is not known never to panic on odd input
+		if r := recover(); r != nil {
+			err = usageError("--xpath %q: %v", q.src, r)
+		}
+	}()
+	e, err = xpath.CompileWithNS(q.src, q.ns)
+	if err != nil {
+		prefixes := make([]string, 0, len(q.ns))
+		for p := range q.ns {
+			prefixes = append(prefixes, p)
+		}
+		sort.Strings(prefixes)
+		return nil, withCode(ExitUsage, fmt.Errorf("--xpath %q: %v", q.src, err), "bound prefixes: "+strings.Join(prefixes, ", ")+"; add more with --ns PREFIX=URI")
+	}
+	return e, nil
+}
+
+// print writes the values the expression selects in doc, one per line.
+func (q *query) print(io *IO, doc []byte) error {
+	e, err := q.compile()
+	if err != nil {
+		return err
+	}
+	root, err := xmlquery.Parse(strings.NewReader(string(doc)))
+	if err != nil {
+		return withCode(ExitReply, fmt.Errorf("--xpath: %w", err))
+	}
+	n := 0
+	var werr error
+	put := func(s string) {
+		n++
+		if _, err := fmt.Fprintln(io.Out, s); err != nil && werr == nil {
+			werr = err
+		}
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				werr = usageError("--xpath %q: %v", q.src, r)
+			}
+		}()
+		switch v := e.Evaluate(xmlquery.CreateXPathNavigator(root)).(type) {
+		case *xpath.NodeIterator:
+			for v.MoveNext() {
+				put(v.Current().Value())
+			}
+		case float64:
+			put(strconv.FormatFloat(v, 'f', -1, 64))
+		case bool:
+			put(strconv.FormatBool(v))
+		case string:
+			put(v)
+		default:
+			put(fmt.Sprint(v))
+		}
+	}()
+	if werr != nil {
+		return werr
+	}
+	if n == 0 {
+		warnf(io, "--xpath %s matched nothing", q.src)
+	}
+	return nil
+}

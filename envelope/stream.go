@@ -1,0 +1,337 @@
+package envelope
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/soapsess/soapsess/xmltok"
+)
+
+// TokenWriter takes a stream of tokens, e.g. a printer.Printer.
+type TokenWriter interface {
+	Write(*xmltok.Token) error
+}
+
+// StreamOptions says where the parts of a streamed document go.
+type StreamOptions struct {
+	// Document receives every token as read.
+	Document TokenWriter
+	// Header receives the SOAP Header element, standing alone.
+	Header TokenWriter
+	// Body receives each element of the SOAP Body, standing alone (the
+	// namespace declarations in scope added to its start tag), each followed
+	// by a newline.
+	Body TokenWriter
+	// RequireSOAP stops at once when the document is not a SOAP envelope.
+	// Everything read is then copied to NotSOAP, with the rest of the input,
+	// so nothing the server sent is lost, and a NotSOAPError is returned.
+	RequireSOAP bool
+	NotSOAP     io.Writer
+}
+
+// Streamed is what was learnt from a document while it streamed by.
+type Streamed struct {
+	Version  string    // "1.1" or "1.2"; "" when the document is not a SOAP envelope
+	Problems []Problem // faults, and errors and warnings reported in the body
+	Elements int       // elements in the SOAP Body (or, for other XML, in the document)
+}
+
+// Errors reports whether any problem is an error (not a warning).
+func (s *Streamed) Errors() bool {
+	for _, p := range s.Problems {
+		if p.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// captureLimit bounds the bytes kept of one element holding a problem.
+const captureLimit = 1 << 20
+
+// Stream reads a document token by token in constant memory, passing its
+// parts to the writers in opt and capturing the elements that report
+// problems (see Watch) to summarise them.
+func Stream(r io.Reader, opt StreamOptions) (*Streamed, error) {
+	rec := &recorder{r: r, on: opt.RequireSOAP}
+	s := &streamer{opt: opt, res: &Streamed{}, names: map[string]string{}, rec: rec}
+	err := s.run(xmltok.NewLexer(rec))
+	var ns *NotSOAPError
+	if errors.As(err, &ns) && opt.RequireSOAP && rec.on {
+		if opt.NotSOAP != nil {
+			if _, werr := opt.NotSOAP.Write(rec.buf); werr != nil {
+				return s.res, werr
+			}
+			if _, werr := io.Copy(opt.NotSOAP, r); werr != nil {
+				return s.res, werr
+			}
+		}
+	}
+	return s.res, err
+}
+
+// recorder keeps what was read until the document is known to be SOAP.
+type recorder struct {
+	r   io.Reader
+	on  bool
+	buf []byte
+}
+
+func (rc *recorder) Read(p []byte) (int, error) {
+	n, err := rc.r.Read(p)
+	if rc.on {
+		rc.buf = append(rc.buf, p[:n]...)
+	}
+	return n, err
+}
+
+func (rc *recorder) stop() { rc.on, rc.buf = false, nil }
+
+type streamer struct {
+	opt   StreamOptions
+	rec   *recorder
+	res   *Streamed
+	scope xmltok.Scope
+	path  []string
+	names map[string]string // interned local names
+	env   string            // envelope namespace
+	root  bool
+
+	header, body int // depth of the Header/Body element while inside it, else 0
+
+	capDepth int // depth of the element being captured, 0 when none
+	capBuf   []byte
+	capOver  bool
+}
+
+func (s *streamer) intern(b []byte) string {
+	if v, ok := s.names[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	s.names[v] = v
+	return v
+}
+
+var newline = &xmltok.Token{Kind: xmltok.Text, Raw: []byte("\n")}
+
+func (s *streamer) run(lx *xmltok.Lexer) error {
+	for {
+		t, err := lx.Next()
+		if err == io.EOF {
+			if !s.root {
+				return s.notSOAP(errors.New("no root element"))
+			}
+			if d := s.scope.Depth(); d > 0 {
+				return fmt.Errorf("the document ends with <%s> still open", s.scope.Open())
+			}
+			return nil
+		}
+		if err != nil {
+			if !s.root {
+				return s.notSOAP(err)
+			}
+			return err
+		}
+		if err := s.token(&t); err != nil {
+			if !s.root {
+				return s.notSOAP(err)
+			}
+			return err
+		}
+	}
+}
+
+func (s *streamer) notSOAP(err error) error {
+	if s.opt.RequireSOAP {
+		return &NotSOAPError{err}
+	}
+	return err
+}
+
+func (s *streamer) token(t *xmltok.Token) error {
+	if s.opt.Document != nil {
+		if err := s.opt.Document.Write(t); err != nil {
+			return err
+		}
+	}
+	switch t.Kind {
+	case xmltok.StartTag, xmltok.EmptyTag:
+		return s.start(t)
+	case xmltok.EndTag:
+		return s.end(t)
+	case xmltok.Text, xmltok.CData:
+		if s.scope.Depth() == 0 && (t.Kind == xmltok.CData || !xmltok.IsSpace(t.Raw)) {
+			return &xmltok.SyntaxError{Line: t.Line, Msg: "text outside the root element"}
+		}
+	case xmltok.Directive:
+		if s.opt.RequireSOAP {
+			return &xmltok.SyntaxError{Line: t.Line, Msg: "a DTD is not allowed in a SOAP message"}
+		}
+	}
+	s.inside(t)
+	return nil
+}
+
+// inside passes a token that is not a start tag to the capture and the
+// Header/Body writers.
+func (s *streamer) inside(t *xmltok.Token) {
+	d := s.scope.Depth()
+	if s.capDepth > 0 {
+		s.capture(t.Raw)
+	}
+	if s.header > 0 && d >= s.header && s.opt.Header != nil {
+		s.opt.Header.Write(t)
+	}
+	if s.body > 0 && d > s.body && s.opt.Body != nil {
+		s.opt.Body.Write(t)
+	}
+}
+
+func (s *streamer) capture(b []byte) {
+	if s.capOver {
+		return
+	}
+	if len(s.capBuf)+len(b) > captureLimit {
+		s.capOver = true
+		return
+	}
+	s.capBuf = append(s.capBuf, b...)
+}
+
+func (s *streamer) start(t *xmltok.Token) error {
+	if s.root && s.scope.Depth() == 0 {
+		return &xmltok.SyntaxError{Line: t.Line, Msg: "more than one root element"}
+	}
+	if err := s.scope.Push(t); err != nil {
+		return err
+	}
+	depth := s.scope.Depth()
+	prefix, localB := xmltok.Split(t.Name)
+	ns, ok := s.scope.URI(prefix)
+	if !ok && s.opt.RequireSOAP {
+		return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("namespace prefix %q is not declared", prefix)}
+	}
+	local := s.intern(localB)
+	if depth == 1 {
+		s.root = true
+		if local == "Envelope" && (ns == NSSOAP11 || ns == NSSOAP12) {
+			s.env = ns
+			s.res.Version = "1.1"
+			if ns == NSSOAP12 {
+				s.res.Version = "1.2"
+			}
+			s.rec.stop()
+		} else if s.opt.RequireSOAP {
+			return &NotSOAPError{fmt.Errorf("root element is <%s>", t.Name)}
+		}
+	}
+	var standalone *xmltok.Token // the tag with its namespace declarations, when needed
+	alone := func() (*xmltok.Token, error) {
+		if standalone == nil {
+			raw, err := xmltok.Declare(t, s.scope.InScope())
+			if err != nil {
+				return nil, err
+			}
+			c := *t
+			c.Raw = raw
+			standalone = &c
+		}
+		return standalone, nil
+	}
+	switch {
+	case s.capDepth > 0:
+		s.capture(t.Raw)
+	case Watch(ns, local, s.path):
+		a, err := alone()
+		if err != nil {
+			return err
+		}
+		s.capDepth, s.capOver = depth, false
+		s.capBuf = append(s.capBuf[:0], a.Raw...)
+	}
+	if s.env != "" && depth == 2 && ns == s.env {
+		switch local {
+		case "Header":
+			s.header = depth
+			if s.opt.Header != nil {
+				a, err := alone()
+				if err != nil {
+					return err
+				}
+				s.opt.Header.Write(a)
+			}
+		case "Body":
+			s.body = depth
+		}
+	} else if s.header > 0 && s.opt.Header != nil {
+		s.opt.Header.Write(t)
+	} else if s.body > 0 {
+		if depth == s.body+1 {
+			s.res.Elements++
+		}
+		if s.opt.Body != nil {
+			w := t
+			if depth == s.body+1 {
+				a, err := alone()
+				if err != nil {
+					return err
+				}
+				w = a
+			}
+			s.opt.Body.Write(w)
+		}
+	} else if s.env == "" {
+		s.res.Elements++
+	}
+	if t.Kind == xmltok.EmptyTag {
+		return s.close(t, depth)
+	}
+	s.path = append(s.path, local)
+	return nil
+}
+
+func (s *streamer) end(t *xmltok.Token) error {
+	depth := s.scope.Depth()
+	if s.capDepth > 0 {
+		s.capture(t.Raw)
+	}
+	if s.header > 0 && s.opt.Header != nil {
+		s.opt.Header.Write(t)
+	}
+	if s.body > 0 && depth > s.body && s.opt.Body != nil {
+		s.opt.Body.Write(t)
+	}
+	if err := s.close(t, depth); err != nil {
+		return err
+	}
+	s.path = s.path[:len(s.path)-1]
+	return nil
+}
+
+// close ends the element at depth: captures, sections, scope.
+func (s *streamer) close(t *xmltok.Token, depth int) error {
+	if depth == s.capDepth {
+		s.capDepth = 0
+		if !s.capOver {
+			ps, err := ProblemsIn(bytes.Clone(s.capBuf), s.res.Version)
+			if err != nil {
+				return err
+			}
+			s.res.Problems = append(s.res.Problems, ps...)
+		}
+	}
+	switch depth {
+	case s.header:
+		s.header = 0
+	case s.body:
+		s.body = 0
+	case s.body + 1:
+		if s.body > 0 && s.opt.Body != nil {
+			s.opt.Body.Write(newline)
+		}
+	}
+	return s.scope.Pop(t)
+}
