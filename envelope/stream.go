@@ -101,6 +101,8 @@ type streamer struct {
 
 	header, body int // depth of the Header/Body element while inside it, else 0
 
+	tok xmltok.Token // the current token, reused so that none escapes to the heap
+
 	capDepth int // depth of the element being captured, 0 when none
 	capBuf   []byte
 	capOver  bool
@@ -119,7 +121,9 @@ var newline = &xmltok.Token{Kind: xmltok.Text, Raw: []byte("\n")}
 
 func (s *streamer) run(lx *xmltok.Lexer) error {
 	for {
-		t, err := lx.Next()
+		var err error
+		s.tok, err = lx.Next()
+		t := &s.tok
 		if err == io.EOF {
 			if !s.root {
 				return s.notSOAP(errors.New("no root element"))
@@ -135,7 +139,7 @@ func (s *streamer) run(lx *xmltok.Lexer) error {
 			}
 			return err
 		}
-		if err := s.token(&t); err != nil {
+		if err := s.token(t); err != nil {
 			if !s.root {
 				return s.notSOAP(err)
 			}

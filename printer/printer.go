@@ -84,7 +84,8 @@ type Printer struct {
 	ws      []byte // the last white space dropped, kept in case the parent turns out mixed
 	attrs   []xmltok.Attr
 	indents [][]byte
-	free    []*frame
+	free    []*frame // closed frames to reuse
+	limbo   []*frame // closed frames a held token may still point to
 }
 
 // arenaLimit bounds the bytes held while waiting to learn whether an element
@@ -190,12 +191,16 @@ func (p *Printer) mixed(f *frame) {
 	switch f.mode {
 	case undecided:
 		f.mode = raw
-		// Everything inside mixed content is kept as written, the elements
-		// already open in it included (closed ones: see effective).
+		// Everything inside mixed content is kept as written. Nothing of it
+		// was printed yet (f was undecided), so the elements already seen in
+		// it are the open ones and those of the held tokens since f began.
 		for _, o := range p.open {
 			if o.depth > f.depth {
 				o.mode = raw
 			}
+		}
+		for i := len(p.pending) - 1; i >= 0 && p.pending[i].frame.depth >= f.depth; i-- {
+			p.pending[i].frame.mode = raw
 		}
 	case elementOnly:
 		// Assumed element-only, but text came: copy the rest as written,
@@ -235,6 +240,8 @@ func (p *Printer) newFrame(parent *frame, t *xmltok.Token) *frame {
 func (p *Printer) release(f *frame) {
 	if len(p.pending) == 0 {
 		p.free = append(p.free, f)
+	} else {
+		p.limbo = append(p.limbo, f)
 	}
 }
 
@@ -297,7 +304,7 @@ func (p *Printer) drain() error {
 	i := 0
 	for ; i < len(p.pending); i++ {
 		pd := &p.pending[i]
-		m := effective(pd.frame)
+		m := pd.frame.mode
 		if m == undecided {
 			break
 		}
@@ -311,6 +318,8 @@ func (p *Printer) drain() error {
 	if i == len(p.pending) {
 		p.pending = p.pending[:0]
 		p.arena = p.arena[:0]
+		p.free = append(p.free, p.limbo...)
+		p.limbo = p.limbo[:0]
 		return nil
 	}
 	if i > 0 {
@@ -323,17 +332,6 @@ func (p *Printer) drain() error {
 // token, coloured.
 func (p *Printer) emit(kind xmltok.Kind, b []byte, nameLen int, f *frame, style *Style) error {
 	return p.emitAs(f.mode, kind, b, nameLen, f, style)
-}
-
-// effective is a frame's mode, raw when any element around it is raw.
-func effective(f *frame) mode {
-	m := f.mode
-	for g := f.parent; g != nil; g = g.parent {
-		if g.mode == raw {
-			return raw
-		}
-	}
-	return m
 }
 
 func (p *Printer) emitAs(m mode, kind xmltok.Kind, b []byte, nameLen int, f *frame, style *Style) error {

@@ -216,7 +216,7 @@ func (l *Lexer) tag(k Kind, skip int) (Token, error) {
 			if j >= 0 {
 				seg = seg[:j]
 			}
-			if q := bytes.IndexAny(seg, `"'`); q >= 0 {
+			if q := firstQuote(seg); q >= 0 {
 				quote = seg[q]
 				i += q + 1
 				continue
@@ -252,6 +252,23 @@ func (l *Lexer) tag(k Kind, skip int) (Token, error) {
 		}
 		i = l.pos + rel
 	}
+}
+
+// firstQuote is the index of the first ' or " in b, or -1. Two IndexByte
+// calls beat IndexAny on the short runs inside tags.
+func firstQuote(b []byte) int {
+	d := bytes.IndexByte(b, '"')
+	if d == 0 {
+		return 0
+	}
+	s := bytes.IndexByte(b, '\'')
+	switch {
+	case d < 0:
+		return s
+	case s < 0 || d < s:
+		return d
+	}
+	return s
 }
 
 // delimited reads a token that ends with a fixed string.
