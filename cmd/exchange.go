@@ -172,15 +172,11 @@ func (a *appCtx) problems(st *envelope.Streamed, x *exchange) *faultError {
 			continue
 		}
 		first = &faultError{summary: pr.Summary()}
-		if x != nil && x.phase != envelope.Begin && x.dialect.Rejected(problemText(pr)) {
+		if x != nil && x.phase != envelope.Begin && x.dialect.Rejected(pr) {
 			first.rejected = true
 		}
 	}
 	return first
-}
-
-func problemText(p envelope.Problem) string {
-	return strings.Join(append(append([]string{p.Code}, p.Subcodes...), p.Message, p.Detail, p.Actor), " ")
 }
 
 // describe says what a non-SOAP reply is, for error messages.

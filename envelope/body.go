@@ -1,10 +1,22 @@
 package envelope
 
 import (
-	"encoding/xml"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/soapsess/soapsess/xmltok"
+)
+
+// Namespace URIs the package knows by heart.
+const (
+	NSSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+	NSSOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+	nsXML    = xmltok.NSXML
 )
 
 // Body is a request body: one well-formed, namespace-well-formed XML element.
@@ -27,27 +39,162 @@ type BodyError struct {
 func (e *BodyError) Error() string { return "body is not usable: " + e.Err.Error() }
 func (e *BodyError) Unwrap() error { return e.Err }
 
-// ParseBody checks that src is one well-formed XML element (comments and
-// processing instructions around it are allowed, a DTD is not) and returns it
-// ready to be placed in an envelope.
+// ParseBody checks that src is one well-formed, namespace-well-formed XML
+// element in UTF-8 (comments around it are allowed; a DTD or a processing
+// instruction is not, as SOAP forbids them) and returns it ready to be placed
+// in an envelope.
 func ParseBody(src []byte) (*Body, error) {
-	src = stripProlog(src)
+	src, err := stripProlog(src)
+	if err != nil {
+		return nil, &BodyError{err}
+	}
 	if len(src) == 0 {
 		return nil, &BodyError{errors.New("it is empty")}
 	}
 	b := &Body{XML: src}
-	s := newScanner(src)
+	if err := check(src, func(local, ns string) { b.Local, b.Namespace = local, ns }); err != nil {
+		return nil, &BodyError{fmt.Errorf("not well-formed XML: %w", err)}
+	}
+	return b, nil
+}
+
+var encodingDecl = regexp.MustCompile(`encoding\s*=\s*["']([A-Za-z0-9._-]+)["']`)
+
+// stripProlog removes a byte-order mark, an XML declaration and surrounding
+// white space, which cannot appear inside an envelope. Only UTF-8 is taken.
+func stripProlog(b []byte) ([]byte, error) {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	b = bytes.TrimSpace(b)
+	if bytes.HasPrefix(b, []byte("<?xml")) && len(b) > 5 && strings.ContainsRune(" \t\r\n?", rune(b[5])) {
+		i := bytes.Index(b, []byte("?>"))
+		if i < 0 {
+			return nil, errors.New("the XML declaration is not closed")
+		}
+		if m := encodingDecl.FindSubmatch(b[:i]); m != nil && !isUTF8(string(m[1])) {
+			return nil, fmt.Errorf("it declares encoding %s; only UTF-8 is supported (convert it: iconv -f %s -t UTF-8)", m[1], m[1])
+		}
+		b = bytes.TrimSpace(b[i+2:])
+	}
+	return b, nil
+}
+
+func isUTF8(enc string) bool {
+	switch strings.ToLower(enc) {
+	case "utf-8", "utf8", "us-ascii", "ascii":
+		return true
+	}
+	return false
+}
+
+// check walks a document with the xmltok lexer and refuses anything that is
+// not well-formed and namespace-well-formed; root reports the root element.
+func check(src []byte, root func(local, ns string)) error {
+	if !utf8.Valid(src) {
+		return errors.New("it is not valid UTF-8")
+	}
+	lx := xmltok.NewBytesLexer(src)
+	var scope xmltok.Scope
+	var attrs []xmltok.Attr
+	roots := 0
 	for {
-		tk, err := s.next()
+		t, err := lx.Next()
 		if err == io.EOF {
-			return b, nil
+			break
 		}
 		if err != nil {
-			return nil, &BodyError{fmt.Errorf("not well-formed XML: %w", err)}
+			return err
 		}
-		if se, ok := tk.tok.(xml.StartElement); ok && tk.depth == 1 {
-			b.Local = se.Name.Local
-			b.Namespace = uri(se.Name, tk.scope)
+		switch t.Kind {
+		case xmltok.StartTag, xmltok.EmptyTag:
+			if scope.Depth() == 0 {
+				if roots++; roots > 1 {
+					return &xmltok.SyntaxError{Line: t.Line, Msg: "more than one root element"}
+				}
+			}
+			if attrs, err = t.Attrs(attrs[:0]); err != nil {
+				return err
+			}
+			if err := scope.Push(&t); err != nil {
+				return err
+			}
+			prefix, local := xmltok.Split(t.Name)
+			ns, ok := scope.URI(prefix)
+			if !ok {
+				return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("element <%s>: namespace prefix %q is not declared", t.Name, prefix)}
+			}
+			if scope.Depth() == 1 && root != nil {
+				root(string(local), ns)
+			}
+			for _, a := range attrs {
+				if err := checkAttr(&t, a, &scope); err != nil {
+					return err
+				}
+			}
+			if t.Kind == xmltok.EmptyTag {
+				if err := scope.Pop(&t); err != nil {
+					return err
+				}
+			}
+		case xmltok.EndTag:
+			if err := scope.Pop(&t); err != nil {
+				return err
+			}
+		case xmltok.Text:
+			if scope.Depth() == 0 && !xmltok.IsSpace(t.Raw) {
+				return &xmltok.SyntaxError{Line: t.Line, Msg: "text outside the root element"}
+			}
+			if err := checkRefs(t.Raw); err != nil {
+				return &xmltok.SyntaxError{Line: t.Line, Msg: err.Error()}
+			}
+		case xmltok.CData:
+			if scope.Depth() == 0 {
+				return &xmltok.SyntaxError{Line: t.Line, Msg: "a CDATA section outside the root element"}
+			}
+		case xmltok.PI:
+			return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("processing instruction <?%s?>: SOAP messages cannot carry them", t.Name)}
+		case xmltok.Directive:
+			return &xmltok.SyntaxError{Line: t.Line, Msg: "DTDs and other <!...> declarations are not allowed in SOAP messages"}
 		}
 	}
+	if scope.Depth() > 0 {
+		return fmt.Errorf("element <%s> is not closed", scope.Open())
+	}
+	if roots == 0 {
+		return errors.New("no root element")
+	}
+	return nil
+}
+
+func checkAttr(t *xmltok.Token, a xmltok.Attr, scope *xmltok.Scope) error {
+	prefix, local := xmltok.Split(a.Name)
+	switch {
+	case string(prefix) == "xmlns" && string(local) == "xml" && string(a.Value) != nsXML,
+		string(prefix) == "xmlns" && string(local) == "xmlns":
+		return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("element <%s>: %s cannot be declared", t.Name, a.Name)}
+	case len(prefix) > 0 && string(prefix) != "xmlns":
+		if _, ok := scope.URI(prefix); !ok {
+			return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("attribute %s: namespace prefix %q is not declared", a.Name, prefix)}
+		}
+	}
+	if err := checkRefs(a.Value); err != nil {
+		return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("attribute %s: %v", a.Name, err)}
+	}
+	return nil
+}
+
+var ref = regexp.MustCompile(`^&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);`)
+
+// checkRefs refuses entity references XML does not predefine (a SOAP
+// message has no DTD to define them) and bare ampersands.
+func checkRefs(b []byte) error {
+	for i := bytes.IndexByte(b, '&'); i >= 0; {
+		m := ref.Find(b[i:])
+		if m == nil {
+			end := min(len(b), i+12)
+			return fmt.Errorf("%q is not a predefined entity or character reference", b[i:end])
+		}
+		b = b[i+len(m):]
+		i = bytes.IndexByte(b, '&')
+	}
+	return nil
 }

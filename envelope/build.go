@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 
@@ -109,16 +108,7 @@ func (d *Dialect) CheckBody(b *Body) error {
 	return nil
 }
 
-func wellFormed(doc []byte) error {
-	s := newScanner(doc)
-	for {
-		if _, err := s.next(); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
-}
+func wellFormed(doc []byte) error { return check(doc, nil) }
 
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;",
 	"\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")

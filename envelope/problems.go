@@ -606,3 +606,8 @@ func attrOrChild(n *xmlquery.Node, local string) string {
 	}
 	return elemText(childElem(n, local))
 }
+
+// Text is everything a problem says, on one line, for matching.
+func (p Problem) Text() string {
+	return strings.Join(append(append([]string{p.Code}, p.Subcodes...), p.Message, p.Detail, p.Actor), " ")
+}

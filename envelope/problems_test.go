@@ -136,7 +136,7 @@ type want struct {
 	Warning                                                   bool
 }
 
-func check(t *testing.T, name string, got []Problem, wants ...want) {
+func checkProblems(t *testing.T, name string, got []Problem, wants ...want) {
 	t.Helper()
 	if len(got) != len(wants) {
 		t.Errorf("%s: %d problems, want %d: %+v", name, len(got), len(wants), got)
@@ -213,7 +213,7 @@ func TestProblemsInCorpus(t *testing.T) {
 			}
 			got = append(got, ps...)
 		}
-		check(t, tt.file, got, tt.want...)
+		checkProblems(t, tt.file, got, tt.want...)
 	}
 	// Every other message in the corpus reports nothing and is not captured:
 	// Body, batchResponse, searchResponse, rows, headers...
@@ -281,7 +281,7 @@ func TestProblemsInStackFaults(t *testing.T) {
 				Mixed: "1.2-shaped fault in a SOAP 1.1 envelope"}},
 	}
 	for _, tt := range tests {
-		check(t, tt.name, problemsOf(t, []byte(tt.reply)), tt.want)
+		checkProblems(t, tt.name, problemsOf(t, []byte(tt.reply)), tt.want)
 	}
 }
 
@@ -362,7 +362,7 @@ func TestProblemsInServerShapes(t *testing.T) {
 				Actor: "http://node.example/ role=http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"}}},
 	}
 	for _, tt := range tests {
-		check(t, tt.name, problemsOf(t, []byte(tt.reply)), tt.want...)
+		checkProblems(t, tt.name, problemsOf(t, []byte(tt.reply)), tt.want...)
 	}
 }
 

@@ -2,10 +2,8 @@ package envelope
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -21,87 +19,34 @@ type NotSOAPError struct {
 func (e *NotSOAPError) Error() string { return "reply is not a SOAP envelope: " + e.Err.Error() }
 func (e *NotSOAPError) Unwrap() error { return e.Err }
 
-// Reply is a parsed SOAP reply.
+// Reply is a whole SOAP reply held in memory, for the XPath queries of a
+// dialect (a begin or end reply is small; send streams, see Stream).
 type Reply struct {
 	Version string // "1.1" or "1.2"
-	Fault   *Fault // nil unless the Body holds a Fault
-	Raw     []byte
-	body    [][]byte // each element of the Body, standing alone
 	doc     *xmlquery.Node
 }
 
 // ParseReply reads a SOAP 1.1 or 1.2 envelope.
 func ParseReply(raw []byte) (*Reply, error) {
-	r := &Reply{Raw: raw}
-	s := newScanner(raw)
-	var (
-		inBody bool
-		tag    []byte
-		tagEnd int64
-	)
-	for {
-		tk, err := s.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, &NotSOAPError{fmt.Errorf("not well-formed XML: %w", err)}
-		}
-		switch t := tk.tok.(type) {
-		case xml.StartElement:
-			ns := uri(t.Name, tk.scope)
-			switch {
-			case tk.depth == 1:
-				switch {
-				case t.Name.Local == "Envelope" && ns == NSSOAP11:
-					r.Version = "1.1"
-				case t.Name.Local == "Envelope" && ns == NSSOAP12:
-					r.Version = "1.2"
-				default:
-					return nil, &NotSOAPError{fmt.Errorf("root element is <%s>", qname(t.Name))}
-				}
-			case tk.depth == 2:
-				inBody = t.Name.Local == "Body" && ns == envNS(r.Version)
-			case tk.depth == 3 && inBody:
-				tag = withDeclarations(raw[tk.start:tk.end], t, tk.scope)
-				tagEnd = tk.end
-			}
-		case xml.EndElement:
-			if tk.depth == 3 && inBody {
-				el := append(append([]byte{}, tag...), raw[tagEnd:tk.end]...)
-				r.body = append(r.body, el)
-			}
-		}
-	}
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
 	doc, err := xmlquery.Parse(bytes.NewReader(raw))
 	if err != nil {
 		return nil, &NotSOAPError{err}
 	}
-	r.doc = doc
-	r.Fault = findFault(doc)
+	root := doc.SelectElement("*")
+	if root == nil {
+		return nil, &NotSOAPError{errors.New("no root element")}
+	}
+	r := &Reply{doc: doc}
+	switch {
+	case root.Data == "Envelope" && root.NamespaceURI == NSSOAP11:
+		r.Version = "1.1"
+	case root.Data == "Envelope" && root.NamespaceURI == NSSOAP12:
+		r.Version = "1.2"
+	default:
+		return nil, &NotSOAPError{fmt.Errorf("root element is <%s>", root.Data)}
+	}
 	return r, nil
-}
-
-func envNS(version string) string {
-	if version == "1.2" {
-		return NSSOAP12
-	}
-	return NSSOAP11
-}
-
-// WriteBody writes each element of the reply's Body as standalone XML: the
-// bytes the server sent, with the namespace declarations of the Envelope and
-// Body carried into the element, one element per line.
-func (r *Reply) WriteBody(w io.Writer) error {
-	for _, el := range r.body {
-		if _, err := w.Write(el); err != nil {
-			return err
-		}
-		if _, err := io.WriteString(w, "\n"); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // SessionInfo is what a reply says about the session.
@@ -118,7 +63,7 @@ var ErrNoSessionID = errors.New("the reply carries no session ID")
 func (d *Dialect) Session(r *Reply) (SessionInfo, error) {
 	var info SessionInfo
 	for _, n := range xmlquery.QuerySelectorAll(r.doc, d.compile(d.manifest.Session.ID)) {
-		if id := strings.TrimSpace(n.InnerText()); id != "" {
+		if id := n.InnerText(); strings.TrimSpace(id) != "" {
 			info.ID, info.IDName = id, n.Data
 			break
 		}
@@ -150,7 +95,8 @@ func (d *Dialect) EndConfirmed(r *Reply) bool {
 
 // Rejected reports whether what a fault says means the server no longer
 // knows the session (unknown, expired or refused).
-func (d *Dialect) Rejected(text string) bool {
+func (d *Dialect) Rejected(p Problem) bool {
+	text := p.Text()
 	for _, re := range d.rejected {
 		if re.MatchString(text) {
 			return true

@@ -117,7 +117,10 @@ func (s *streamer) intern(b []byte) string {
 	return v
 }
 
-var newline = &xmltok.Token{Kind: xmltok.Text, Raw: []byte("\n")}
+var (
+	newline = &xmltok.Token{Kind: xmltok.Text, Raw: []byte("\n")}
+	bom     = []byte("\xef\xbb\xbf")
+)
 
 func (s *streamer) run(lx *xmltok.Lexer) error {
 	for {
@@ -156,6 +159,12 @@ func (s *streamer) notSOAP(err error) error {
 }
 
 func (s *streamer) token(t *xmltok.Token) error {
+	if t.Kind == xmltok.Text && !s.root && bytes.HasPrefix(t.Raw, bom) {
+		t.Raw = t.Raw[len(bom):] // a byte-order mark, as .NET stacks send
+		if len(t.Raw) == 0 {
+			return nil
+		}
+	}
 	if s.opt.Document != nil {
 		if err := s.opt.Document.Write(t); err != nil {
 			return err
@@ -164,6 +173,12 @@ func (s *streamer) token(t *xmltok.Token) error {
 	switch t.Kind {
 	case xmltok.StartTag, xmltok.EmptyTag:
 		return s.start(t)
+	case xmltok.PI:
+		if string(t.Name) == "xml" && !s.root {
+			if m := encodingDecl.FindSubmatch(t.Raw); m != nil && !isUTF8(string(m[1])) {
+				return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("the document declares encoding %s; only UTF-8 is supported", m[1])}
+			}
+		}
 	case xmltok.EndTag:
 		return s.end(t)
 	case xmltok.Text, xmltok.CData:

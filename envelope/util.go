@@ -1,6 +1,9 @@
 package envelope
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
@@ -10,3 +13,5 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
