@@ -5,6 +5,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -69,8 +70,17 @@ func (a *appCtx) newApp() *cli.App {
 			a.beginCommand(), a.sendCommand(), a.endCommand(), a.statusCommand(), a.lsCommand(),
 			a.fmtCommand(), a.serveCommand(), a.demoCommand(),
 		},
-		Suggest:              true,
-		HideHelpCommand:      true,
+		Suggest: true,
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return usageError("%q is not a soapsess command", c.Args().First())
+			}
+			// No command: usage goes to stderr, never to stdout.
+			c.App.Writer = a.io.Err
+			cli.ShowAppHelp(c)
+			c.App.Writer = a.io.Out
+			return withCode(ExitUsage, errors.New("no command given"))
+		},
 		EnableBashCompletion: true,
 		OnUsageError:         onUsageError,
 		ExitErrHandler:       func(*cli.Context, error) {}, // Main reports and maps every error
@@ -86,6 +96,11 @@ func (a *appCtx) newApp() *cli.App {
 }
 
 func onUsageError(_ *cli.Context, err error, isSub bool) error {
+	for _, g := range []string{"session", "state-dir", "color"} {
+		if isSub && strings.Contains(err.Error(), "-"+g) {
+			return withCode(ExitUsage, err, "--"+g+" is a global flag: put it before the command, soapsess --"+g+" ... COMMAND")
+		}
+	}
 	return withCode(ExitUsage, err, "soapsess --help lists the commands; soapsess COMMAND --help their flags")
 }
 

@@ -3,6 +3,8 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"net"
+	neturl "net/url"
 	"sort"
 	"strings"
 	"time"
@@ -45,12 +47,18 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if url == "" || dialectName == "" {
 		return usageError("begin needs --url URL and --dialect %s", strings.Join(envelope.Builtins(), "|"))
 	}
+	if err := checkURL(url); err != nil {
+		return err
+	}
 	if c.Int("timeout") < 0 {
 		return usageError("--timeout must be a positive number of seconds")
 	}
 	d, err := envelope.Builtin(dialectName)
 	if err != nil {
 		return err
+	}
+	if c.IsSet("timeout") && !d.UsesTimeout() {
+		warnf(a.io, "the %s dialect has no session timeout to ask for; --timeout is ignored", d.Name)
 	}
 	vars, err := parseVars(c.StringSlice("var"), d)
 	if err != nil {
@@ -74,6 +82,9 @@ func (a *appCtx) begin(c *cli.Context) error {
 	pass, err := password(user)
 	if err != nil {
 		return err
+	}
+	if user != "" && plainRemote(url) {
+		warnf(a.io, "the password for %s goes over plain http:// to %s; anyone on the way can read it", user, url)
 	}
 	body, err := a.bodyArg(c.Args().First(), d, envelope.Begin)
 	if err != nil {
@@ -140,4 +151,30 @@ func parseVars(args []string, d *envelope.Dialect) (map[string]string, error) {
 		return nil, nil
 	}
 	return vars, nil
+}
+
+// checkURL refuses what cannot be a SOAP endpoint before anything is sent.
+func checkURL(raw string) error {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError("--url %s: want an http:// or https:// URL", raw)
+	}
+	if u.User != nil {
+		return usageError("--url: credentials in the URL are not accepted; use --user and SOAPSESS_PASSWORD")
+	}
+	return nil
+}
+
+// plainRemote reports an http:// URL to a host that is not loopback.
+func plainRemote(raw string) bool {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

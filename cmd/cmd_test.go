@@ -111,6 +111,14 @@ func startServers(t *testing.T) string {
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprint(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>deliberate 1.1 fault</faultstring><detail><reason>test</reason></detail></soap:Fault></soap:Body></soap:Envelope>`)
 	})
+	mux.HandleFunc("/broken/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/xmla", http.StatusFound)
+	})
+	mux.HandleFunc("/broken/bom", func(w http.ResponseWriter, r *http.Request) {
+		// .NET stacks start replies with a byte-order mark.
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		fmt.Fprint(w, "\ufeff"+`<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><Session xmlns="urn:schemas-microsoft-com:xml-analysis" SessionId="BOM-1"/></soap:Header><soap:Body><ExecuteResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return/></ExecuteResponse></soap:Body></soap:Envelope>`)
+	})
 	var unconfirmed atomic.Int64
 	mux.HandleFunc("/broken/noconfirm", func(w http.ResponseWriter, r *http.Request) {
 		// Grants a session but never echoes terminate="true".

@@ -125,6 +125,10 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 			return o, serr
 		case errors.As(serr, &ns):
 			what := describe(resp, ns)
+			if loc := resp.Header.Get("Location"); resp.Status >= 300 && resp.Status < 400 && loc != "" {
+				return o, withCode(ExitTransport, fmt.Errorf("HTTP %s from %s: it redirects to %s", resp.Reason, x.url, loc),
+					"soapsess does not follow redirects (a POST would lose its envelope); use the new URL with begin --url")
+			}
 			if !resp.OK() {
 				return o, withCode(ExitTransport, fmt.Errorf("HTTP %s from %s, and %s", resp.Reason, x.url, what))
 			}

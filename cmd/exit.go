@@ -71,6 +71,8 @@ func classify(err error) (int, []string) {
 		fault   *faultError
 	)
 	switch {
+	case errors.As(err, &corrupt): // first: what it wraps is the file's fault, not the user's
+		return ExitError, []string{"look at the file, then remove it (soapsess end --forget) to start afresh"}
 	case errors.As(err, &body), errors.As(err, &dialect),
 		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName):
 		return ExitUsage, nil
@@ -78,8 +80,6 @@ func classify(err error) (int, []string) {
 		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the open ones"}
 	case errors.Is(err, state.ErrExists):
 		return ExitError, []string{"run soapsess end first, or name another session with --session NAME"}
-	case errors.As(err, &corrupt):
-		return ExitError, []string{"look at the file, then remove it (soapsess end --forget) to start afresh"}
 	case errors.As(err, &tr):
 		return ExitTransport, nil
 	case errors.As(err, &fault):

@@ -57,10 +57,10 @@ func (a *appCtx) ls(c *cli.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		for _, e := range errs[1:] {
+		for _, e := range errs[:len(errs)-1] {
 			report(a.io, e)
 		}
-		return errs[0]
+		return errs[len(errs)-1]
 	}
 	return nil
 }

@@ -34,8 +34,13 @@ func (a *appCtx) openSession(c *cli.Context) (*open, error) {
 		return nil, err
 	}
 	d, err := envelope.Builtin(sess.Dialect)
+	if err == nil {
+		// What the file says must still make a session header: a hand-edited
+		// dialect, variable or ID name is the file's fault, not the user's.
+		err = d.CheckValues(envelope.Values{ID: sess.ID, IDName: sess.IDName, User: sess.User, URL: sess.URL, Vars: sess.Vars})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("session %q: %w", name, err)
+		return nil, &state.CorruptError{Path: store.Path(name), Err: err}
 	}
 	pass, err := password(sess.User)
 	if err != nil {

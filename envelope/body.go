@@ -191,6 +191,9 @@ func checkRefs(b []byte) error {
 		m := ref.Find(b[i:])
 		if m == nil {
 			end := min(len(b), i+12)
+			if j := bytes.IndexByte(b[i:end], ';'); j > 0 {
+				end = i + j + 1
+			}
 			return fmt.Errorf("%q is not a predefined entity or character reference", b[i:end])
 		}
 		b = b[i+len(m):]

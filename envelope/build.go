@@ -114,3 +114,20 @@ var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "
 	"\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
 
 func escape(s string) string { return escaper.Replace(s) }
+
+// CheckValues reports whether in-session and end headers can be made from
+// v: a value read back from a state file that would break the envelope is
+// caught before anything is sent.
+func (d *Dialect) CheckValues(v Values) error {
+	for _, p := range []Phase{Session, End} {
+		h, err := d.Header(p, v)
+		if err != nil {
+			return err
+		}
+		env := `<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + NSSOAP11 + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header><SOAP-ENV:Body/></SOAP-ENV:Envelope>`
+		if err := wellFormed([]byte(env)); err != nil {
+			return fmt.Errorf("the %s header would be broken: %w", p, err)
+		}
+	}
+	return nil
+}

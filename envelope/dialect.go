@@ -245,3 +245,11 @@ func (d *Dialect) compile(expr string) *xpath.Expr {
 	}
 	return e
 }
+
+// UsesTimeout reports whether the begin header carries the timeout asked
+// for; a dialect whose template ignores it cannot ask the server for one.
+func (d *Dialect) UsesTimeout() bool {
+	a, errA := d.Header(Begin, Values{Timeout: 0})
+	b, errB := d.Header(Begin, Values{Timeout: 1})
+	return errA == nil && errB == nil && !bytes.Equal(a, b)
+}

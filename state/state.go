@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -52,9 +53,9 @@ func (e *CorruptError) Error() string {
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // ErrBadName is returned for a session name that cannot be a file name.
-var ErrBadName = errors.New("session names are letters, digits, '.', '_' and '-', not starting with '.'")
+var ErrBadName = errors.New("session names are letters, digits, '.', '_' and '-', starting with a letter, digit or '_'")
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$`)
+var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$`)
 
 // CheckName reports whether name can name a session.
 func CheckName(name string) error {
@@ -103,6 +104,9 @@ func Open(dir string) (*Store, error) {
 
 func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".json") }
 
+// Path is the file a session is kept in.
+func (s *Store) Path(name string) string { return s.path(name) }
+
 // lock takes the exclusive lock of one session name.
 func (s *Store) lock(name string) (*flock.Flock, error) {
 	l := flock.New(filepath.Join(s.Dir, "."+name+".lock"), flock.SetPermissions(0o600))
@@ -133,6 +137,9 @@ func (s *Store) read(name string) (*Session, error) {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	if err := dec.Decode(&sess); err != nil {
 		return nil, &CorruptError{p, err}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &CorruptError{p, errors.New("more after the JSON object")}
 	}
 	if sess.ID == "" || sess.URL == "" || sess.Dialect == "" {
 		return nil, &CorruptError{p, errors.New("session_id, url or dialect is missing")}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +60,8 @@ type Client struct {
 	Trace io.Writer
 	// UserAgent is sent with every request.
 	UserAgent string
+	// IdleTimeout bounds a pause while the reply body streams.
+	IdleTimeout time.Duration
 }
 
 // Timeouts for one request.
@@ -81,8 +84,15 @@ func New() *Client {
 		IdleConnTimeout:       30 * time.Second,
 		// Go asks for gzip and decodes it transparently.
 	}
-	return &Client{http: &http.Client{Transport: tr}, UserAgent: "soapsess"}
+	return &Client{http: &http.Client{Transport: tr, CheckRedirect: noRedirects}, UserAgent: "soapsess", IdleTimeout: IdleTimeout}
 }
+
+// noRedirects hands a redirect back instead of following it: following a
+// POST turns it into a GET without the envelope.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// IdleTimeout is how long a reply may send nothing before it is given up.
+const IdleTimeout = 2 * time.Minute
 
 // Do posts one request and returns the reply, whatever its status, with its
 // body still to be read.
@@ -94,8 +104,10 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if u.User != nil {
 		return nil, &Error{URL: u.Redacted(), Err: errors.New("credentials in the URL are not accepted; use --user and SOAPSESS_PASSWORD")}
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
+		cancel()
 		return nil, &Error{URL: r.URL, Err: err}
 	}
 	req.Header.Set("Content-Type", r.ContentType)
@@ -113,6 +125,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		cancel()
 		return nil, &Error{URL: r.URL, Reached: reached(err), Err: unwrapURL(err)}
 	}
 	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header, Elapsed: time.Since(start)}
@@ -121,26 +134,48 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		c.traceResponse(out)
 		body = io.TeeReader(body, c.Trace)
 	}
-	out.Body = &replyBody{r: body, c: resp.Body, url: r.URL}
+	rb := &replyBody{r: body, c: resp.Body, url: r.URL, cancel: cancel, idle: c.IdleTimeout}
+	if rb.idle > 0 {
+		rb.timer = time.AfterFunc(rb.idle, func() { rb.stalled.Store(true); cancel() })
+	}
+	out.Body = rb
 	return out, nil
 }
 
-// replyBody turns read failures into transport errors.
+// replyBody turns read failures into transport errors, and gives up on a
+// reply that stops sending for longer than idle.
 type replyBody struct {
-	r   io.Reader
-	c   io.Closer
-	url string
+	r       io.Reader
+	c       io.Closer
+	url     string
+	cancel  context.CancelFunc
+	idle    time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool
 }
 
 func (b *replyBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
+	if b.timer != nil {
+		b.timer.Reset(b.idle)
+	}
 	if err != nil && err != io.EOF {
+		if b.stalled.Load() {
+			err = fmt.Errorf("the reply stopped for %s", b.idle)
+		}
 		err = &Error{URL: b.url, Reached: true, Err: fmt.Errorf("reading the reply: %w", err)}
 	}
 	return n, err
 }
 
-func (b *replyBody) Close() error { return b.c.Close() }
+func (b *replyBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	err := b.c.Close()
+	b.cancel()
+	return err
+}
 
 // reached reports whether a failed request may have reached the server: a
 // failure to resolve, connect or shake hands means it cannot have.
