@@ -88,7 +88,7 @@ func startServers(t *testing.T) string {
 	var ticks atomic.Int64
 	start := time.Now()
 	mux := http.NewServeMux()
-	mux.Handle("/", refserver.New(refserver.Options{}))
+	mux.Handle("/", refserver.New(refserver.Options{GzipMinimum: 1})) // every reply gzipped: the client's gzip path runs in every script
 	mux.Handle("/expiring/", http.StripPrefix("/expiring", refserver.New(refserver.Options{
 		Now: func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Hour) },
 	})))

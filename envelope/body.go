@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/soapsess/soapsess/xmltok"
@@ -58,7 +59,9 @@ func ParseBody(src []byte) (*Body, error) {
 	return b, nil
 }
 
-var encodingDecl = regexp.MustCompile(`encoding\s*=\s*["']([A-Za-z0-9._-]+)["']`)
+var encodingDecl = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`encoding\s*=\s*["']([A-Za-z0-9._-]+)["']`)
+})
 
 // stripProlog removes a byte-order mark, an XML declaration and surrounding
 // white space, which cannot appear inside an envelope. Only UTF-8 is taken.
@@ -70,7 +73,7 @@ func stripProlog(b []byte) ([]byte, error) {
 		if i < 0 {
 			return nil, errors.New("the XML declaration is not closed")
 		}
-		if m := encodingDecl.FindSubmatch(b[:i]); m != nil && !isUTF8(string(m[1])) {
+		if m := encodingDecl().FindSubmatch(b[:i]); m != nil && !isUTF8(string(m[1])) {
 			return nil, fmt.Errorf("it declares encoding %s; only UTF-8 is supported (convert it: iconv -f %s -t UTF-8)", m[1], m[1])
 		}
 		b = bytes.TrimSpace(b[i+2:])
@@ -182,13 +185,15 @@ func checkAttr(t *xmltok.Token, a xmltok.Attr, scope *xmltok.Scope) error {
 	return nil
 }
 
-var ref = regexp.MustCompile(`^&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);`)
+var ref = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);`)
+})
 
 // checkRefs refuses entity references XML does not predefine (a SOAP
 // message has no DTD to define them) and bare ampersands.
 func checkRefs(b []byte) error {
 	for i := bytes.IndexByte(b, '&'); i >= 0; {
-		m := ref.Find(b[i:])
+		m := ref().Find(b[i:])
 		if m == nil {
 			end := min(len(b), i+12)
 			if j := bytes.IndexByte(b[i:end], ';'); j > 0 {

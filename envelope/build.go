@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/antchfx/xmlquery"
 )
@@ -22,7 +23,11 @@ type Values struct {
 	Vars    map[string]string // {{.Var.name}}: the dialect's variables
 }
 
-var xmlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$`)
+// xmlName is compiled on first use: every soapsess run pays for package
+// initialisation, and most never need it.
+var xmlName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$`)
+})
 
 // ErrEnvelopeBody is returned when a body is itself a SOAP envelope.
 var ErrEnvelopeBody = errors.New("body is already a whole SOAP envelope; give just the element that goes inside <Body>")
@@ -67,7 +72,7 @@ func (d *Dialect) Header(p Phase, v Values) ([]byte, error) {
 		vars[k] = escape(val)
 	}
 	idName := v.IDName
-	if idName != "" && !xmlName.MatchString(idName) {
+	if idName != "" && !xmlName().MatchString(idName) {
 		return nil, fmt.Errorf("session ID name %q is not an XML name", idName)
 	}
 	data := map[string]any{

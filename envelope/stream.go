@@ -175,7 +175,7 @@ func (s *streamer) token(t *xmltok.Token) error {
 		return s.start(t)
 	case xmltok.PI:
 		if string(t.Name) == "xml" && !s.root {
-			if m := encodingDecl.FindSubmatch(t.Raw); m != nil && !isUTF8(string(m[1])) {
+			if m := encodingDecl().FindSubmatch(t.Raw); m != nil && !isUTF8(string(m[1])) {
 				return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("the document declares encoding %s; only UTF-8 is supported", m[1])}
 			}
 		}

@@ -33,6 +33,9 @@ type Options struct {
 	Password      string           // if non-empty, every request must carry HTTP Basic auth with this password (any user name), else 401 with an HTML body
 	Log           io.Writer        // one line per request; nil => no log
 	Now           func() time.Time // clock for expiry; nil => time.Now (tests inject a fake clock)
+	// GzipMinimum is the smallest reply gzipped for a client that accepts it;
+	// 0 => 1024, as web servers leave small replies alone; 1 gzips everything.
+	GzipMinimum int
 }
 
 // Server is the reference server. Create it with New; it is safe for
@@ -42,6 +45,7 @@ type Server struct {
 	idle     time.Duration
 	sqlMax   int
 	maxBody  int64
+	gzipMin  int
 	now      func() time.Time
 	sessions *sessionStore
 	dir      *directory
@@ -75,6 +79,10 @@ func New(opts Options) *Server {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
+	}
+	s.gzipMin = opts.GzipMinimum
+	if s.gzipMin <= 0 {
+		s.gzipMin = 1024
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -178,7 +186,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	user, _, _ := r.BasicAuth()
 	rep := handler(&call{r: r, body: body, user: user, log: entry})
-	writeSOAP(rec, r, rep)
+	s.writeSOAP(rec, r, rep)
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -232,12 +240,12 @@ func writePlain(w http.ResponseWriter, status int, text string) {
 
 // writeSOAP sends a SOAP reply, gzipped when the client asked for it (Go's
 // HTTP client always does, which exercises the client's gzip path).
-func writeSOAP(w http.ResponseWriter, r *http.Request, rep reply) {
+func (s *Server) writeSOAP(w http.ResponseWriter, r *http.Request, rep reply) {
 	h := w.Header()
 	h.Set("Content-Type", "text/xml; charset=utf-8")
 	h.Add("Vary", "Accept-Encoding")
 	body := rep.body
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if len(body) >= s.gzipMin && acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
 		// Writes to a bytes.Buffer cannot fail.

@@ -112,7 +112,14 @@ func TestPassword(t *testing.T) {
 }
 
 func TestGzip(t *testing.T) {
-	srv, _ := newTestServer(Options{})
+	// Small replies stay uncompressed by default, as web servers do.
+	small, _ := newTestServer(Options{})
+	rec := post(t, small, "/sql", dialects[3].env(dialects[3].begin), func(r *http.Request) { r.Header.Set("Accept-Encoding", "gzip") })
+	if rec.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("a %d-byte reply was compressed", rec.Body.Len())
+	}
+
+	srv, _ := newTestServer(Options{GzipMinimum: 1})
 	body := dialects[3].env(dialects[3].begin)
 	for ae, want := range map[string]bool{
 		"gzip":                true,

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -55,11 +54,15 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // ErrBadName is returned for a session name that cannot be a file name.
 var ErrBadName = errors.New("session names are letters, digits, '.', '_' and '-', starting with a letter, digit or '_'")
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$`)
-
-// CheckName reports whether name can name a session.
+// CheckName reports whether name can name a session (and a file).
 func CheckName(name string) error {
-	if !validName.MatchString(name) {
+	ok := len(name) > 0 && len(name) <= 100
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' ||
+			i > 0 && (c == '.' || c == '-')
+	}
+	if !ok {
 		return fmt.Errorf("session name %q: %w", name, ErrBadName)
 	}
 	return nil
@@ -165,7 +168,7 @@ func (s *Store) Create(sess *Session) error {
 	case !errors.Is(err, ErrNoSession):
 		return err
 	}
-	return s.write(sess)
+	return s.write(sess, true)
 }
 
 // Update applies fn to the session under its lock and writes the result.
@@ -185,7 +188,7 @@ func (s *Store) Update(name string, fn func(*Session) error) (*Session, error) {
 	if err := fn(sess); err != nil {
 		return nil, err
 	}
-	return sess, s.write(sess)
+	return sess, s.write(sess, false)
 }
 
 // Delete removes the session under name if its ID is id (any ID when id is
@@ -248,8 +251,11 @@ func (s *Store) List() (sessions []*Session, errs []error) {
 }
 
 // write replaces the session file atomically: a private temporary file in
-// the same directory, synced, then renamed over the old one.
-func (s *Store) write(sess *Session) error {
+// the same directory, then renamed over the old one. A new session is synced
+// to disk first; an update (last use, request count) is not, as losing one
+// after a crash costs nothing and a sync on every send costs time. Either
+// way the old file stays whole until the rename.
+func (s *Store) write(sess *Session, sync bool) error {
 	raw, err := json.MarshalIndent(sess, "", "  ")
 	if err != nil {
 		return err
@@ -263,9 +269,11 @@ func (s *Store) write(sess *Session) error {
 		tmp.Close()
 		return fmt.Errorf("write state: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write state: %w", err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("write state: %w", err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write state: %w", err)

@@ -1,0 +1,69 @@
+package printer
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzFormat: the printer never panics, never drops content from a
+// well-formed document, and without Pretty gives back the input exactly.
+func FuzzFormat(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/corpus/*/*.xml")
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`<p>mixed <b>x</b> text<![CDATA[<]]></p>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var pretty, raw bytes.Buffer
+		perr := Format(&pretty, bytes.NewReader(doc), Options{Pretty: true, Palette: &Palette{Tag: Style{"\x1b[34m", "\x1b[0m"}}})
+		Format(&pretty, bytes.NewReader(doc), Options{Pretty: true})
+		pretty.Reset()
+		if err := Format(&raw, bytes.NewReader(doc), Options{}); err == nil && !bytes.Equal(raw.Bytes(), doc) {
+			t.Fatalf("raw output differs from the input")
+		}
+		if perr != nil || !wellFormed(doc) {
+			return
+		}
+		if err := Format(&pretty, bytes.NewReader(doc), Options{Pretty: true}); err != nil {
+			t.Fatalf("well-formed input refused: %v", err)
+		}
+		sameContent(t, "fuzz", string(doc), pretty.String())
+	})
+}
+
+// wellFormed asks encoding/xml, strictly, whether doc is one well-formed document.
+func wellFormed(doc []byte) bool {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	roots, depth := 0, 0
+	for {
+		tk, err := d.Token()
+		if err == io.EOF {
+			return roots == 1 && depth == 0
+		}
+		if err != nil {
+			return false
+		}
+		switch tk := tk.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if depth == 0 && strings.TrimSpace(string(tk)) != "" {
+				return false
+			}
+		case xml.Directive:
+			return false // DTDs: entity definitions are beyond a formatter
+		}
+	}
+}
