@@ -345,6 +345,9 @@ func (s *streamer) close(t *xmltok.Token, depth int) error {
 	switch depth {
 	case s.header:
 		s.header = 0
+		if s.opt.Header != nil {
+			s.opt.Header.Write(newline)
+		}
 	case s.body:
 		s.body = 0
 	case s.body + 1:
