@@ -97,7 +97,7 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 	case out.query != nil:
 		// only the values asked for go to stdout
 	case out.has('s') || out.has('b'):
-		p = printer.New(a.io.Out, printer.Options{Pretty: out.pretty, Palette: palette(out.color)})
+		p = printer.New(a.io.Out, printer.Options{Pretty: out.pretty, Palette: palette(out.color), Trusted: true})
 		if out.has('s') {
 			opt.Header = p
 		}

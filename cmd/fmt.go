@@ -79,12 +79,12 @@ func (a *appCtx) fmtOne(name string, q *query, pal *printer.Palette) error {
 		r = f
 	}
 	var doc bytes.Buffer
-	opt := envelope.StreamOptions{}
+	opt := envelope.StreamOptions{Async: true}
 	var p *printer.Printer
 	if q != nil {
 		r = io.TeeReader(r, &doc)
 	} else {
-		p = printer.New(a.io.Out, printer.Options{Pretty: true, Palette: pal})
+		p = printer.New(a.io.Out, printer.Options{Pretty: true, Palette: pal, Trusted: true})
 		opt.Document = p
 	}
 	st, err := envelope.Stream(r, opt)

@@ -453,3 +453,20 @@ func TestNotSOAP(t *testing.T) {
 		}
 	}
 }
+
+// Stream asks Watch only about names mayWatch lets through: every name Watch
+// can want must pass mayWatch.
+func TestMayWatchCoversWatch(t *testing.T) {
+	paths := [][]string{nil, {"Envelope"}, {"Envelope", "Body"}, {"Envelope", "Body", "x", "root"}}
+	nss := []string{"", NSSOAP11, NSSOAP12, "urn:oasis:names:tc:DSML:2:0:core", "urn:schemas-microsoft-com:xml-analysis:exception",
+		"urn:schemas-microsoft-com:xml-analysis:rowset", "http://schemas.microsoft.com/sqlserver/2004/SOAP/types/SqlResultStream"}
+	for _, local := range []string{"Fault", "errorResponse", "Messages", "SqlMessage", "Exception", "Error", "Warning", "row", "Body", "fault", "SqlRowCount"} {
+		for _, ns := range nss {
+			for _, p := range paths {
+				if Watch(ns, local, p) && !mayWatch([]byte(local)) {
+					t.Errorf("Watch wants <%s> in %q at %v, but mayWatch never lets it through", local, ns, p)
+				}
+			}
+		}
+	}
+}

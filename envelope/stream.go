@@ -29,6 +29,10 @@ type StreamOptions struct {
 	// so nothing the server sent is lost, and a NotSOAPError is returned.
 	RequireSOAP bool
 	NotSOAP     io.Writer
+	// Async tokenizes on a goroutine of its own, so a large document is read
+	// on two cores. The input must then be left alone until it ends (a file,
+	// a pipe); not with RequireSOAP, which reads the rest of it itself.
+	Async bool
 }
 
 // Streamed is what was learnt from a document while it streamed by.
@@ -56,8 +60,15 @@ const captureLimit = 1 << 20
 // problems (see Watch) to summarise them.
 func Stream(r io.Reader, opt StreamOptions) (*Streamed, error) {
 	rec := &recorder{r: r, on: opt.RequireSOAP}
-	s := &streamer{opt: opt, res: &Streamed{}, names: map[string]string{}, rec: rec}
-	err := s.run(xmltok.NewLexer(rec))
+	s := &streamer{opt: opt, res: &Streamed{}, rec: rec}
+	var err error
+	if opt.Async && !opt.RequireSOAP {
+		lx := xmltok.NewAsyncLexer(r)
+		defer lx.Close()
+		err = s.run(lx)
+	} else {
+		err = s.run(xmltok.NewLexer(rec))
+	}
 	var ns *NotSOAPError
 	if errors.As(err, &ns) && opt.RequireSOAP && rec.on {
 		if opt.NotSOAP != nil {
@@ -94,9 +105,12 @@ type streamer struct {
 	rec   *recorder
 	res   *Streamed
 	scope xmltok.Scope
-	path  []string
-	names map[string]string // interned local names
-	env   string            // envelope namespace
+	// The local names of the open elements, back to back in names, ending
+	// at the offsets in path; strings are made only for Watch.
+	names []byte
+	path  []int
+	strs  []string
+	env   string // envelope namespace
 	root  bool
 
 	header, body int // depth of the Header/Body element while inside it, else 0
@@ -108,13 +122,25 @@ type streamer struct {
 	capOver  bool
 }
 
-func (s *streamer) intern(b []byte) string {
-	if v, ok := s.names[string(b)]; ok {
-		return v
+// pathStrings is the local names of the open elements, root first.
+func (s *streamer) pathStrings() []string {
+	s.strs = s.strs[:0]
+	from := 0
+	for _, to := range s.path {
+		s.strs = append(s.strs, string(s.names[from:to]))
+		from = to
 	}
-	v := string(b)
-	s.names[v] = v
-	return v
+	return s.strs
+}
+
+// mayWatch is a cheap first look, on the bytes, at whether Watch could want
+// an element: it is asked about every start tag of a large document.
+func mayWatch(local []byte) bool {
+	switch string(local) { // no allocation: the compiler compares the bytes
+	case "Fault", "errorResponse", "Messages", "SqlMessage":
+		return true
+	}
+	return false
 }
 
 var (
@@ -122,7 +148,12 @@ var (
 	bom     = []byte("\xef\xbb\xbf")
 )
 
-func (s *streamer) run(lx *xmltok.Lexer) error {
+// tokens is where the tokens come from: xmltok.Lexer or xmltok.AsyncLexer.
+type tokens interface {
+	Next() (xmltok.Token, error)
+}
+
+func (s *streamer) run(lx tokens) error {
 	for {
 		var err error
 		s.tok, err = lx.Next()
@@ -233,7 +264,10 @@ func (s *streamer) start(t *xmltok.Token) error {
 	if !ok && s.opt.RequireSOAP {
 		return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("namespace prefix %q is not declared", prefix)}
 	}
-	local := s.intern(localB)
+	local := "" // made only when needed
+	if depth <= 2 || mayWatch(localB) {
+		local = string(localB)
+	}
 	if depth == 1 {
 		s.root = true
 		if local == "Envelope" && (ns == NSSOAP11 || ns == NSSOAP12) {
@@ -263,7 +297,7 @@ func (s *streamer) start(t *xmltok.Token) error {
 	switch {
 	case s.capDepth > 0:
 		s.capture(t.Raw)
-	case Watch(ns, local, s.path):
+	case local != "" && mayWatch(localB) && Watch(ns, local, s.pathStrings()):
 		a, err := alone()
 		if err != nil {
 			return err
@@ -308,7 +342,8 @@ func (s *streamer) start(t *xmltok.Token) error {
 	if t.Kind == xmltok.EmptyTag {
 		return s.close(t, depth)
 	}
-	s.path = append(s.path, local)
+	s.names = append(s.names, localB...)
+	s.path = append(s.path, len(s.names))
 	return nil
 }
 
@@ -327,6 +362,11 @@ func (s *streamer) end(t *xmltok.Token) error {
 		return err
 	}
 	s.path = s.path[:len(s.path)-1]
+	if n := len(s.path); n > 0 {
+		s.names = s.names[:s.path[n-1]]
+	} else {
+		s.names = s.names[:0]
+	}
 	return nil
 }
 

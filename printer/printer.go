@@ -32,6 +32,9 @@ type Options struct {
 	Pretty  bool     // indent element-only content; otherwise keep the bytes as written
 	Indent  string   // one level of indentation; "  " when empty
 	Palette *Palette // nil: no colour
+	// Trusted says the tokens come from a reader that already checks that end
+	// tags match (envelope.Stream), so the printer need not check again.
+	Trusted bool
 }
 
 // SOAP envelope namespaces, for highlighting.
@@ -61,13 +64,12 @@ type frame struct {
 // pend is a token waiting for its frame to be decided; its bytes are in the
 // arena.
 type pend struct {
-	kind     xmltok.Kind
-	from, to int // Raw in the arena
-	name     int // length of Name (at the start of Raw after '<' or "</" or "<?")
-	line     int
-	frame    *frame // where it is placed: the parent, or the element itself for an end tag
-	style    *Style // highlight of a tag's name
-	dropped  []byte // white space dropped before it, for a switch to raw
+	frame      *frame // where it is placed: the parent, or the element itself for an end tag
+	style      *Style // highlight of a tag's name
+	from, to   int32  // Raw in the arena
+	dfrom, dto int32  // white space dropped before it, in the arena, for a switch to raw
+	name       int32  // length of Name
+	kind       xmltok.Kind
 }
 
 // Printer writes a document token by token.
@@ -137,7 +139,7 @@ func (p *Printer) Write(t *xmltok.Token) error {
 	parent := p.top()
 	switch t.Kind {
 	case xmltok.StartTag, xmltok.EmptyTag:
-		if err := p.scope.Push(t); err != nil {
+		if err := p.push(t); err != nil {
 			return err
 		}
 		parent.children = true
@@ -147,11 +149,14 @@ func (p *Printer) Write(t *xmltok.Token) error {
 		}
 		if t.Kind == xmltok.EmptyTag {
 			p.release(f)
-			return p.scope.Pop(t)
+			return p.pop(t)
 		}
 		p.open = append(p.open, f)
 	case xmltok.EndTag:
-		if err := p.scope.Pop(t); err != nil {
+		if len(p.open) == 0 {
+			return &xmltok.SyntaxError{Line: t.Line, Msg: "end tag </" + string(t.Name) + "> without a start tag"}
+		}
+		if err := p.pop(t); err != nil {
 			return err
 		}
 		f := parent
@@ -229,10 +234,30 @@ func (p *Printer) newFrame(parent *frame, t *xmltok.Token) *frame {
 	case bytes.Contains(t.Raw, []byte("xml:space")) && preserve(t):
 		f.mode = raw
 	}
-	if p.pal != nil || f.depth <= 2 {
+	if p.pal != nil {
 		p.classify(parent, f, t)
 	}
 	return f
+}
+
+// checked reports whether the printer tracks namespaces and checks that end
+// tags match: it must to colour SOAP headers and faults, and does when it
+// reads a document itself (Format). Fed by a reader that checks already
+// (envelope.Stream), it spares the work.
+func (p *Printer) checked() bool { return p.pal != nil || !p.opt.Trusted }
+
+func (p *Printer) push(t *xmltok.Token) error {
+	if p.checked() {
+		return p.scope.Push(t)
+	}
+	return nil
+}
+
+func (p *Printer) pop(t *xmltok.Token) error {
+	if p.checked() {
+		return p.scope.Pop(t)
+	}
+	return nil
 }
 
 // release recycles a closed element's frame, unless a held token may still
@@ -282,11 +307,13 @@ func (p *Printer) put(t *xmltok.Token, f *frame, style *Style) error {
 	if len(p.pending) == 0 && f.mode != undecided {
 		return p.emit(t.Kind, t.Raw, len(t.Name), f, style)
 	}
-	pd := pend{kind: t.Kind, from: len(p.arena), name: len(t.Name), line: t.Line, frame: f, style: style}
+	pd := pend{kind: t.Kind, from: int32(len(p.arena)), name: int32(len(t.Name)), frame: f, style: style}
 	p.arena = append(p.arena, t.Raw...)
-	pd.to = len(p.arena)
+	pd.to = int32(len(p.arena))
 	if len(p.ws) > 0 {
-		pd.dropped = append([]byte(nil), p.ws...)
+		pd.dfrom = pd.to
+		p.arena = append(p.arena, p.ws...)
+		pd.dto = int32(len(p.arena))
 	}
 	p.pending = append(p.pending, pd)
 	if len(p.arena) > arenaLimit {
@@ -308,10 +335,10 @@ func (p *Printer) drain() error {
 		if m == undecided {
 			break
 		}
-		if pd.dropped != nil && m == raw {
-			p.w.Write(pd.dropped)
+		if pd.dto > pd.dfrom && m == raw {
+			p.w.Write(p.arena[pd.dfrom:pd.dto])
 		}
-		if err := p.emitAs(m, pd.kind, p.arena[pd.from:pd.to], pd.name, pd.frame, pd.style); err != nil {
+		if err := p.emitAs(m, pd.kind, p.arena[pd.from:pd.to], int(pd.name), pd.frame, pd.style); err != nil {
 			return err
 		}
 	}
@@ -377,7 +404,10 @@ func (p *Printer) Close() error {
 	}
 	err := p.drain()
 	if err == nil && len(p.open) > 0 {
-		err = errors.New("the document ends with <" + string(p.scope.Open()) + "> still open")
+		err = errors.New("the document ends with an element still open")
+		if p.checked() {
+			err = errors.New("the document ends with <" + string(p.scope.Open()) + "> still open")
+		}
 	}
 	if p.opt.Pretty && p.wrote {
 		p.w.WriteByte('\n')
