@@ -286,9 +286,10 @@ func (p *Printer) classify(parent, f *frame, t *xmltok.Token) {
 	uri, _ := p.scope.URI(prefix)
 	soap := uri == nsSOAP11 || uri == nsSOAP12
 	switch {
-	case soap && f.depth == 2 && string(local) == "Header":
+	// Depth 1 too: a Header or Body may be printed on its own, out of its envelope.
+	case soap && f.depth <= 2 && string(local) == "Header":
 		f.isHeader = true
-	case soap && f.depth == 2 && string(local) == "Body":
+	case soap && f.depth <= 2 && string(local) == "Body":
 		f.isBody = true
 	}
 	if p.pal == nil {

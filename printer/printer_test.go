@@ -179,6 +179,11 @@ func TestColour(t *testing.T) {
 			t.Errorf("coloured output lacks %s:\n%s", want, got)
 		}
 	}
+	// A Header printed on its own still shows its entries as session headers.
+	alone := format(t, `<s:Header xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><o:sqlSession xmlns:o="urn:o" sessionId="1"/></s:Header>`, Options{Pretty: true, Palette: pal})
+	if !strings.Contains(alone, `[H]o:sqlSession[/]`) {
+		t.Errorf("a lone Header's entry is not highlighted:\n%s", alone)
+	}
 	strip := strings.NewReplacer("[T]", "", "[A]", "", "[V]", "", "[X]", "", "[C]", "", "[H]", "", "[F]", "", "[/]", "")
 	if plain := format(t, in, Options{Pretty: true}); strip.Replace(got) != plain {
 		t.Errorf("colour changed more than colour:\n%s\n%s", strip.Replace(got), plain)
