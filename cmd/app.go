@@ -29,7 +29,7 @@ func Main(args []string, io *IO) int {
 func run(ctx context.Context, args []string, io *IO) int {
 	a := &appCtx{io: io}
 	app := a.newApp()
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorder(app, args))
 	if err == nil && a.notFound != "" {
 		err = usageError("%q is not a soapsess command", a.notFound)
 	}
@@ -68,7 +68,7 @@ func (a *appCtx) newApp() *cli.App {
 		},
 		Commands: []*cli.Command{
 			a.beginCommand(), a.sendCommand(), a.endCommand(), a.statusCommand(), a.lsCommand(),
-			a.fmtCommand(), a.serveCommand(), a.demoCommand(),
+			a.fmtCommand(), a.dialectsCommand(), a.serveCommand(), a.demoCommand(),
 		},
 		Suggest: true,
 		Action: func(c *cli.Context) error {

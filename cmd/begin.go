@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	neturl "net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -30,11 +29,10 @@ Examples:
    soapsess begin --url http://sql1/sql --dialect sqlsoap --timeout 600`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "url", Usage: "the server's SOAP endpoint (http:// or https://)"},
-			&cli.StringFlag{Name: "dialect", Aliases: []string{"d"}, Usage: "session protocol: " + strings.Join(envelope.Builtins(), ", ")},
+			&cli.StringFlag{Name: "dialect", Aliases: []string{"d"}, Usage: "session protocol: " + strings.Join(envelope.Builtins(), ", ") + ", a dialect directory, or a name in ~/.config/soapsess/dialects"},
 			&cli.IntFlag{Name: "timeout", Usage: "ask the server for a session timeout, in `SECONDS` (sqlsoap)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "HTTP Basic user `NAME`; the password comes from $SOAPSESS_PASSWORD"},
-			&cli.StringSliceFlag{Name: "var", Usage: "set a dialect variable, `KEY=VALUE` (xmla: mustunderstand=plain|soap|none)"},
-		}, outputFlags()...),
+		}, append(varFlags(), outputFlags()...)...),
 		Action: a.begin,
 	}
 }
@@ -53,14 +51,14 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if c.Int("timeout") < 0 {
 		return usageError("--timeout must be a positive number of seconds")
 	}
-	d, err := envelope.Builtin(dialectName)
+	d, err := findDialect(dialectName)
 	if err != nil {
 		return err
 	}
 	if c.IsSet("timeout") && !d.UsesTimeout() {
 		warnf(a.io, "the %s dialect has no session timeout to ask for; --timeout is ignored", d.Name)
 	}
-	vars, err := parseVars(c.StringSlice("var"), d)
+	vars, err := readVars(c)
 	if err != nil {
 		return err
 	}
@@ -86,7 +84,9 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if user != "" && plainRemote(url) {
 		warnf(a.io, "the password for %s goes over plain http:// to %s; anyone on the way can read it", user, url)
 	}
-	body, err := a.bodyArg(c.Args().First(), d, envelope.Begin)
+	asked := c.Int("timeout")
+	values := envelope.Values{Timeout: asked, User: user, URL: url, Vars: vars, Password: pass}
+	body, err := a.bodyArg(c, d, envelope.Begin, values)
 	if err != nil {
 		return err
 	}
@@ -94,10 +94,8 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	asked := c.Int("timeout")
 	out, err := a.do(c.Context, &exchange{
-		dialect: d, phase: envelope.Begin, body: body, url: url, user: user, pass: pass,
-		values: envelope.Values{Timeout: asked, User: user, URL: url, Vars: vars},
+		dialect: d, phase: envelope.Begin, body: body, url: url, user: user, pass: pass, values: values,
 	}, show)
 	if err != nil {
 		return err
@@ -115,7 +113,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	sess := &state.Session{
-		Name: name, Dialect: d.Name, URL: url, ID: info.ID, IDName: info.IDName,
+		Name: name, Dialect: d.Ref(), URL: url, ID: info.ID, IDName: info.IDName,
 		Created: now, LastUsed: now, Timeout: info.Timeout, User: user, Vars: vars, Requests: 1,
 	}
 	if err := store.Create(sess); err != nil {
@@ -123,34 +121,6 @@ func (a *appCtx) begin(c *cli.Context) error {
 	}
 	infof(a.io, "%s %s in %s, session %q began: %s", out.resp.Proto, out.resp.Reason, ms(out.resp.Elapsed), name, info.ID)
 	return nil
-}
-
-// parseVars reads --var KEY=VALUE against the dialect's declared variables.
-func parseVars(args []string, d *envelope.Dialect) (map[string]string, error) {
-	known := d.Vars()
-	vars := map[string]string{}
-	for _, kv := range args {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usageError("--var %q: want KEY=VALUE", kv)
-		}
-		if _, ok := known[k]; !ok {
-			names := make([]string, 0, len(known))
-			for n := range known {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			if len(names) == 0 {
-				return nil, usageError("--var %s: the %s dialect has no variables", k, d.Name)
-			}
-			return nil, usageError("--var %s: the %s dialect has no such variable (it has: %s)", k, d.Name, strings.Join(names, ", "))
-		}
-		vars[k] = v
-	}
-	if len(vars) == 0 {
-		return nil, nil
-	}
-	return vars, nil
 }
 
 // checkURL refuses what cannot be a SOAP endpoint before anything is sent.

@@ -27,7 +27,7 @@ Examples:
    soapsess end --forget     # drop the local session without asking the server`,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "forget", Usage: "only forget the local session; send nothing"},
-		}, outputFlags()...),
+		}, append(varFlags(), outputFlags()...)...),
 		Action: a.end,
 	}
 }
@@ -43,7 +43,12 @@ func (a *appCtx) end(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := a.bodyArg(c.Args().First(), o.dialect, envelope.End)
+	vars, err := readVars(c)
+	if err != nil {
+		return err
+	}
+	values := o.values(vars)
+	body, err := a.bodyArg(c, o.dialect, envelope.End, values)
 	if err != nil {
 		return err
 	}
@@ -53,7 +58,7 @@ func (a *appCtx) end(c *cli.Context) error {
 	}
 	attempts := o.dialect.EndAttempts()
 	for i := 1; ; i++ {
-		out, err := a.do(c.Context, o.exchange(envelope.End, body), show)
+		out, err := a.do(c.Context, o.exchange(envelope.End, body, values), show)
 		if out == nil || !out.soap {
 			// No SOAP answer (refused, or a proxy's error page): the server
 			// may never have seen the end, so keep the session to try again.
@@ -69,7 +74,7 @@ func (a *appCtx) end(c *cli.Context) error {
 		if err == nil && out.reply != nil && !o.dialect.EndConfirmed(out.reply) {
 			if i < attempts {
 				warnf(a.io, "the server did not confirm the end of session %q; trying again (%d of %d)", o.sess.Name, i+1, attempts)
-				if b, ok := o.dialect.DefaultBody(envelope.End); ok {
+				if b, ok, err := o.dialect.DefaultBody(envelope.End, values); ok && err == nil {
 					body = b
 				}
 				continue

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/printer"
 	"github.com/soapsess/soapsess/transport"
@@ -58,11 +60,15 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 	if err != nil {
 		return nil, err
 	}
-	action, err := x.dialect.SOAPAction(x.body)
+	inner, err := x.dialect.Inner(x.body)
 	if err != nil {
 		return nil, err
 	}
-	req := transport.Request{URL: x.url, SOAPAction: action, ContentType: x.dialect.ContentType(), Body: env, User: x.user, Password: x.pass}
+	ct, action, err := x.dialect.HTTPHeaders(inner)
+	if err != nil {
+		return nil, err
+	}
+	req := transport.Request{URL: x.url, SOAPAction: action, ContentType: ct, Body: env, User: x.user, Password: x.pass}
 	if err := a.showRequest(out, req); err != nil {
 		return nil, err
 	}
@@ -255,8 +261,9 @@ func (l *limited) Write(p []byte) (int, error) {
 
 var errWrite = errors.New("write error")
 
-// readBody reads BODY: a file, or "-" for standard input.
-func (a *appCtx) readBody(arg string) (*envelope.Body, error) {
+// readBody reads BODY: a file, or "-" for standard input; with --template it
+// is filled in first.
+func (a *appCtx) readBody(arg string, d *envelope.Dialect, tmpl bool, v envelope.Values) (*envelope.Body, error) {
 	var (
 		raw []byte
 		err error
@@ -270,6 +277,11 @@ func (a *appCtx) readBody(arg string) (*envelope.Body, error) {
 	if err != nil {
 		return nil, withCode(ExitUsage, fmt.Errorf("read body: %w", err))
 	}
+	if tmpl {
+		if raw, err = d.RenderBody(arg, raw, v); err != nil {
+			return nil, err
+		}
+	}
 	b, err := envelope.ParseBody(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", arg, err)
@@ -279,15 +291,16 @@ func (a *appCtx) readBody(arg string) (*envelope.Body, error) {
 
 // bodyArg picks the body: the argument, else the dialect's default for the
 // phase, else standard input (refusing a terminal, which would just hang).
-func (a *appCtx) bodyArg(arg string, d *envelope.Dialect, p envelope.Phase) (*envelope.Body, error) {
+func (a *appCtx) bodyArg(c *cli.Context, d *envelope.Dialect, p envelope.Phase, v envelope.Values) (*envelope.Body, error) {
+	arg, tmpl := c.Args().First(), c.Bool("template")
 	if arg != "" {
-		return a.readBody(arg)
+		return a.readBody(arg, d, tmpl, v)
 	}
-	if b, ok := d.DefaultBody(p); ok {
-		return b, nil
+	if b, ok, err := d.DefaultBody(p, v); ok {
+		return b, err
 	}
 	if a.io.InTTY {
 		return nil, usageError("give the body as a file, or pipe it in: soapsess send query.xml, or ... | soapsess send -")
 	}
-	return a.readBody("-")
+	return a.readBody("-", d, tmpl, v)
 }

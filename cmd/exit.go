@@ -76,6 +76,8 @@ func classify(err error) (int, []string) {
 	case errors.As(err, &body), errors.As(err, &dialect),
 		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName):
 		return ExitUsage, nil
+	case errors.Is(err, envelope.ErrMissingVar):
+		return ExitUsage, nil
 	case errors.Is(err, state.ErrNoSession):
 		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the open ones"}
 	case errors.Is(err, state.ErrExists):

@@ -20,7 +20,7 @@ Examples:
    soapsess send discover.xml | xmllint --format -
    echo '<Execute xmlns="urn:schemas-microsoft-com:xml-analysis">...</Execute>' | soapsess send
    soapsess --session ad send search.xml`,
-		Flags:  append(outputFlags(), queryFlags()...),
+		Flags:  append(append(varFlags(), outputFlags()...), queryFlags()...),
 		Action: a.send,
 	}
 }
@@ -33,7 +33,12 @@ func (a *appCtx) send(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := a.bodyArg(c.Args().First(), o.dialect, envelope.Session)
+	vars, err := readVars(c)
+	if err != nil {
+		return err
+	}
+	values := o.values(vars)
+	body, err := a.bodyArg(c, o.dialect, envelope.Session, values)
 	if err != nil {
 		return err
 	}
@@ -41,7 +46,7 @@ func (a *appCtx) send(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.do(c.Context, o.exchange(envelope.Session, body), show)
+	out, err := a.do(c.Context, o.exchange(envelope.Session, body, values), show)
 	var fe *faultError
 	if errors.As(err, &fe) && fe.rejected {
 		return o.rejected(fe)

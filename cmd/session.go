@@ -33,7 +33,7 @@ func (a *appCtx) openSession(c *cli.Context) (*open, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := envelope.Builtin(sess.Dialect)
+	d, err := findDialect(sess.Dialect)
 	if err == nil {
 		// What the file says must still make a session header: a hand-edited
 		// dialect, variable or ID name is the file's fault, not the user's.
@@ -49,12 +49,17 @@ func (a *appCtx) openSession(c *cli.Context) (*open, error) {
 	return &open{store: store, sess: sess, dialect: d, pass: pass}, nil
 }
 
-func (o *open) exchange(p envelope.Phase, body *envelope.Body) *exchange {
+// values are what templates see in this session, with the variables of
+// this one request on top of those the session began with.
+func (o *open) values(vars map[string]string) envelope.Values {
 	s := o.sess
-	return &exchange{
-		dialect: o.dialect, phase: p, body: body, url: s.URL, user: s.User, pass: o.pass,
-		values: envelope.Values{ID: s.ID, IDName: s.IDName, Timeout: s.Timeout, User: s.User, URL: s.URL, Vars: s.Vars},
-	}
+	return envelope.Values{ID: s.ID, IDName: s.IDName, Timeout: s.Timeout, User: s.User, URL: s.URL,
+		Vars: merge(s.Vars, vars), Password: o.pass}
+}
+
+func (o *open) exchange(p envelope.Phase, body *envelope.Body, v envelope.Values) *exchange {
+	s := o.sess
+	return &exchange{dialect: o.dialect, phase: p, body: body, url: s.URL, user: s.User, pass: o.pass, values: v}
 }
 
 // touch records a request the server answered within the session.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"text/template"
 
 	"github.com/antchfx/xmlquery"
 )
@@ -20,7 +21,10 @@ type Values struct {
 	Timeout int               // {{.Timeout}}: session timeout asked for, in seconds; 0 when not asked
 	User    string            // {{.User}}
 	URL     string            // {{.URL}}
-	Vars    map[string]string // {{.Var.name}}: the dialect's variables
+	Vars    map[string]string // {{.Var.name}}: the dialect's variables and --var
+	// {{.Password}}: for dialects whose begin is a login operation in the
+	// body; it goes into that envelope and nowhere else.
+	Password string
 }
 
 // xmlName is compiled on first use: every soapsess run pays for package
@@ -29,13 +33,12 @@ var xmlName = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$`)
 })
 
-// ErrEnvelopeBody is returned when a body is itself a SOAP envelope.
-var ErrEnvelopeBody = errors.New("body is already a whole SOAP envelope; give just the element that goes inside <Body>")
-
-// Build renders the envelope for one phase of a session around body.
+// Build renders the envelope for one phase of a session around body. A body
+// that is a whole envelope gets the session header put into its Header,
+// replacing one of the dialect's own already there (see Insert).
 func (d *Dialect) Build(p Phase, v Values, b *Body) ([]byte, error) {
 	if b.IsEnvelope() {
-		return nil, &BodyError{ErrEnvelopeBody}
+		return d.Insert(p, v, b)
 	}
 	if err := d.CheckBody(b); err != nil {
 		return nil, err
@@ -45,7 +48,7 @@ func (d *Dialect) Build(p Phase, v Values, b *Body) ([]byte, error) {
 		return nil, err
 	}
 	var env bytes.Buffer
-	env.WriteString(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + NSSOAP11 + `">` + "\n")
+	env.WriteString(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.EnvelopeNS() + `">` + "\n")
 	if len(header) > 0 {
 		env.WriteString("<SOAP-ENV:Header>")
 		env.Write(header)
@@ -71,19 +74,73 @@ func (d *Dialect) Header(p Phase, v Values) ([]byte, error) {
 	for k, val := range vars {
 		vars[k] = escape(val)
 	}
+	data, err := d.data(v)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := d.headers.ExecuteTemplate(&buf, string(p)+".xml", data); err != nil {
+		return nil, d.templateError(string(p)+".xml", err)
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
+}
+
+// data is what templates see: every value XML-escaped.
+func (d *Dialect) data(v Values) (map[string]any, error) {
+	vars := d.Vars()
+	for k, val := range v.Vars {
+		vars[k] = val
+	}
+	for k, val := range vars {
+		vars[k] = escape(val)
+	}
 	idName := v.IDName
 	if idName != "" && !xmlName().MatchString(idName) {
 		return nil, fmt.Errorf("session ID name %q is not an XML name", idName)
 	}
-	data := map[string]any{
+	mu := "1"
+	if d.SOAPVersion == "1.2" {
+		mu = "true"
+	}
+	return map[string]any{
 		"ID": escape(v.ID), "IDName": idName, "Timeout": v.Timeout,
 		"User": escape(v.User), "URL": escape(v.URL), "Var": vars,
+		"Password": escape(v.Password), "SOAP": d.SOAPVersion, "MU": mu,
+	}, nil
+}
+
+var missingKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`map has no entry for key "([^"]*)"`) })
+
+// ErrMissingVar is wrapped by the error for a variable a template needs and
+// nobody set.
+var ErrMissingVar = errors.New("variable not set")
+
+func (d *Dialect) templateError(file string, err error) error {
+	if m := missingKey().FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%w: %s needs variable %q: give it with --var %s=VALUE (or in a --var-file)", ErrMissingVar, file, m[1], m[1])
+	}
+	return &DialectError{"dialect " + d.Name + ": " + file, err}
+}
+
+// RenderBody runs a body through text/template with the same values the
+// header templates see, escaped the same way.
+func (d *Dialect) RenderBody(name string, src []byte, v Values) ([]byte, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return nil, &BodyError{err}
+	}
+	data, err := d.data(v)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := d.headers.ExecuteTemplate(&buf, string(p)+".xml", data); err != nil {
-		return nil, &DialectError{"dialect " + d.Name + ": " + string(p) + ".xml", err}
+	if err := t.Execute(&buf, data); err != nil {
+		if m := missingKey().FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%w: %s needs variable %q: give it with --var %s=VALUE (or in a --var-file)", ErrMissingVar, name, m[1], m[1])
+		}
+		return nil, &BodyError{err}
 	}
-	return bytes.TrimSpace(buf.Bytes()), nil
+	return buf.Bytes(), nil
 }
 
 // CheckBody refuses a body the dialect's servers cannot take.

@@ -39,12 +39,14 @@ type Dialect struct {
 	Name        string
 	Description string
 	Source      string // "built-in", or the directory it was read from
-	SOAPVersion string // "1.1"
+	SOAPVersion string // "1.1" or "1.2"
+	fsys        fs.FS
+	ref         string
 
 	manifest   manifest
 	soapAction *template.Template
 	headers    *template.Template
-	bodies     map[Phase]*Body
+	bodies     map[Phase][]byte // default bodies, templates
 	rejected   []*regexp.Regexp
 }
 
@@ -119,11 +121,16 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 	if err != nil {
 		return nil, &DialectError{at("manifest.toml"), err}
 	}
-	d := &Dialect{Name: name, Source: source, bodies: map[Phase]*Body{}}
+	d := &Dialect{Name: name, Source: source, bodies: map[Phase][]byte{}, fsys: fsys}
 	md, err := toml.Decode(string(raw), &d.manifest)
 	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &DialectError{fmt.Sprintf("%s:%d", at("manifest.toml"), pe.Position.Line), errors.New(pe.Message)}
+		}
 		return nil, &DialectError{at("manifest.toml"), err}
 	}
+	line := func(key string) string { return fmt.Sprintf("%s:%d", at("manifest.toml"), lineOf(raw, key)) }
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		return nil, &DialectError{at("manifest.toml"), fmt.Errorf("unknown key %q", undecoded[0].String())}
 	}
@@ -133,27 +140,26 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 	if d.SOAPVersion == "" {
 		d.SOAPVersion = "1.1"
 	}
-	if d.SOAPVersion != "1.1" {
-		return nil, &DialectError{at("manifest.toml"), fmt.Errorf("soap = %q: only SOAP 1.1 is supported", m.SOAP)}
+	if d.SOAPVersion != "1.1" && d.SOAPVersion != "1.2" {
+		return nil, &DialectError{line("soap"), fmt.Errorf("soap = %q: want \"1.1\" or \"1.2\"", m.SOAP)}
 	}
 	if m.Session.ID == "" {
 		return nil, &DialectError{at("manifest.toml"), errors.New("[session] id: an XPath that finds the session ID is required")}
 	}
-	for key, expr := range map[string]string{
-		"[body] require": m.Body.Require, "[session] id": m.Session.ID,
-		"[session] timeout": m.Session.Timeout, "[session] end_confirm": m.Session.EndConfirm,
+	for _, x := range []struct{ key, expr string }{
+		{"require", m.Body.Require}, {"id", m.Session.ID}, {"timeout", m.Session.Timeout}, {"end_confirm", m.Session.EndConfirm},
 	} {
-		if expr == "" {
+		if x.expr == "" {
 			continue
 		}
-		if _, err := xpath.CompileWithNS(expr, m.Namespaces); err != nil {
-			return nil, &DialectError{at("manifest.toml"), fmt.Errorf("%s: bad XPath %q: %w", key, expr, err)}
+		if err := checkXPath(x.expr, m.Namespaces); err != nil {
+			return nil, &DialectError{line(x.key), fmt.Errorf("%s: bad XPath %q: %w", x.key, x.expr, err)}
 		}
 	}
 	for _, p := range m.Session.Rejected {
 		re, err := regexp.Compile(p)
 		if err != nil {
-			return nil, &DialectError{at("manifest.toml"), fmt.Errorf("[session] rejected: %w", err)}
+			return nil, &DialectError{line("rejected"), fmt.Errorf("rejected: %w", err)}
 		}
 		d.rejected = append(d.rejected, re)
 	}
@@ -161,7 +167,7 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 		m.Session.EndAttempts = 1
 	}
 	if d.soapAction, err = template.New("soapaction").Option("missingkey=error").Parse(m.SOAPAction); err != nil {
-		return nil, &DialectError{at("manifest.toml"), fmt.Errorf("soapaction: %w", err)}
+		return nil, &DialectError{line("soapaction"), fmt.Errorf("soapaction: %w", err)}
 	}
 	d.headers = template.New(name).Option("missingkey=error").Funcs(template.FuncMap{
 		"fail": func(msg string) (string, error) { return "", errors.New(msg) },
@@ -190,24 +196,36 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 			continue
 		case err != nil:
 			return nil, &DialectError{at(file), err}
-		case len(bytes.TrimSpace(src)) == 0:
-			d.bodies[p] = &Body{} // an empty SOAP Body
 		default:
-			b, err := ParseBody(src)
-			if err != nil {
+			if _, err := template.New(file).Parse(string(src)); err != nil {
 				return nil, &DialectError{at(file), err}
 			}
-			d.bodies[p] = b
+			d.bodies[p] = src
 		}
 	}
 	return d, nil
 }
 
-// DefaultBody returns the dialect's default body for a phase, if it has one.
-// It may be empty (no element at all), which makes an empty SOAP Body.
-func (d *Dialect) DefaultBody(p Phase) (*Body, bool) {
-	b, ok := d.bodies[p]
-	return b, ok
+// DefaultBody renders the dialect's default body for a phase, if it has
+// one. It may be empty (no element at all), which makes an empty SOAP Body.
+func (d *Dialect) DefaultBody(p Phase, v Values) (*Body, bool, error) {
+	src, ok := d.bodies[p]
+	if !ok {
+		return nil, false, nil
+	}
+	file := string(p) + "-body.xml"
+	out, err := d.RenderBody(file, src, v)
+	if err != nil {
+		return nil, true, err
+	}
+	if len(bytes.TrimSpace(out)) == 0 {
+		return &Body{}, true, nil
+	}
+	b, err := ParseBody(out)
+	if err != nil {
+		return nil, true, &DialectError{"dialect " + d.Name + ": " + file, err}
+	}
+	return b, true, nil
 }
 
 // Vars returns the dialect's variables with their default values.
@@ -233,8 +251,78 @@ func (d *Dialect) SOAPAction(b *Body) (string, error) {
 	return buf.String(), nil
 }
 
-// ContentType is the HTTP Content-Type of the dialect's requests.
-func (d *Dialect) ContentType() string { return "text/xml; charset=utf-8" }
+// HTTPHeaders returns the Content-Type and SOAPAction headers of a request
+// with body b. SOAP 1.1 sends the action in a SOAPAction header, quoted as
+// written in the manifest; SOAP 1.2 puts it, unquoted, in the Content-Type's
+// action parameter and sends no SOAPAction header.
+func (d *Dialect) HTTPHeaders(b *Body) (contentType, soapAction string, err error) {
+	action, err := d.SOAPAction(b)
+	if err != nil {
+		return "", "", err
+	}
+	if d.SOAPVersion == "1.2" {
+		ct := "application/soap+xml; charset=utf-8"
+		if a := strings.Trim(action, `"`); a != "" {
+			ct += `; action="` + a + `"`
+		}
+		return ct, "", nil
+	}
+	return "text/xml; charset=utf-8", action, nil
+}
+
+// EnvelopeNS is the namespace of the dialect's SOAP envelope.
+func (d *Dialect) EnvelopeNS() string {
+	if d.SOAPVersion == "1.2" {
+		return NSSOAP12
+	}
+	return NSSOAP11
+}
+
+// Files lists the dialect's files and their contents, manifest first.
+func (d *Dialect) Files() ([]string, map[string][]byte, error) {
+	entries, err := fs.ReadDir(d.fsys, ".")
+	if err != nil {
+		return nil, nil, err
+	}
+	names := []string{"manifest.toml"}
+	contents := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := fs.ReadFile(d.fsys, e.Name())
+		if err != nil {
+			return nil, nil, err
+		}
+		contents[e.Name()] = b
+		if e.Name() != "manifest.toml" {
+			names = append(names, e.Name())
+		}
+	}
+	return names, contents, nil
+}
+
+// lineOf is the line of raw where key is set (1 when not found).
+func lineOf(raw []byte, key string) int {
+	for i, l := range strings.Split(string(raw), "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, key) && strings.HasPrefix(strings.TrimSpace(t[len(key):]), "=") {
+			return i + 1
+		}
+	}
+	return 1
+}
+
+// checkXPath compiles an expression, turning a panic of the XPath library
+// on odd input into an error.
+func checkXPath(expr string, ns map[string]string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	_, err = xpath.CompileWithNS(expr, ns)
+	return err
+}
 
 func (d *Dialect) compile(expr string) *xpath.Expr {
 	// Expressions were checked when the dialect was loaded; compiling per use

@@ -329,7 +329,7 @@ func TestSOAPAction(t *testing.T) {
 			t.Errorf("%s SOAPAction(%s) = %s, %v; want %s", tt.dialect, tt.body, got, err, tt.want)
 		}
 	}
-	empty, _ := dialect(t, "sqlsoap").DefaultBody(End)
+	empty, _, _ := dialect(t, "sqlsoap").DefaultBody(End, Values{})
 	if got, _ := dialect(t, "sqlsoap").SOAPAction(empty); got != `""` {
 		t.Errorf("sqlsoap SOAPAction of an empty body = %s, want \"\"", got)
 	}
@@ -372,10 +372,6 @@ func TestBodyChecks(t *testing.T) {
 	wrongNS, _ := ParseBody([]byte(`<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0"/>`))
 	if err := dialect(t, "dsml").CheckBody(wrongNS); err == nil {
 		t.Error("dsml accepted a batchRequest in the wrong namespace")
-	}
-	env, _ := ParseBody(read(t, "dsml/03-msdsml-session-search.request.xml"))
-	if _, err := dialect(t, "dsml").Build(Session, Values{ID: "1"}, env); !errors.Is(err, ErrEnvelopeBody) {
-		t.Errorf("a whole envelope as body gave %v", err)
 	}
 }
 
@@ -469,4 +465,76 @@ func TestMayWatchCoversWatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A captured request used as the body: the session header goes in, the
+// dialect's old one goes out, everything else stays byte for byte.
+func TestWholeEnvelopeGetsTheSessionHeader(t *testing.T) {
+	tests := []struct {
+		dialect, file string
+		phase         Phase
+		keep          []string // bytes of the capture that must survive
+		gone          []string // what must be gone
+	}{
+		{"xmla", "xmla/mondrian_excelxp_03_session_discover_request.xml", Session,
+			[]string{"<RequestType>DBSCHEMA_CATALOGS</RequestType>", "<DataSourceInfo>FoodMart</DataSourceInfo>"}, []string{"${session.id}"}},
+		{"xmla", "xmla/mondrian_excelxp_03_session_discover_request.xml", End, nil, []string{"<XA:Session", "${session.id}"}},
+		{"xmla", "xmla/mondrian_excelxp_02_beginsession_discover_request.xml", Session,
+			[]string{`<NamespaceCompatibility mustUnderstand="0" xmlns="http://schemas.microsoft.com/analysisservices/2003/xmla"/>`}, []string{"BeginSession"}},
+		{"dsml", "dsml/03-msdsml-session-search.request.xml", Session,
+			[]string{`<dsml:searchRequest dn="ou=Sales,dc=fabrikam,dc=com"`}, []string{`ad:SessionID="12345"`}},
+		{"dsml", "dsml/10-opends-test-search.request.xml", End, // no Header at all
+			[]string{`<searchRequest dn="dc=example, dc=com" scope="wholeSubtree"`}, nil},
+		{"sqlsoap", "sqlsoap/07-sqlbatch-with-soapaction.request.xml", Session, []string{"<sql:BatchCommands> SELECT @@version </sql:BatchCommands>"}, nil},
+	}
+	for _, tt := range tests {
+		d := dialect(t, tt.dialect)
+		b, err := ParseBody(read(t, tt.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := d.Build(tt.phase, Values{ID: "NEW-1", IDName: "SessionId"}, b)
+		if err != nil {
+			t.Errorf("%s %s: %v", tt.file, tt.phase, err)
+			continue
+		}
+		phase, id, err := d.Recognize(env)
+		if err != nil || phase != tt.phase || id != "NEW-1" {
+			t.Errorf("%s %s: Recognize() = %q %q %v\n%s", tt.file, tt.phase, phase, id, err, env)
+		}
+		for _, k := range tt.keep {
+			if !bytes.Contains(env, []byte(k)) {
+				t.Errorf("%s: %q was lost:\n%s", tt.file, k, env)
+			}
+		}
+		for _, g := range tt.gone {
+			if bytes.Contains(env, []byte(g)) {
+				t.Errorf("%s: %q is still there:\n%s", tt.file, g, env)
+			}
+		}
+		if n := bytes.Count(env, []byte("Header>")); n != 2 {
+			t.Errorf("%s: %d Header tags, want one element:\n%s", tt.file, n, env)
+		}
+	}
+	inner, err := dialect(t, "xmla").Inner(mustBody(t, read(t, "xmla/mondrian_excelxp_03_session_discover_request.xml")))
+	if err != nil || inner.Local != "Discover" {
+		t.Errorf("Inner = %+v, %v", inner, err)
+	}
+	if a, _ := dialect(t, "xmla").SOAPAction(inner); a != `"urn:schemas-microsoft-com:xml-analysis:Discover"` {
+		t.Errorf("SOAPAction of a whole envelope = %s", a)
+	}
+	v12 := mustBody(t, []byte(`<e:Envelope xmlns:e="`+NSSOAP12+`"><e:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></e:Body></e:Envelope>`))
+	var be *BodyError
+	if _, err := dialect(t, "xmla").Build(Session, Values{ID: "1", IDName: "SessionId"}, v12); !errors.As(err, &be) {
+		t.Errorf("a SOAP 1.2 envelope in a 1.1 dialect gave %v", err)
+	}
+}
+
+func mustBody(t *testing.T, src []byte) *Body {
+	t.Helper()
+	b, err := ParseBody(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

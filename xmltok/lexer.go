@@ -63,6 +63,7 @@ type Lexer struct {
 	eof      bool
 	rerr     error
 	line     int
+	base     int64 // input offset of buf[0]
 	// MaxToken bounds the size of a single tag, comment, CDATA section, PI or
 	// declaration. Text is never bounded: it is returned in pieces.
 	MaxToken int
@@ -93,6 +94,7 @@ func (l *Lexer) fill() bool {
 	}
 	if l.pos > 0 {
 		n := copy(l.buf, l.buf[l.pos:l.end])
+		l.base += int64(l.pos)
 		l.pos, l.end = 0, n
 	}
 	if l.end == len(l.buf) {
@@ -376,3 +378,6 @@ func IsSpace(b []byte) bool {
 	}
 	return true
 }
+
+// Offset is the input offset of the next token's first byte.
+func (l *Lexer) Offset() int64 { return l.base + int64(l.pos) }
