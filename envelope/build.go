@@ -186,7 +186,7 @@ func (d *Dialect) CheckValues(v Values) error {
 		if err != nil {
 			return err
 		}
-		env := `<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + NSSOAP11 + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header><SOAP-ENV:Body/></SOAP-ENV:Envelope>`
+		env := `<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.EnvelopeNS() + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header><SOAP-ENV:Body/></SOAP-ENV:Envelope>`
 		if err := wellFormed([]byte(env)); err != nil {
 			return fmt.Errorf("the %s header would be broken: %w", p, err)
 		}

@@ -17,6 +17,7 @@ type headerShape struct {
 	local  string
 	fixed  map[string]string // local name -> value
 	idAttr string            // local name, "" when the phase carries no ID
+	idText bool              // the ID is the element's text
 }
 
 const sentinelID = "soapsess-sentinel-id"
@@ -30,7 +31,7 @@ func (d *Dialect) shapes() ([]headerShape, error) {
 		if err != nil {
 			return nil, err
 		}
-		doc, err := xmlquery.Parse(strings.NewReader(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + NSSOAP11 + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header></SOAP-ENV:Envelope>`))
+		doc, err := xmlquery.Parse(strings.NewReader(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.EnvelopeNS() + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header></SOAP-ENV:Envelope>`))
 		if err != nil {
 			return nil, &DialectError{"dialect " + d.Name + ": " + string(p) + ".xml", err}
 		}
@@ -38,7 +39,7 @@ func (d *Dialect) shapes() ([]headerShape, error) {
 		if el == nil {
 			continue
 		}
-		s := headerShape{phase: p, ns: el.NamespaceURI, local: el.Data, fixed: map[string]string{}}
+		s := headerShape{phase: p, ns: el.NamespaceURI, local: el.Data, fixed: map[string]string{}, idText: strings.TrimSpace(el.InnerText()) == sentinelID}
 		for _, a := range el.Attr {
 			switch {
 			case a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns"):
@@ -82,6 +83,9 @@ func (d *Dialect) Recognize(request []byte) (Phase, string, error) {
 		}
 		if best >= 0 {
 			s := shapes[best]
+			if s.idText {
+				return s.phase, strings.TrimSpace(h.InnerText()), nil
+			}
 			return s.phase, attr(h, s.idAttr), nil
 		}
 	}
@@ -93,6 +97,9 @@ func matches(h *xmlquery.Node, s headerShape) bool {
 		if !strings.EqualFold(strings.TrimSpace(attr(h, k)), v) {
 			return false
 		}
+	}
+	if s.idText {
+		return strings.TrimSpace(h.InnerText()) != ""
 	}
 	return s.idAttr == "" || attr(h, s.idAttr) != ""
 }
