@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/BurntSushi/toml"
@@ -175,7 +176,7 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 	// common.xml may define templates the phase templates share.
 	if src, err := fs.ReadFile(fsys, "common.xml"); err == nil {
 		if _, err := d.headers.New("common.xml").Parse(string(src)); err != nil {
-			return nil, &DialectError{at("common.xml"), err}
+			return nil, parseError(at("common.xml"), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, &DialectError{at("common.xml"), err}
@@ -187,7 +188,7 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 			return nil, &DialectError{at(file), err}
 		}
 		if _, err := d.headers.New(file).Parse(string(src)); err != nil {
-			return nil, &DialectError{at(file), err}
+			return nil, parseError(at(file), err)
 		}
 		file = string(p) + "-body.xml"
 		src, err = fs.ReadFile(fsys, file)
@@ -198,7 +199,7 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 			return nil, &DialectError{at(file), err}
 		default:
 			if _, err := template.New(file).Parse(string(src)); err != nil {
-				return nil, &DialectError{at(file), err}
+				return nil, parseError(at(file), err)
 			}
 			d.bodies[p] = src
 		}
@@ -301,6 +302,20 @@ func (d *Dialect) Files() ([]string, map[string][]byte, error) {
 	}
 	return names, contents, nil
 }
+
+// parseError names the file and line of a template that does not parse
+// ("template: session.xml:1: ..." becomes "DIR/session.xml:1: ...").
+func parseError(file string, err error) error {
+	msg := err.Error()
+	if m := templateLine().FindStringSubmatch(msg); m != nil {
+		return &DialectError{file + ":" + m[1], errors.New(m[2])}
+	}
+	return &DialectError{file, err}
+}
+
+var templateLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? *(.*)$`)
+})
 
 // lineOf is the line of raw where key is set (1 when not found).
 func lineOf(raw []byte, key string) int {
