@@ -41,12 +41,14 @@ func run(ctx context.Context, args []string, io *IO) int {
 
 // appCtx is what every command shares during one run.
 type appCtx struct {
-	io       *IO
-	notFound string
-	client   *transport.Client
+	io         *IO
+	notFound   string
+	verbose    bool
+	promptFunc func(question string) (string, error) // tests answer prompts here
 }
 
 func (a *appCtx) newApp() *cli.App {
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"} // -v is --verbose
 	app := &cli.App{
 		Name:      "soapsess",
 		Usage:     "open, use and close SOAP sessions (DSML, XML for Analysis, SQL Server) from the shell",
@@ -61,9 +63,11 @@ func (a *appCtx) newApp() *cli.App {
 				Usage: "where sessions are kept (default $XDG_STATE_HOME/soapsess or ~/.local/state/soapsess)"},
 			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"SOAPSESS_COLOR"},
 				Usage: "colour: auto (on a terminal, unless NO_COLOR), always or never"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the HTTP exchange on stderr (secrets redacted)"},
 		},
 		Before: func(c *cli.Context) error {
 			a.io.ColorMode = c.String("color")
+			a.verbose = c.Bool("verbose")
 			return nil
 		},
 		Commands: []*cli.Command{
@@ -134,26 +138,20 @@ func (a *appCtx) sessionName(c *cli.Context) (string, error) {
 	return name, nil
 }
 
-func (a *appCtx) transport() *transport.Client {
-	if a.client == nil {
-		a.client = transport.New()
-		a.client.Trace = a.io.Trace
-		a.client.UserAgent = "soapsess/" + version()
+// client is an HTTP client for one command's connection settings.
+func (a *appCtx) client(cn *conn) (*transport.Client, error) {
+	cl, err := transport.NewWith(cn.opt)
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
 	}
-	return a.client
-}
-
-// password returns the HTTP password for user from SOAPSESS_PASSWORD.
-func password(user string) (string, error) {
-	if user == "" {
-		return "", nil
+	cl.UserAgent = "soapsess/" + version()
+	switch {
+	case a.io.Trace != nil: // the demo
+		cl.Trace, cl.TraceBody = a.io.Trace, true
+	case a.verbose:
+		cl.Trace = a.io.Err
 	}
-	p := os.Getenv("SOAPSESS_PASSWORD")
-	if p == "" {
-		return "", withCode(ExitUsage, fmt.Errorf("user %q needs a password: set SOAPSESS_PASSWORD", user),
-			"read -rs SOAPSESS_PASSWORD && export SOAPSESS_PASSWORD  (never put it on the command line)")
-	}
-	return p, nil
+	return cl, nil
 }
 
 // noMoreArgs refuses extra arguments, and says so kindly when they look like

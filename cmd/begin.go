@@ -27,12 +27,12 @@ Examples:
    soapsess begin --url http://127.0.0.1:8808/xmla --dialect xmla
    soapsess --session ad begin --url https://dc1/dsml/adssoap.dsmlx --dialect dsml --user 'CORP\ann'
    soapsess begin --url http://sql1/sql --dialect sqlsoap --timeout 600`,
-		Flags: append([]cli.Flag{
+		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "url", Usage: "the server's SOAP endpoint (http:// or https://)"},
 			&cli.StringFlag{Name: "dialect", Aliases: []string{"d"}, Usage: "session protocol: " + strings.Join(envelope.Builtins(), ", ") + ", a dialect directory, or a name in ~/.config/soapsess/dialects"},
 			&cli.IntFlag{Name: "timeout", Usage: "ask the server for a session timeout, in `SECONDS` (sqlsoap)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "HTTP Basic user `NAME`; the password comes from $SOAPSESS_PASSWORD"},
-		}, append(varFlags(), outputFlags()...)...),
+		}, append(varFlags(), outputFlags()...)...), connFlags()...),
 		Action: a.begin,
 	}
 }
@@ -77,10 +77,11 @@ func (a *appCtx) begin(c *cli.Context) error {
 		return err
 	}
 	user := c.String("user")
-	pass, err := password(user)
+	cn, err := a.connect(c, nil, user)
 	if err != nil {
 		return err
 	}
+	pass := cn.pass
 	if user != "" && plainRemote(url) {
 		warnf(a.io, "the password for %s goes over plain http:// to %s; anyone on the way can read it", user, url)
 	}
@@ -95,8 +96,11 @@ func (a *appCtx) begin(c *cli.Context) error {
 		return err
 	}
 	out, err := a.do(c.Context, &exchange{
-		dialect: d, phase: envelope.Begin, body: body, url: url, user: user, pass: pass, values: values,
+		dialect: d, phase: envelope.Begin, body: body, url: url, conn: cn, values: values,
 	}, show)
+	if errors.Is(err, errDryRun) {
+		return nil // nothing sent, nothing kept
+	}
 	if err != nil {
 		return err
 	}
@@ -116,6 +120,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 		Name: name, Dialect: d.Ref(), URL: url, ID: info.ID, IDName: info.IDName,
 		Created: now, LastUsed: now, Timeout: info.Timeout, User: user, Vars: vars, Requests: 1,
 	}
+	cn.keep(sess)
 	if err := store.Create(sess); err != nil {
 		return withCode(ExitError, fmt.Errorf("the server opened session %s, but it could not be kept: %w", info.ID, err))
 	}

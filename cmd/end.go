@@ -1,8 +1,11 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"github.com/soapsess/soapsess/transport"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,7 +30,7 @@ Examples:
    soapsess end --forget     # drop the local session without asking the server`,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "forget", Usage: "only forget the local session; send nothing"},
-		}, append(varFlags(), outputFlags()...)...),
+		}, append(append(varFlags(), outputFlags()...), connFlags()...)...),
 		Action: a.end,
 	}
 }
@@ -59,6 +62,19 @@ func (a *appCtx) end(c *cli.Context) error {
 	attempts := o.dialect.EndAttempts()
 	for i := 1; ; i++ {
 		out, err := a.do(c.Context, o.exchange(envelope.End, body, values), show)
+		if errors.Is(err, errDryRun) {
+			return nil
+		}
+		var te *transport.Error
+		if out == nil && errors.As(err, &te) && i < endTries {
+			// Never answered: try again a few times, as the SQL Server docs
+			// advise for a terminate; the session stays until a server answers.
+			warnf(a.io, "%v; trying again (%d of %d)", err, i+1, endTries)
+			if !sleep(c.Context, time.Duration(i)*endBackoff) {
+				return withCode(ExitInterrupt, errors.New("interrupted"))
+			}
+			continue
+		}
 		if out == nil || !out.soap {
 			// No SOAP answer (refused, or a proxy's error page): the server
 			// may never have seen the end, so keep the session to try again.
@@ -110,4 +126,21 @@ func (a *appCtx) forget(c *cli.Context) error {
 	}
 	infof(a.io, "session %q forgotten locally; the server was not told", name)
 	return nil
+}
+
+// endTries bounds how often end tries a server it cannot reach.
+const endTries = 3
+
+var endBackoff = 300 * time.Millisecond
+
+// sleep waits d, or less if ctx ends; it reports whether it waited it all.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

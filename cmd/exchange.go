@@ -25,8 +25,7 @@ type exchange struct {
 	values  envelope.Values
 	body    *envelope.Body
 	url     string
-	user    string
-	pass    string
+	conn    *conn
 }
 
 // outcome is what came back from a server that answered.
@@ -68,11 +67,25 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 	if err != nil {
 		return nil, err
 	}
-	req := transport.Request{URL: x.url, SOAPAction: action, ContentType: ct, Body: env, User: x.user, Password: x.pass}
+	if x.conn.action != "" {
+		if x.dialect.SOAPVersion == "1.2" {
+			ct = "application/soap+xml; charset=utf-8; action=\"" + strings.Trim(x.conn.action, `"`) + "\""
+		} else {
+			action = x.conn.action
+		}
+	}
+	req := transport.Request{URL: x.url, SOAPAction: action, ContentType: ct, Body: env, User: x.conn.user, Password: x.conn.pass}
+	if x.conn.dryRun {
+		return nil, a.dryRun(req, x.conn)
+	}
 	if err := a.showRequest(out, req); err != nil {
 		return nil, err
 	}
-	resp, err := a.transport().Do(ctx, req)
+	cl, err := a.client(x.conn)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.Do(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, withCode(ExitInterrupt, fmt.Errorf("interrupted while waiting for %s", x.url))
@@ -203,6 +216,33 @@ func describe(r *transport.Response, why error) string {
 	return what + " that is not a SOAP envelope"
 }
 
+// errDryRun ends a command after --dry-run printed the request.
+var errDryRun = errors.New("dry run")
+
+// dryRun prints the exact request that would be sent: headers and envelope.
+func (a *appCtx) dryRun(r transport.Request, cn *conn) error {
+	w := a.io.Out
+	fmt.Fprintf(w, "POST %s\n", r.URL)
+	fmt.Fprintf(w, "Content-Type: %s\n", r.ContentType)
+	if r.SOAPAction != "" {
+		fmt.Fprintf(w, "SOAPAction: %s\n", r.SOAPAction)
+	}
+	for k, vs := range cn.opt.Header {
+		for _, v := range vs {
+			fmt.Fprintf(w, "%s: %s\n", k, transport.RedactHeader(k, v))
+		}
+	}
+	if r.User != "" && cn.opt.Auth != transport.AuthNone {
+		scheme := "Basic"
+		if cn.opt.Auth == transport.AuthNTLM || cn.opt.Auth == transport.AuthNegotiate {
+			scheme = "NTLM"
+		}
+		fmt.Fprintf(w, "Authorization: %s [redacted] (user %s)\n", scheme, r.User)
+	}
+	fmt.Fprintf(w, "\n%s", transport.RedactXML(r.Body))
+	return errDryRun
+}
+
 // showRequest prints the request line, headers and envelope, as --print asks.
 func (a *appCtx) showRequest(out *output, r transport.Request) error {
 	if out.has('H') {
@@ -213,12 +253,12 @@ func (a *appCtx) showRequest(out *output, r transport.Request) error {
 			fmt.Fprintf(w, "SOAPAction: %s\n", r.SOAPAction)
 		}
 		if r.User != "" {
-			fmt.Fprintf(w, "Authorization: Basic [redacted] (user %s)\n", r.User)
+			fmt.Fprintf(w, "Authorization: [redacted] (user %s)\n", r.User)
 		}
 		fmt.Fprintln(w)
 	}
 	if out.has('E') {
-		err := printer.Format(a.io.Out, bytes.NewReader(r.Body), printer.Options{Pretty: true, Palette: palette(out.color)})
+		err := printer.Format(a.io.Out, bytes.NewReader(transport.RedactXML(r.Body)), printer.Options{Pretty: true, Palette: palette(out.color)})
 		if err != nil {
 			return err
 		}

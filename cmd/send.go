@@ -20,7 +20,7 @@ Examples:
    soapsess send discover.xml | xmllint --format -
    echo '<Execute xmlns="urn:schemas-microsoft-com:xml-analysis">...</Execute>' | soapsess send
    soapsess --session ad send search.xml`,
-		Flags:  append(append(varFlags(), outputFlags()...), queryFlags()...),
+		Flags:  append(append(append(varFlags(), outputFlags()...), queryFlags()...), connFlags()...),
 		Action: a.send,
 	}
 }
@@ -47,6 +47,9 @@ func (a *appCtx) send(c *cli.Context) error {
 		return err
 	}
 	out, err := a.do(c.Context, o.exchange(envelope.Session, body, values), show)
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
 	var fe *faultError
 	if errors.As(err, &fe) && fe.rejected {
 		return o.rejected(fe)

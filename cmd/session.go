@@ -16,7 +16,7 @@ type open struct {
 	store   *state.Store
 	sess    *state.Session
 	dialect *envelope.Dialect
-	pass    string
+	conn    *conn
 }
 
 // openSession loads the session named by --session and its dialect.
@@ -42,11 +42,11 @@ func (a *appCtx) openSession(c *cli.Context) (*open, error) {
 	if err != nil {
 		return nil, &state.CorruptError{Path: store.Path(name), Err: err}
 	}
-	pass, err := password(sess.User)
+	cn, err := a.connect(c, sess, sess.User)
 	if err != nil {
 		return nil, err
 	}
-	return &open{store: store, sess: sess, dialect: d, pass: pass}, nil
+	return &open{store: store, sess: sess, dialect: d, conn: cn}, nil
 }
 
 // values are what templates see in this session, with the variables of
@@ -54,12 +54,12 @@ func (a *appCtx) openSession(c *cli.Context) (*open, error) {
 func (o *open) values(vars map[string]string) envelope.Values {
 	s := o.sess
 	return envelope.Values{ID: s.ID, IDName: s.IDName, Timeout: s.Timeout, User: s.User, URL: s.URL,
-		Vars: merge(s.Vars, vars), Password: o.pass}
+		Vars: merge(s.Vars, vars), Password: o.conn.pass}
 }
 
 func (o *open) exchange(p envelope.Phase, body *envelope.Body, v envelope.Values) *exchange {
 	s := o.sess
-	return &exchange{dialect: o.dialect, phase: p, body: body, url: s.URL, user: s.User, pass: o.pass, values: v}
+	return &exchange{dialect: o.dialect, phase: p, body: body, url: s.URL, conn: o.conn, values: v}
 }
 
 // touch records a request the server answered within the session.

@@ -21,15 +21,22 @@ import (
 // Session is what is remembered about one open session. It never holds a
 // password.
 type Session struct {
-	Name     string            `json:"name"`
-	Dialect  string            `json:"dialect"`
-	URL      string            `json:"url"`
-	ID       string            `json:"session_id"`
-	IDName   string            `json:"session_id_name,omitempty"` // attribute or element the server used for the ID
-	Created  time.Time         `json:"created"`
-	LastUsed time.Time         `json:"last_used"`
-	Timeout  int               `json:"timeout,omitempty"` // seconds the server granted, when known
-	User     string            `json:"user,omitempty"`
+	Name     string    `json:"name"`
+	Dialect  string    `json:"dialect"`
+	URL      string    `json:"url"`
+	ID       string    `json:"session_id"`
+	IDName   string    `json:"session_id_name,omitempty"` // attribute or element the server used for the ID
+	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"last_used"`
+	Timeout  int       `json:"timeout,omitempty"` // seconds the server granted, when known
+	User     string    `json:"user,omitempty"`
+	Auth     string    `json:"auth,omitempty"` // HTTP auth method: basic, ntlm, negotiate, none
+	// How to reach the server again: file paths and settings, never secrets.
+	CACert   string            `json:"cacert,omitempty"`
+	Cert     string            `json:"cert,omitempty"`
+	Key      string            `json:"key,omitempty"`
+	Insecure bool              `json:"insecure,omitempty"`
+	Proxy    string            `json:"proxy,omitempty"`
 	Vars     map[string]string `json:"vars,omitempty"`
 	Requests int               `json:"requests"` // requests sent in the session, begin and end included
 }

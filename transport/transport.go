@@ -7,15 +7,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/Azure/go-ntlmssp"
 )
 
 // Request is one SOAP call.
@@ -62,6 +66,9 @@ type Client struct {
 	UserAgent string
 	// IdleTimeout bounds a pause while the reply body streams.
 	IdleTimeout time.Duration
+	// TraceBody also copies the reply body to Trace as it streams.
+	TraceBody bool
+	opt       Options
 }
 
 // Timeouts for one request.
@@ -73,18 +80,96 @@ const (
 // New returns a client with TLS verification on and proxies from the
 // environment.
 func New() *Client {
+	c, _ := NewWith(Options{}) // the zero Options cannot fail
+	return c
+}
+
+// Options shape how a client connects. The zero value is safe: TLS verified
+// against the system's CAs, proxies from the environment, Basic auth when a
+// user is given.
+type Options struct {
+	// Auth is "basic" (the default when a user is given), "ntlm" or
+	// "negotiate" (NTLM, also inside SPNEGO, as IIS offers it), or "none".
+	Auth           string
+	CACert         string // PEM file of CAs to trust besides the system's
+	Cert, Key      string // PEM files of a client certificate and its key
+	Insecure       bool   // do not verify the server's certificate
+	Proxy          string // proxy URL; "" takes HTTP(S)_PROXY and NO_PROXY from the environment
+	ConnectTimeout time.Duration
+	MaxTime        time.Duration // bounds a whole request, reply included; 0 for none
+	Header         http.Header   // extra request headers
+}
+
+// Auth methods.
+const (
+	AuthBasic     = "basic"
+	AuthNTLM      = "ntlm"
+	AuthNegotiate = "negotiate"
+	AuthNone      = "none"
+)
+
+// NewWith returns a client configured by opt.
+func NewWith(opt Options) (*Client, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opt.Insecure}
+	if opt.CACert != "" {
+		pem, err := os.ReadFile(opt.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert %s: no PEM certificate in it", opt.CACert)
+		}
+		tlsConf.RootCAs = pool
+	}
+	if opt.Cert != "" || opt.Key != "" {
+		if opt.Cert == "" || opt.Key == "" {
+			return nil, errors.New("--cert and --key go together")
+		}
+		pair, err := tls.LoadX509KeyPair(opt.Cert, opt.Key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		tlsConf.Certificates = []tls.Certificate{pair}
+	}
+	proxy := http.ProxyFromEnvironment
+	if opt.Proxy != "" {
+		u, err := url.Parse(opt.Proxy)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("--proxy %q: not a URL", opt.Proxy)
+		}
+		proxy = http.ProxyURL(u)
+	}
+	connect := opt.ConnectTimeout
+	if connect <= 0 {
+		connect = ConnectTimeout
+	}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   ConnectTimeout,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		Proxy:                 proxy,
+		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   connect,
+		TLSClientConfig:       tlsConf,
 		ResponseHeaderTimeout: ReplyTimeout,
 		ExpectContinueTimeout: time.Second,
 		MaxIdleConns:          4,
 		IdleConnTimeout:       30 * time.Second,
 		// Go asks for gzip and decodes it transparently.
 	}
-	return &Client{http: &http.Client{Transport: tr, CheckRedirect: noRedirects}, UserAgent: "soapsess", IdleTimeout: IdleTimeout}
+	var rt http.RoundTripper = tr
+	switch opt.Auth {
+	case "", AuthBasic, AuthNone:
+	case AuthNTLM, AuthNegotiate:
+		// The Negotiator answers a 401 offering NTLM or Negotiate with the
+		// NTLMv2 handshake, from the user and password set as Basic auth on
+		// the request (which it never sends as such).
+		rt = ntlmssp.Negotiator{RoundTripper: tr}
+	default:
+		return nil, fmt.Errorf("--auth %q: want basic, ntlm, negotiate or none", opt.Auth)
+	}
+	return &Client{http: &http.Client{Transport: rt, CheckRedirect: noRedirects}, UserAgent: "soapsess", IdleTimeout: IdleTimeout, opt: opt}, nil
 }
 
 // noRedirects hands a redirect back instead of following it: following a
@@ -104,7 +189,12 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if u.User != nil {
 		return nil, &Error{URL: u.Redacted(), Err: errors.New("credentials in the URL are not accepted; use --user and SOAPSESS_PASSWORD")}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	var cancel context.CancelFunc
+	if c.opt.MaxTime > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.opt.MaxTime)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		cancel()
@@ -116,7 +206,13 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	}
 	req.Header.Set("Accept", "text/xml, application/soap+xml, */*;q=0.5")
 	req.Header.Set("User-Agent", c.UserAgent)
-	if r.User != "" {
+	for k, vs := range c.opt.Header {
+		req.Header.Del(k)
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if r.User != "" && c.opt.Auth != AuthNone {
 		req.SetBasicAuth(r.User, r.Password)
 	}
 	if c.Trace != nil {
@@ -126,13 +222,18 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		cancel()
+		if c.opt.MaxTime > 0 && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no reply within --max-time %s", c.opt.MaxTime)
+		}
 		return nil, &Error{URL: r.URL, Reached: reached(err), Err: unwrapURL(err)}
 	}
 	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header, Elapsed: time.Since(start)}
 	var body io.Reader = resp.Body
 	if c.Trace != nil {
 		c.traceResponse(out)
-		body = io.TeeReader(body, c.Trace)
+		if c.TraceBody {
+			body = io.TeeReader(body, c.Trace)
+		}
 	}
 	rb := &replyBody{r: body, c: resp.Body, url: r.URL, cancel: cancel, idle: c.IdleTimeout}
 	if rb.idle > 0 {
@@ -206,26 +307,3 @@ func unwrapURL(err error) error {
 	return err
 }
 
-func (c *Client) traceRequest(req *http.Request, body []byte) {
-	fmt.Fprintf(c.Trace, "> POST %s\n", req.URL.Redacted())
-	for _, k := range []string{"Content-Type", "SOAPAction"} {
-		if v := req.Header.Get(k); v != "" {
-			fmt.Fprintf(c.Trace, "> %s: %s\n", k, v)
-		}
-	}
-	if req.Header.Get("Authorization") != "" {
-		fmt.Fprintf(c.Trace, "> Authorization: Basic [redacted]\n")
-	}
-	fmt.Fprintf(c.Trace, ">\n%s", body)
-	if !bytes.HasSuffix(body, []byte("\n")) {
-		fmt.Fprintln(c.Trace)
-	}
-}
-
-func (c *Client) traceResponse(r *Response) {
-	fmt.Fprintf(c.Trace, "< %s %s (%s)\n", r.Proto, r.Reason, r.Elapsed.Round(time.Millisecond))
-	if v := r.Header.Get("Content-Type"); v != "" {
-		fmt.Fprintf(c.Trace, "< Content-Type: %s\n", v)
-	}
-	fmt.Fprintf(c.Trace, "<\n")
-}

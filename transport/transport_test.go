@@ -118,7 +118,7 @@ func TestTraceRedactsAuthorization(t *testing.T) {
 	defer srv.Close()
 	var trace strings.Builder
 	c := New()
-	c.Trace = &trace
+	c.Trace, c.TraceBody = &trace, true
 	resp, err := c.Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml", Body: []byte("<e/>"), User: "ann", Password: "hunter2"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,171 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
+)
+
+// connFlags are how begin, send and end reach a server. begin keeps the
+// auth method, user, TLS files, --insecure and --proxy for the session;
+// send and end use them unless given again.
+func connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "auth", Usage: "HTTP auth `METHOD`: basic (the default with --user), ntlm, negotiate (NTLM in SPNEGO, as IIS offers it) or none"},
+		&cli.StringFlag{Name: "password-file", Usage: "read the password from `FILE` (only you may read it); else $SOAPSESS_PASSWORD, else a prompt on the terminal"},
+		&cli.StringFlag{Name: "cacert", Usage: "also trust the CA certificates in `FILE` (PEM)"},
+		&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM), with --key"},
+		&cli.StringFlag{Name: "key", Usage: "client certificate key `FILE` (PEM)"},
+		&cli.BoolFlag{Name: "insecure", Aliases: []string{"k"}, Usage: "do not check the server's certificate (a warning says so)"},
+		&cli.StringFlag{Name: "proxy", Usage: "HTTP proxy `URL` (default: $HTTPS_PROXY, $HTTP_PROXY, $NO_PROXY)"},
+		&cli.Float64Flag{Name: "connect-timeout", Usage: "give up connecting after `SECONDS`"},
+		&cli.Float64Flag{Name: "max-time", Usage: "give up on the whole request after `SECONDS`"},
+		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "add an HTTP header, `'Name: value'` (repeatable; not kept)"},
+		&cli.StringFlag{Name: "action", Usage: "send this SOAPAction instead of the dialect's"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print the exact request that would be sent; send nothing, change nothing"},
+	}
+}
+
+// conn is how one command reaches the server.
+type conn struct {
+	opt    transport.Options
+	user   string
+	pass   string
+	action string
+	dryRun bool
+}
+
+// connect reads the connection flags over what the session kept (nil for
+// begin), and the password.
+func (a *appCtx) connect(c *cli.Context, kept *state.Session, user string) (*conn, error) {
+	k := kept
+	if k == nil {
+		k = &state.Session{}
+	}
+	str := func(flag, keptVal string) string {
+		if c.IsSet(flag) {
+			return c.String(flag)
+		}
+		return keptVal
+	}
+	cn := &conn{user: user, action: c.String("action"), dryRun: c.Bool("dry-run")}
+	cn.opt = transport.Options{
+		Auth: str("auth", k.Auth), CACert: abs(str("cacert", k.CACert)), Cert: abs(str("cert", k.Cert)),
+		Key: abs(str("key", k.Key)), Insecure: k.Insecure || c.Bool("insecure"), Proxy: str("proxy", k.Proxy),
+		ConnectTimeout: seconds(c.Float64("connect-timeout")), MaxTime: seconds(c.Float64("max-time")),
+	}
+	switch cn.opt.Auth {
+	case "", transport.AuthBasic, transport.AuthNTLM, transport.AuthNegotiate, transport.AuthNone:
+	default:
+		return nil, usageError("--auth %s: want basic, ntlm, negotiate or none", cn.opt.Auth)
+	}
+	if (cn.opt.Auth == transport.AuthNTLM || cn.opt.Auth == transport.AuthNegotiate) && user == "" {
+		return nil, usageError("--auth %s needs --user (DOMAIN\\user or user@domain)", cn.opt.Auth)
+	}
+	if c.Float64("connect-timeout") < 0 || c.Float64("max-time") < 0 {
+		return nil, usageError("--connect-timeout and --max-time are positive numbers of seconds")
+	}
+	for _, h := range c.StringSlice("header") {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, usageError("--header %q: want 'Name: value'", h)
+		}
+		if cn.opt.Header == nil {
+			cn.opt.Header = http.Header{}
+		}
+		cn.opt.Header.Add(name, strings.TrimSpace(value))
+	}
+	if cn.opt.Insecure {
+		warnf(a.io, "--insecure: the server's certificate is not checked; anyone on the way can read and change the session")
+	}
+	if user != "" && cn.opt.Auth != transport.AuthNone && !cn.dryRun {
+		p, err := a.password(c, user)
+		if err != nil {
+			return nil, err
+		}
+		cn.pass = p
+	}
+	return cn, nil
+}
+
+// keep writes the connection settings a session remembers.
+func (cn *conn) keep(s *state.Session) {
+	s.Auth, s.CACert, s.Cert, s.Key, s.Insecure, s.Proxy = cn.opt.Auth, cn.opt.CACert, cn.opt.Cert, cn.opt.Key, cn.opt.Insecure, cn.opt.Proxy
+}
+
+func abs(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// password finds the password for user: --password-file, else
+// $SOAPSESS_PASSWORD, else a prompt on the terminal. It is never written
+// anywhere.
+func (a *appCtx) password(c *cli.Context, user string) (string, error) {
+	if f := c.String("password-file"); f != "" {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return "", withCode(ExitUsage, fmt.Errorf("--password-file: %w", err))
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return "", withCode(ExitUsage, fmt.Errorf("--password-file %s has mode %04o: others can read it", f, fi.Mode().Perm()), "chmod 600 "+f)
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return "", withCode(ExitUsage, fmt.Errorf("--password-file: %w", err))
+		}
+		return strings.TrimRight(string(raw), "\r\n"), nil
+	}
+	if p := os.Getenv("SOAPSESS_PASSWORD"); p != "" {
+		return p, nil
+	}
+	if p, err := a.prompt(fmt.Sprintf("Password for %s: ", user)); err == nil {
+		return p, nil
+	}
+	return "", withCode(ExitUsage, fmt.Errorf("user %q needs a password: set SOAPSESS_PASSWORD, give --password-file, or run on a terminal to be asked", user),
+		"read -rs SOAPSESS_PASSWORD && export SOAPSESS_PASSWORD  (never put it on the command line)")
+}
+
+// errNoTerminal is returned when there is no terminal to ask on.
+var errNoTerminal = errors.New("no terminal")
+
+// prompt asks on the terminal, /dev/tty, without echo, so that pipes on
+// stdin and stdout stay clean.
+func (a *appCtx) prompt(question string) (string, error) {
+	if a.promptFunc != nil {
+		return a.promptFunc(question)
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", errNoTerminal
+	}
+	defer tty.Close()
+	if !term.IsTerminal(int(tty.Fd())) {
+		return "", errNoTerminal
+	}
+	fmt.Fprint(tty, question)
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return "", err
+	}
+	return string(p), nil
+}

@@ -1,0 +1,95 @@
+package transport
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// secretHeader says which header values never reach a trace.
+func secretHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie", "www-authenticate", "proxy-authenticate":
+		return true
+	}
+	for _, w := range []string{"token", "secret", "password", "api-key", "apikey", "session"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactHeader is a header value as a trace shows it: an Authorization-like
+// value keeps its scheme ("Basic", "NTLM"), anything secret is replaced.
+func RedactHeader(name, value string) string {
+	if !secretHeader(name) {
+		return value
+	}
+	if scheme, _, ok := strings.Cut(value, " "); ok && strings.Contains(strings.ToLower(name), "auth") {
+		return scheme + " [redacted]"
+	}
+	return "[redacted]"
+}
+
+var (
+	secretElement = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(<(?:[\w.-]+:)?(?:password|passwd|pwd|secret|token|apikey|api_key|credential)s?(?:\s[^>]*)?>)([^<]*)(</)`)
+	})
+	secretAttr = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(\s(?:[\w.-]+:)?(?:password|passwd|pwd|secret|token)\s*=\s*)("[^"]*"|'[^']*')`)
+	})
+)
+
+// RedactXML hides the values of password-like elements and attributes
+// (<password>, <wsse:Password>, secret="…") in a message shown to people.
+func RedactXML(b []byte) []byte {
+	b = secretElement().ReplaceAll(b, []byte("${1}[redacted]${3}"))
+	return secretAttr().ReplaceAll(b, []byte(`${1}"[redacted]"`))
+}
+
+func (c *Client) traceRequest(req *http.Request, body []byte) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "> POST %s\n", req.URL.Redacted())
+	keys := make([]string, 0, len(req.Header))
+	for k := range req.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range req.Header[k] {
+			fmt.Fprintf(&b, "> %s: %s\n", k, RedactHeader(k, v))
+		}
+	}
+	if c.opt.Auth == AuthNTLM || c.opt.Auth == AuthNegotiate {
+		fmt.Fprintf(&b, "> (the Authorization above becomes an NTLM handshake when the server asks for one)\n")
+	}
+	fmt.Fprintf(&b, ">\n%s", RedactXML(body))
+	if !bytes.HasSuffix(body, []byte("\n")) {
+		b.WriteByte('\n')
+	}
+	c.Trace.Write(b.Bytes())
+}
+
+func (c *Client) traceResponse(r *Response) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "< %s %s (%s)\n", r.Proto, r.Reason, r.Elapsed.Round(time.Millisecond))
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range r.Header[k] {
+			fmt.Fprintf(&b, "< %s: %s\n", k, RedactHeader(k, v))
+		}
+	}
+	fmt.Fprintf(&b, "<\n")
+	c.Trace.Write(b.Bytes())
+}
