@@ -306,4 +306,3 @@ func unwrapURL(err error) error {
 	}
 	return err
 }
-
