@@ -41,10 +41,9 @@ func run(ctx context.Context, args []string, io *IO) int {
 
 // appCtx is what every command shares during one run.
 type appCtx struct {
-	io         *IO
-	notFound   string
-	verbose    bool
-	promptFunc func(question string) (string, error) // tests answer prompts here
+	io       *IO
+	notFound string
+	verbose  bool
 }
 
 func (a *appCtx) newApp() *cli.App {

@@ -144,14 +144,17 @@ func (a *appCtx) password(c *cli.Context, user string) (string, error) {
 		"read -rs SOAPSESS_PASSWORD && export SOAPSESS_PASSWORD  (never put it on the command line)")
 }
 
+// testOnlyPrompt answers prompts in tests, which have no terminal.
+var testOnlyPrompt func(question string) (string, error)
+
 // errNoTerminal is returned when there is no terminal to ask on.
 var errNoTerminal = errors.New("no terminal")
 
 // prompt asks on the terminal, /dev/tty, without echo, so that pipes on
 // stdin and stdout stay clean.
 func (a *appCtx) prompt(question string) (string, error) {
-	if a.promptFunc != nil {
-		return a.promptFunc(question)
+	if testOnlyPrompt != nil {
+		return testOnlyPrompt(question)
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {

@@ -386,6 +386,16 @@ func TestPasswordSources(t *testing.T) {
 	must(t, 0, state, xmlaDiscover, "send", "--password-file", pw)
 	must(t, 0, state, "", "end", "--password-file", pw)
 
+	// Asked on the terminal when nothing else gives it.
+	var asked string
+	testOnlyPrompt = func(q string) (string, error) { asked = q; return "from-file", nil }
+	must(t, 0, state, "", "begin", "--url", ts.URL+"/xmla", "--dialect", "xmla", "--user", "ann")
+	testOnlyPrompt = nil
+	if asked != "Password for ann: " {
+		t.Errorf("prompted %q", asked)
+	}
+	must(t, 0, state, "", "end", "--password-file", pw)
+
 	// Nothing else: no terminal here, so the error says where a password can come from.
 	code, _, errs = soapsess(t, state, "", "begin", "--url", ts.URL+"/xmla", "--dialect", "xmla", "--user", "ann")
 	if code != ExitUsage || !strings.Contains(errs, "set SOAPSESS_PASSWORD, give --password-file, or run on a terminal") {
