@@ -29,6 +29,10 @@ func Main(args []string, io *IO) int {
 func run(ctx context.Context, args []string, io *IO) int {
 	a := &appCtx{io: io}
 	app := a.newApp()
+	if n := len(args); n > 0 && args[n-1] == completeFlag {
+		a.complete(app, args[1:n-1])
+		return ExitOK
+	}
 	err := app.RunContext(ctx, reorder(app, args))
 	if err == nil && a.notFound != "" {
 		err = usageError("%q is not a soapsess command", a.notFound)
@@ -71,7 +75,7 @@ func (a *appCtx) newApp() *cli.App {
 		},
 		Commands: []*cli.Command{
 			a.beginCommand(), a.sendCommand(), a.endCommand(), a.statusCommand(), a.lsCommand(),
-			a.fmtCommand(), a.dialectsCommand(), a.serveCommand(), a.demoCommand(),
+			a.fmtCommand(), a.dialectsCommand(), a.serveCommand(), a.demoCommand(), a.completionCommand(),
 		},
 		Suggest: true,
 		Action: func(c *cli.Context) error {
@@ -84,7 +88,7 @@ func (a *appCtx) newApp() *cli.App {
 			c.App.Writer = a.io.Out
 			return withCode(ExitUsage, errors.New("no command given"))
 		},
-		EnableBashCompletion: true,
+
 		OnUsageError:         onUsageError,
 		ExitErrHandler:       func(*cli.Context, error) {}, // Main reports and maps every error
 		CommandNotFound: func(_ *cli.Context, name string) {

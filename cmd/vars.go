@@ -84,3 +84,10 @@ func findDialect(name string) (*envelope.Dialect, error) {
 }
 
 func listDialects() []envelope.Info { return envelope.List(userDialects()) }
+
+func getenvDefault(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
