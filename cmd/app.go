@@ -34,6 +34,7 @@ func run(ctx context.Context, args []string, io *IO) int {
 		return ExitOK
 	}
 	err := app.RunContext(ctx, reorder(app, args))
+	a.stopPager()
 	if err == nil && a.notFound != "" {
 		err = usageError("%q is not a soapsess command", a.notFound)
 	}
@@ -48,6 +49,7 @@ type appCtx struct {
 	io       *IO
 	notFound string
 	verbose  bool
+	pager    *pager
 }
 
 func (a *appCtx) newApp() *cli.App {
@@ -67,6 +69,7 @@ func (a *appCtx) newApp() *cli.App {
 			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"SOAPSESS_COLOR"},
 				Usage: "colour: auto (on a terminal, unless NO_COLOR), always or never"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the HTTP exchange on stderr (secrets redacted)"},
+			&cli.BoolFlag{Name: "no-pager", Usage: "never send output through $PAGER (less -FRX), even on a terminal"},
 		},
 		Before: func(c *cli.Context) error {
 			a.io.ColorMode = c.String("color")
@@ -80,7 +83,11 @@ func (a *appCtx) newApp() *cli.App {
 		Suggest: true,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
-				return usageError("%q is not a soapsess command", c.Args().First())
+				name := c.Args().First()
+				if s := suggest(name, commandNames(c.App.Commands)); s != "" {
+					return withCode(ExitUsage, fmt.Errorf("%q is not a soapsess command", name), "did you mean soapsess "+s+"?")
+				}
+				return usageError("%q is not a soapsess command", name)
 			}
 			// No command: usage goes to stderr, never to stdout.
 			c.App.Writer = a.io.Err
@@ -89,8 +96,8 @@ func (a *appCtx) newApp() *cli.App {
 			return withCode(ExitUsage, errors.New("no command given"))
 		},
 
-		OnUsageError:         onUsageError,
-		ExitErrHandler:       func(*cli.Context, error) {}, // Main reports and maps every error
+		OnUsageError:   onUsageError,
+		ExitErrHandler: func(*cli.Context, error) {}, // Main reports and maps every error
 		CommandNotFound: func(_ *cli.Context, name string) {
 			a.notFound = name
 		},
@@ -102,10 +109,14 @@ func (a *appCtx) newApp() *cli.App {
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, isSub bool) error {
-	for _, g := range []string{"session", "state-dir", "color"} {
-		if isSub && strings.Contains(err.Error(), "-"+g) {
-			return withCode(ExitUsage, err, "--"+g+" is a global flag: put it before the command, soapsess --"+g+" ... COMMAND")
+func onUsageError(c *cli.Context, err error, isSub bool) error {
+	if name := unknownFlag(err); name != "" {
+		flags := c.App.Flags
+		if c.Command != nil && isSub {
+			flags = append(append([]cli.Flag{}, c.Command.Flags...), flags...)
+		}
+		if s := suggest(name, flagNames(flags)); s != "" {
+			return withCode(ExitUsage, err, "did you mean --"+s+"?")
 		}
 	}
 	return withCode(ExitUsage, err, "soapsess --help lists the commands; soapsess COMMAND --help their flags")

@@ -85,6 +85,8 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 	if err != nil {
 		return nil, err
 	}
+	prog := a.startProgress(a.io.OutTTY)
+	defer prog.stop()
 	resp, err := cl.Do(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -102,6 +104,9 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 	}
 
 	var body io.Reader = resp.Body
+	if prog != nil {
+		body = &counting{r: body, p: prog}
+	}
 	var keep *bytes.Buffer
 	if x.phase != envelope.Session || out.query != nil {
 		keep = &bytes.Buffer{}

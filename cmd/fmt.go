@@ -47,6 +47,9 @@ func (a *appCtx) fmt(c *cli.Context) error {
 		}
 	}
 	pal := palette(colorOn(a.io.ColorMode, a.io.OutTTY, a.io.getenv))
+	if q == nil {
+		a.startPager(c)
+	}
 	var worst error
 	for _, f := range files {
 		if err := a.fmtOne(f, q, pal); err != nil {

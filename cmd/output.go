@@ -64,6 +64,9 @@ func (a *appCtx) output(c *cli.Context) (*output, error) {
 	if o.raw && o.query != nil {
 		return nil, usageError("--raw and --xpath cannot be combined")
 	}
+	if o.query == nil && !o.raw {
+		a.startPager(c)
+	}
 	return o, nil
 }
 
