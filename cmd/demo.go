@@ -20,7 +20,11 @@ func (a *appCtx) demoCommand() *cli.Command {
 		Description: `Starts the reference server on a free loopback port and, with a temporary
 state directory, runs begin -> send -> end for each dialect, showing what went
 over the wire and what came back. Nothing outside the temporary directory is
-touched.`,
+touched.
+
+Examples:
+   soapsess demo
+   go run . demo          # from a clone, without installing`,
 		Action: a.demo,
 	}
 }

@@ -28,12 +28,23 @@ Examples:
 				Name:      "show",
 				Usage:     "print a dialect's files",
 				ArgsUsage: "NAME|DIR",
+				Description: `Prints each file of a dialect, built-in or your own, under its path.
+
+Examples:
+   soapsess dialects show xmla
+   soapsess dialects show ./examples/dialects/login`,
 				Action:    a.dialectsShow,
 			},
 			{
 				Name:      "init",
 				Usage:     "write a starting copy of a dialect to edit",
 				ArgsUsage: "NAME",
+				Description: `Copies a dialect (xmla unless --from says otherwise) into your dialects
+directory, or --dir, under NAME, to edit into a protocol of your own.
+
+Examples:
+   soapsess dialects init zimbra --from xmla
+   soapsess dialects init myapi --from ./examples/dialects/login --dir ./dialects/myapi`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "from", Value: "xmla", Usage: "the dialect to copy"},
 					&cli.StringFlag{Name: "dir", Usage: "where to write it (default: your dialects directory)"},
