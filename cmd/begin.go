@@ -31,7 +31,7 @@ Examples:
 			&cli.StringFlag{Name: "url", Usage: "the server's SOAP endpoint (http:// or https://)"},
 			&cli.StringFlag{Name: "dialect", Aliases: []string{"d"}, Usage: "session protocol: " + strings.Join(envelope.Builtins(), ", ") + ", a dialect directory, or a name in ~/.config/soapsess/dialects"},
 			&cli.IntFlag{Name: "timeout", Usage: "ask the server for a session timeout, in `SECONDS` (sqlsoap)"},
-			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "HTTP Basic user `NAME`; the password comes from $SOAPSESS_PASSWORD"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user `NAME` for HTTP auth (DOMAIN\\user or user@domain); kept with the session, its password never: see --password-file"},
 		}, append(varFlags(), outputFlags()...)...), connFlags()...),
 		Action: a.begin,
 	}

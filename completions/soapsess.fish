@@ -23,7 +23,7 @@ complete -r -c soapsess -n '__fish_soapsess_no_subcommand' -a 'begin' -d 'open a
 complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l url -r -d 'the server\'s SOAP endpoint (http:// or https://)'
 complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l dialect -s d -r -d 'session protocol: dsml, sqlsoap, xmla, a dialect directory, or a name in ~/.config/soapsess/dialects'
 complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l timeout -r -d 'ask the server for a session timeout, in `SECONDS` (sqlsoap)'
-complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l user -s u -r -d 'HTTP Basic user `NAME`; the password comes from $SOAPSESS_PASSWORD'
+complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l user -s u -r -d 'user `NAME` for HTTP auth (DOMAIN\user or user@domain); kept with the session, its password never: see --password-file'
 complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l var -r -d 'set a template variable, `KEY=VALUE` (repeatable); begin keeps them for the session'
 complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l var-file -r -d 'read template variables from `FILE`, one KEY=VALUE a line (# comments)'
 complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l template -s t -d 'BODY is a template too: {{.ID}}, {{.Var.name}} and the rest are filled in, escaped'
