@@ -26,14 +26,17 @@ func Main(args []string, io *IO) int {
 	return run(ctx, args, io)
 }
 
-func run(ctx context.Context, args []string, io *IO) int {
-	a := &appCtx{io: io}
+func run(ctx context.Context, args []string, sys *IO) int {
+	io := *sys
+	out := &watchedWriter{w: sys.Out}
+	io.Out = out
+	a := &appCtx{io: &io}
 	app := a.newApp()
 	if n := len(args); n > 0 && args[n-1] == completeFlag {
 		a.complete(app, args[1:n-1])
 		return ExitOK
 	}
-	err := app.RunContext(ctx, reorder(app, args))
+	err := out.check(app.RunContext(ctx, reorder(app, args)))
 	a.stopPager()
 	if err == nil && a.notFound != "" {
 		err = usageError("%q is not a soapsess command", a.notFound)
@@ -41,7 +44,7 @@ func run(ctx context.Context, args []string, io *IO) int {
 	if err == nil {
 		return ExitOK
 	}
-	return report(io, err)
+	return report(&io, err)
 }
 
 // appCtx is what every command shares during one run.
@@ -72,6 +75,11 @@ func (a *appCtx) newApp() *cli.App {
 			&cli.BoolFlag{Name: "no-pager", Usage: "never send output through $PAGER (less -FRX), even on a terminal"},
 		},
 		Before: func(c *cli.Context) error {
+			switch m := c.String("color"); m {
+			case "auto", "always", "never", "":
+			default:
+				return usageError("--color %s (or SOAPSESS_COLOR): want auto, always or never", m)
+			}
 			a.io.ColorMode = c.String("color")
 			a.verbose = c.Bool("verbose")
 			return nil

@@ -33,7 +33,7 @@ Examples:
 Examples:
    soapsess dialects show xmla
    soapsess dialects show ./examples/dialects/login`,
-				Action:    a.dialectsShow,
+				Action: a.dialectsShow,
 			},
 			{
 				Name:      "init",

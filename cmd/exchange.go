@@ -42,6 +42,7 @@ type outcome struct {
 type faultError struct {
 	summary  string
 	rejected bool // the server says it does not know the session
+	printed  bool // already on stderr
 }
 
 func (e *faultError) Error() string { return e.summary }
@@ -143,8 +144,6 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 		var ns *envelope.NotSOAPError
 		var te *transport.Error
 		switch {
-		case errors.Is(serr, errWrite):
-			return o, serr
 		case errors.As(serr, &te):
 			return o, serr
 		case errors.As(serr, &ns):
@@ -195,11 +194,10 @@ func (a *appCtx) problems(st *envelope.Streamed, x *exchange) *faultError {
 			warnf(a.io, "%s", pr.Summary())
 			continue
 		}
-		if first != nil {
-			errorf(a.io, "%s", pr.Summary())
-			continue
+		errorf(a.io, "%s", pr.Summary()) // in the order the reply has them
+		if first == nil {
+			first = &faultError{summary: pr.Summary(), printed: true}
 		}
-		first = &faultError{summary: pr.Summary()}
 		if x != nil && x.phase != envelope.Begin && x.dialect.Rejected(pr) {
 			first.rejected = true
 		}
@@ -303,8 +301,6 @@ func (l *limited) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-var errWrite = errors.New("write error")
 
 // readBody reads BODY: a file, or "-" for standard input; with --template it
 // is filled in first.

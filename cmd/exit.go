@@ -3,7 +3,6 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/soapsess/soapsess/envelope"
@@ -93,7 +92,10 @@ func classify(err error) (int, []string) {
 // report prints an error in the house voice and returns its exit code.
 func report(io *IO, err error) int {
 	code, hints := classify(err)
-	errorf(io, "%s", strings.TrimSuffix(err.Error(), "."))
+	var fe *faultError
+	if !errors.As(err, &fe) || !fe.printed {
+		errorf(io, "%s", err.Error())
+	}
 	st := io.styles()
 	for _, h := range hints {
 		fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, h)

@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,11 +51,7 @@ func (a *appCtx) output(c *cli.Context) (*output, error) {
 		}
 		o.sections = s
 	}
-	mode := c.String("color")
-	if mode != "auto" && mode != "always" && mode != "never" && mode != "" {
-		return nil, usageError("--color %s: want auto, always or never", mode)
-	}
-	o.color = colorOn(mode, a.io.OutTTY, a.io.getenv)
+	o.color = colorOn(c.String("color"), a.io.OutTTY, a.io.getenv)
 	if c.IsSet("xpath") || c.String("xpath") != "" {
 		q, err := newQuery(c.String("xpath"), c.StringSlice("ns"))
 		if err != nil {
@@ -72,7 +70,7 @@ func (a *appCtx) output(c *cli.Context) (*output, error) {
 
 func queryFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "xpath", Aliases: []string{"x"}, Usage: "print the values `EXPR` matches, one per line (prefixes soap, soap12, dsml, ad, xa, sql are bound)"},
+		&cli.StringFlag{Name: "xpath", Aliases: []string{"x"}, Usage: "print the values `EXPR` matches, one per line (prefixes soap, soap12, dsml, ad, xa, sql are bound); reads the whole document into memory"},
 		&cli.StringSliceFlag{Name: "ns", Usage: "bind a prefix for --xpath, `PREFIX=URI`"},
 	}
 }
@@ -139,7 +137,7 @@ func (q *query) print(io *IO, doc []byte) error {
 	if err != nil {
 		return err
 	}
-	root, err := xmlquery.Parse(strings.NewReader(string(doc)))
+	root, err := xmlquery.Parse(bytes.NewReader(doc))
 	if err != nil {
 		return withCode(ExitReply, fmt.Errorf("--xpath: %w", err))
 	}
@@ -179,4 +177,27 @@ func (q *query) print(io *IO, doc []byte) error {
 		warnf(io, "--xpath %s matched nothing", q.src)
 	}
 	return nil
+}
+
+// watchedWriter remembers the first error writing to stdout (a full disk, a
+// closed pipe), so that it is reported as such and not as a bad reply.
+type watchedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (ww *watchedWriter) Write(p []byte) (int, error) {
+	n, err := ww.w.Write(p)
+	if err != nil && ww.err == nil {
+		ww.err = err
+	}
+	return n, err
+}
+
+// check turns a stdout failure into a local error, exit status 1.
+func (ww *watchedWriter) check(err error) error {
+	if ww.err != nil {
+		return withCode(ExitError, fmt.Errorf("write output: %w", ww.err))
+	}
+	return err
 }

@@ -90,7 +90,17 @@ type recorder struct {
 	buf []byte
 }
 
+// recordLimit bounds what is held before the root element shows whether
+// the reply is SOAP; past it the reply is taken as not SOAP, and what was
+// held is still written out with the rest.
+const recordLimit = 4 << 20
+
+var errLongProlog = fmt.Errorf("more than %d MiB before the root element", recordLimit>>20)
+
 func (rc *recorder) Read(p []byte) (int, error) {
+	if rc.on && len(rc.buf) >= recordLimit {
+		return 0, errLongProlog
+	}
 	n, err := rc.r.Read(p)
 	if rc.on {
 		rc.buf = append(rc.buf, p[:n]...)
@@ -120,6 +130,7 @@ type streamer struct {
 	capDepth int // depth of the element being captured, 0 when none
 	capBuf   []byte
 	capOver  bool
+	err      error // the first error of a writer
 }
 
 // pathStrings is the local names of the open elements, root first.
@@ -173,7 +184,11 @@ func (s *streamer) run(lx tokens) error {
 			}
 			return err
 		}
-		if err := s.token(t); err != nil {
+		err = s.token(t)
+		if err == nil {
+			err = s.err
+		}
+		if err != nil {
 			if !s.root {
 				return s.notSOAP(err)
 			}
@@ -233,10 +248,18 @@ func (s *streamer) inside(t *xmltok.Token) {
 		s.capture(t.Raw)
 	}
 	if s.header > 0 && d >= s.header && s.opt.Header != nil {
-		s.opt.Header.Write(t)
+		s.emit(s.opt.Header, t)
 	}
-	if s.body > 0 && d > s.body && s.opt.Body != nil {
-		s.opt.Body.Write(t)
+	if s.body > 0 && s.opt.Body != nil && (d > s.body || d == s.body && (t.Kind == xmltok.Comment || t.Kind == xmltok.PI)) {
+		s.emit(s.opt.Body, t)
+	}
+}
+
+// emit passes a token to a writer, keeping the first error (a full disk, a
+// closed pipe) to end the stream with.
+func (s *streamer) emit(w TokenWriter, t *xmltok.Token) {
+	if s.err == nil {
+		s.err = w.Write(t)
 	}
 }
 
@@ -314,13 +337,13 @@ func (s *streamer) start(t *xmltok.Token) error {
 				if err != nil {
 					return err
 				}
-				s.opt.Header.Write(a)
+				s.emit(s.opt.Header, a)
 			}
 		case "Body":
 			s.body = depth
 		}
 	} else if s.header > 0 && s.opt.Header != nil {
-		s.opt.Header.Write(t)
+		s.emit(s.opt.Header, t)
 	} else if s.body > 0 {
 		if depth == s.body+1 {
 			s.res.Elements++
@@ -334,7 +357,7 @@ func (s *streamer) start(t *xmltok.Token) error {
 				}
 				w = a
 			}
-			s.opt.Body.Write(w)
+			s.emit(s.opt.Body, w)
 		}
 	} else if s.env == "" {
 		s.res.Elements++
@@ -353,10 +376,10 @@ func (s *streamer) end(t *xmltok.Token) error {
 		s.capture(t.Raw)
 	}
 	if s.header > 0 && s.opt.Header != nil {
-		s.opt.Header.Write(t)
+		s.emit(s.opt.Header, t)
 	}
 	if s.body > 0 && depth > s.body && s.opt.Body != nil {
-		s.opt.Body.Write(t)
+		s.emit(s.opt.Body, t)
 	}
 	if err := s.close(t, depth); err != nil {
 		return err
@@ -374,7 +397,12 @@ func (s *streamer) end(t *xmltok.Token) error {
 func (s *streamer) close(t *xmltok.Token, depth int) error {
 	if depth == s.capDepth {
 		s.capDepth = 0
-		if !s.capOver {
+		if s.capOver {
+			// Too big to read back, but it still says something went wrong.
+			name := string(t.Name)
+			s.res.Problems = append(s.res.Problems, Problem{Kind: "reply problem", Severity: SeverityError,
+				Message: fmt.Sprintf("a <%s> of more than %d MiB, too large to sum up; it is in the output", name, captureLimit>>20)})
+		} else {
 			ps, err := ProblemsIn(bytes.Clone(s.capBuf), s.res.Version)
 			if err != nil {
 				return err
@@ -386,13 +414,13 @@ func (s *streamer) close(t *xmltok.Token, depth int) error {
 	case s.header:
 		s.header = 0
 		if s.opt.Header != nil {
-			s.opt.Header.Write(newline)
+			s.emit(s.opt.Header, newline)
 		}
 	case s.body:
 		s.body = 0
 	case s.body + 1:
 		if s.body > 0 && s.opt.Body != nil {
-			s.opt.Body.Write(newline)
+			s.emit(s.opt.Body, newline)
 		}
 	}
 	return s.scope.Pop(t)

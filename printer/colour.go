@@ -24,7 +24,10 @@ func (p *Printer) colour(kind xmltok.Kind, b []byte, nameLen int, style *Style) 
 		var err error
 		p.attrs, err = t.Attrs(p.attrs[:0])
 		if err != nil {
-			return err
+			// Colour never decides what is valid: a tag whose attributes do
+			// not parse is printed as it is, in the tag's colour.
+			p.on(tag, b[1+nameLen:])
+			return nil
 		}
 		at := 1 + nameLen
 		for _, a := range p.attrs {

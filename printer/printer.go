@@ -86,13 +86,15 @@ type Printer struct {
 	ws      []byte // the last white space dropped, kept in case the parent turns out mixed
 	attrs   []xmltok.Attr
 	indents [][]byte
+	deep    []byte
+	failed  error // after an error nothing more is printed
 	free    []*frame // closed frames to reuse
 	limbo   []*frame // closed frames a held token may still point to
 }
 
 // arenaLimit bounds the bytes held while waiting to learn whether an element
 // has mixed content; past it, element-only is assumed.
-const arenaLimit = 1 << 20
+const arenaLimit = 4 << 20
 
 // New returns a printer writing to w.
 func New(w io.Writer, opt Options) *Printer {
@@ -136,6 +138,17 @@ func (p *Printer) top() *frame {
 
 // Write prints one token. The token's bytes are not kept after it returns.
 func (p *Printer) Write(t *xmltok.Token) error {
+	if p.failed != nil {
+		return p.failed
+	}
+	if err := p.write(t); err != nil {
+		p.failed = err
+		return err
+	}
+	return nil
+}
+
+func (p *Printer) write(t *xmltok.Token) error {
 	parent := p.top()
 	switch t.Kind {
 	case xmltok.StartTag, xmltok.EmptyTag:
@@ -385,7 +398,15 @@ func (p *Printer) emitAs(m mode, kind xmltok.Kind, b []byte, nameLen int, f *fra
 	return p.colour(kind, b, nameLen, style)
 }
 
+// indent is a newline and depth levels of indentation. The first levels are
+// kept ready; deeper ones are made each time, so memory does not grow with
+// the square of a pathological depth.
 func (p *Printer) indent(depth int) []byte {
+	const kept = 64
+	if depth >= kept {
+		p.deep = append(append(p.deep[:0], '\n'), bytes.Repeat([]byte(p.opt.Indent), depth)...)
+		return p.deep
+	}
 	for len(p.indents) <= depth {
 		n := len(p.indents)
 		p.indents = append(p.indents, []byte("\n"+string(bytes.Repeat([]byte(p.opt.Indent), n))))
@@ -398,6 +419,10 @@ func (p *Printer) Flush() error { return p.w.Flush() }
 
 // Close prints what is held and checks the document is complete.
 func (p *Printer) Close() error {
+	if p.failed != nil {
+		p.w.Flush()
+		return p.failed
+	}
 	for _, o := range p.open {
 		if o.mode == undecided {
 			o.mode = elementOnly

@@ -301,12 +301,14 @@ func (l *Lexer) delimited(k Kind, skip int, close string) (Token, error) {
 	}
 }
 
-// directive reads <!...>, allowing an internal subset in brackets.
+// directive reads <!...>, allowing an internal subset in brackets, with
+// comments in it.
 func (l *Lexer) directive() (Token, error) {
 	i := l.pos + 2
 	depth := 0
 	var quote byte
 	for {
+	scan:
 		for ; i < l.end; i++ {
 			c := l.buf[i]
 			switch {
@@ -316,6 +318,15 @@ func (l *Lexer) directive() (Token, error) {
 				}
 			case c == '"' || c == '\'':
 				quote = c
+			case c == '<' && depth > 0 && l.end-i >= 4 && string(l.buf[i:i+4]) == "<!--":
+				// a comment: its quotes and brackets do not count
+				j := bytes.Index(l.buf[i+4:l.end], []byte("-->"))
+				if j < 0 {
+					break scan // read more, then look again from the '<'
+				}
+				i += 4 + j + 2
+			case c == '<' && depth > 0 && l.end-i < 4:
+				break scan // maybe a comment: read more first
 			case c == '[':
 				depth++
 			case c == ']':
