@@ -21,15 +21,16 @@ func FuzzFormat(f *testing.F) {
 	}
 	f.Add([]byte(`<p>mixed <b>x</b> text<![CDATA[<]]></p>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		var pretty, raw bytes.Buffer
-		perr := Format(&pretty, bytes.NewReader(doc), Options{Pretty: true, Palette: &Palette{Tag: Style{"\x1b[34m", "\x1b[0m"}}})
-		Format(&pretty, bytes.NewReader(doc), Options{Pretty: true})
-		pretty.Reset()
+		var coloured, pretty, raw bytes.Buffer
+		cerr := Format(&coloured, bytes.NewReader(doc), Options{Pretty: true, Palette: &Palette{Tag: Style{"\x1b[34m", "\x1b[0m"}}})
 		if err := Format(&raw, bytes.NewReader(doc), Options{}); err == nil && !bytes.Equal(raw.Bytes(), doc) {
 			t.Fatalf("raw output differs from the input")
 		}
-		if perr != nil || !wellFormed(doc) {
+		if !wellFormed(doc) {
 			return
+		}
+		if cerr != nil {
+			t.Fatalf("well-formed input refused with colour: %v", cerr)
 		}
 		if err := Format(&pretty, bytes.NewReader(doc), Options{Pretty: true}); err != nil {
 			t.Fatalf("well-formed input refused: %v", err)
