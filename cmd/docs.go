@@ -123,7 +123,7 @@ func manPage(app *cli.App) ([]byte, error) {
 		}
 		manCommand(&b, c, "")
 	}
-	w("# GLOBAL OPTIONS\n\n")
+	w("# OPTIONS\n\nGlobal options, which may come before or after the command (each command's own options are listed with it above):\n\n")
 	manFlags(&b, app.Flags)
 	w("# ENVIRONMENT\n\n")
 	for _, e := range [][2]string{
