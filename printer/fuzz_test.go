@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -39,8 +40,18 @@ func FuzzFormat(f *testing.F) {
 	})
 }
 
-// wellFormed asks encoding/xml, strictly, whether doc is one well-formed document.
+// gluedAttrs finds attributes with no white space between them
+// (a="1"b="2"), which encoding/xml lets through and XML does not.
+var gluedAttrs = regexp.MustCompile(`["'][^\s/>"'=]`)
+
+// wellFormed asks encoding/xml, strictly, whether doc is one well-formed
+// document, and refuses what it is too lenient about.
 func wellFormed(doc []byte) bool {
+	for _, tag := range regexp.MustCompile(`<[^!?/][^>]*>`).FindAll(doc, -1) {
+		if gluedAttrs.Match(tag) {
+			return false
+		}
+	}
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	roots, depth := 0, 0
 	for {
