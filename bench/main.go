@@ -18,7 +18,7 @@
 //
 // Run from the repository root:
 //
-//	go run ./bench                          # 100 MB, 3 runs, 30 sends
+//	go run ./bench                          # 100 MB, 5 runs, 30 sends
 //	go run ./bench -size 5 -runs 1 -sends 5 # a quick look
 //
 // Progress goes to stderr, the report to stdout. The exit status is 0 even
@@ -56,7 +56,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	size := flag.Int("size", 100, "`MB` of rowset to format")
-	runs := flag.Int("runs", 3, "repetitions per formatter (median wall time, max peak RSS)")
+	runs := flag.Int("runs", 5, "repetitions per formatter (median wall time, max peak RSS)")
 	sends := flag.Int("sends", 30, "requests per client in the send benchmark")
 	keep := flag.Bool("keep", false, "keep the temporary directory")
 	flag.Parse()

@@ -94,7 +94,7 @@ type Printer struct {
 
 // arenaLimit bounds the bytes held while waiting to learn whether an element
 // has mixed content; past it, element-only is assumed.
-const arenaLimit = 4 << 20
+const arenaLimit = 1 << 20
 
 // New returns a printer writing to w.
 func New(w io.Writer, opt Options) *Printer {
