@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -271,22 +270,9 @@ func (a *appCtx) showRequest(out *output, r transport.Request) error {
 }
 
 func (a *appCtx) showReplyHead(r *transport.Response) {
-	w := a.io.Out
-	fmt.Fprintf(w, "%s %s\n", r.Proto, r.Reason)
-	keys := make([]string, 0, len(r.Header))
-	for k := range r.Header {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, v := range r.Header[k] {
-			if strings.EqualFold(k, "Set-Cookie") {
-				v = "[redacted]"
-			}
-			fmt.Fprintf(w, "%s: %s\n", k, v)
-		}
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(a.io.Out, "%s %s\n", r.Proto, r.Reason)
+	transport.WriteHeaders(a.io.Out, "", r.Header)
+	fmt.Fprintln(a.io.Out)
 }
 
 // limited keeps at most n bytes and drops the rest; the reply still streams.

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"sort"
@@ -54,19 +55,25 @@ func RedactXML(b []byte) []byte {
 	return secretAttr().ReplaceAll(b, []byte(`${1}"[redacted]"`))
 }
 
-func (c *Client) traceRequest(req *http.Request, body []byte) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "> POST %s\n", req.URL.Redacted())
-	keys := make([]string, 0, len(req.Header))
-	for k := range req.Header {
+// WriteHeaders writes headers sorted by name, one "prefix Name: value" a
+// line, secrets redacted (see RedactHeader).
+func WriteHeaders(w io.Writer, prefix string, h http.Header) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		for _, v := range req.Header[k] {
-			fmt.Fprintf(&b, "> %s: %s\n", k, RedactHeader(k, v))
+		for _, v := range h[k] {
+			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, RedactHeader(k, v))
 		}
 	}
+}
+
+func (c *Client) traceRequest(req *http.Request, body []byte) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "> POST %s\n", req.URL.Redacted())
+	WriteHeaders(&b, "> ", req.Header)
 	if c.opt.Auth == AuthNTLM || c.opt.Auth == AuthNegotiate {
 		fmt.Fprintf(&b, "> (the Authorization above becomes an NTLM handshake when the server asks for one)\n")
 	}
@@ -80,16 +87,7 @@ func (c *Client) traceRequest(req *http.Request, body []byte) {
 func (c *Client) traceResponse(r *Response) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "< %s %s (%s)\n", r.Proto, r.Reason, r.Elapsed.Round(time.Millisecond))
-	keys := make([]string, 0, len(r.Header))
-	for k := range r.Header {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, v := range r.Header[k] {
-			fmt.Fprintf(&b, "< %s: %s\n", k, RedactHeader(k, v))
-		}
-	}
+	WriteHeaders(&b, "< ", r.Header)
 	fmt.Fprintf(&b, "<\n")
 	c.Trace.Write(b.Bytes())
 }
