@@ -87,7 +87,7 @@ type Printer struct {
 	attrs   []xmltok.Attr
 	indents [][]byte
 	deep    []byte
-	failed  error // after an error nothing more is printed
+	failed  error    // after an error nothing more is printed
 	free    []*frame // closed frames to reuse
 	limbo   []*frame // closed frames a held token may still point to
 }
