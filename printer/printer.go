@@ -111,20 +111,27 @@ func New(w io.Writer, opt Options) *Printer {
 
 // Format prints a whole document read from r.
 func Format(w io.Writer, r io.Reader, opt Options) error {
-	p := New(w, opt)
+	return New(w, opt).format(r, nil)
+}
+
+// format prints what r holds; after, when set, runs after each token (tests
+// look at the printer's memory there).
+func (p *Printer) format(r io.Reader, after func()) error {
 	lx := xmltok.NewLexer(r)
 	for {
 		t, err := lx.Next()
 		if err == io.EOF {
 			return p.Close()
 		}
+		if err == nil {
+			err = p.Write(&t)
+		}
 		if err != nil {
 			p.Flush()
 			return err
 		}
-		if err := p.Write(&t); err != nil {
-			p.Flush()
-			return err
+		if after != nil {
+			after()
 		}
 	}
 }

@@ -191,5 +191,5 @@ func TestColour(t *testing.T) {
 }
 
 func feed(p *Printer, doc string, after func()) error {
-	return formatWith(p, strings.NewReader(doc), after)
+	return p.format(strings.NewReader(doc), after)
 }
