@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,8 +37,13 @@ func run(ctx context.Context, args []string, sys *IO) int {
 		a.complete(app, args[1:n-1])
 		return ExitOK
 	}
-	err := out.check(app.RunContext(ctx, reorder(app, args)))
+	err := app.RunContext(ctx, reorder(app, args))
+	paged := a.pager != nil
 	a.stopPager()
+	if paged && errors.Is(err, syscall.EPIPE) {
+		err = nil // the reader quit the pager before the end: not an error
+	}
+	err = out.check(err)
 	if err == nil && a.notFound != "" {
 		err = usageError("%q is not a soapsess command", a.notFound)
 	}
@@ -172,6 +178,9 @@ func (a *appCtx) client(cn *conn) (*transport.Client, error) {
 		cl.Trace, cl.TraceBody = a.io.Trace, true
 	case a.verbose:
 		cl.Trace = a.io.Err
+	}
+	if cn.pass != "" {
+		cl.Secrets = []string{cn.pass}
 	}
 	return cl, nil
 }

@@ -67,6 +67,11 @@ func reorder(app *cli.App, args []string) []string {
 	out = append(out, moved...)
 	out = append(out, path...)
 	out = append(out, flags...)
+	for _, f := range flags {
+		if f == "--help" || f == "-h" {
+			return out // help needs no arguments, and urfave/cli would take one for a command name
+		}
+	}
 	return append(out, positional...)
 }
 

@@ -77,7 +77,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 		return err
 	}
 	user := c.String("user")
-	cn, err := a.connect(c, nil, user)
+	cn, err := a.connect(c, nil, user, d)
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,17 @@ func (a *appCtx) begin(c *cli.Context) error {
 	values := envelope.Values{Timeout: asked, User: user, URL: url, Vars: vars, Password: pass}
 	body, err := a.bodyArg(c, d, envelope.Begin, values)
 	if err != nil {
+		return err
+	}
+	// The session's later headers and end body must be makeable before a
+	// session is opened that could otherwise never be used or ended;
+	// variables may still come with send and end.
+	later := values
+	later.ID, later.IDName = "check", "SessionId"
+	if err := d.CheckValues(later); err != nil && !errors.Is(err, envelope.ErrMissingVar) {
+		return err
+	}
+	if _, _, err := d.DefaultBody(envelope.End, later); err != nil && !errors.Is(err, envelope.ErrMissingVar) {
 		return err
 	}
 	show, err := a.output(c)

@@ -68,6 +68,12 @@ func (a *appCtx) complete(app *cli.App, args []string) {
 			fmt.Fprintln(out, name)
 		}
 		return
+	case "--auth":
+		fmt.Fprintln(out, "basic\nntlm\nnegotiate\nnone")
+		return
+	case "--color":
+		fmt.Fprintln(out, "auto\nalways\nnever")
+		return
 	}
 	flags, subs := app.Flags, app.Commands
 	var cmd *cli.Command
@@ -93,7 +99,17 @@ func (a *appCtx) complete(app *cli.App, args []string) {
 		return
 	}
 	if cmd != nil && len(subs) == 0 {
-		return // a BODY or other file: the shell completes file names
+		switch cmd.FullName() {
+		case "dialects show":
+			for _, d := range listDialects() {
+				if d.Err == nil && !d.Shadowed {
+					fmt.Fprintln(out, d.Name)
+				}
+			}
+		case "completion":
+			fmt.Fprintln(out, strings.Join(completions.Shells(), "\n"))
+		}
+		return // else a BODY or other file: the shell completes file names
 	}
 	for _, c := range subs {
 		if !c.Hidden {

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/state"
 	"github.com/soapsess/soapsess/transport"
 )
@@ -47,7 +48,7 @@ type conn struct {
 
 // connect reads the connection flags over what the session kept (nil for
 // begin), and the password.
-func (a *appCtx) connect(c *cli.Context, kept *state.Session, user string) (*conn, error) {
+func (a *appCtx) connect(c *cli.Context, kept *state.Session, user string, d *envelope.Dialect) (*conn, error) {
 	k := kept
 	if k == nil {
 		k = &state.Session{}
@@ -89,7 +90,9 @@ func (a *appCtx) connect(c *cli.Context, kept *state.Session, user string) (*con
 	if cn.opt.Insecure {
 		warnf(a.io, "--insecure: the server's certificate is not checked; anyone on the way can read and change the session")
 	}
-	if user != "" && cn.opt.Auth != transport.AuthNone && !cn.dryRun {
+	// A dry run asks for no password, but still checks a password file.
+	needed := cn.opt.Auth != transport.AuthNone || d.UsesPassword() // HTTP auth, or a login body
+	if user != "" && needed && (!cn.dryRun || c.String("password-file") != "") {
 		p, err := a.password(c, user)
 		if err != nil {
 			return nil, err

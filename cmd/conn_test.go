@@ -345,7 +345,7 @@ func TestDryRunSendsNothing(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 
 	out := must(t, 0, state, "", "begin", "--url", ts.URL+"/sql", "--dialect", "sqlsoap", "--timeout", "60", "--dry-run")
-	for _, want := range []string{"POST " + ts.URL + "/sql", "Content-Type: text/xml; charset=utf-8", `SOAPAction: ""`, `initiate="true" timeout="60"`} {
+	for _, want := range []string{"POST " + ts.URL + "/sql", "Content-Type: text/xml; charset=utf-8", `Soapaction: ""`, `initiate="true" timeout="60"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("begin --dry-run lacks %q:\n%s", want, out)
 		}
@@ -359,7 +359,7 @@ func TestDryRunSendsNothing(t *testing.T) {
 	before, _ := os.ReadFile(filepath.Join(state, "default.json"))
 	batch := `<sql:sqlbatch xmlns:sql="http://schemas.microsoft.com/sqlserver/2004/SOAP"><sql:BatchCommands>SELECT 1</sql:BatchCommands></sql:sqlbatch>`
 	out = must(t, 0, state, batch, "send", "--dry-run", "--action", `"urn:custom"`)
-	if !strings.Contains(out, `SOAPAction: "urn:custom"`) || !strings.Contains(out, "<sql:BatchCommands>SELECT 1</sql:BatchCommands>") {
+	if !strings.Contains(out, `Soapaction: "urn:custom"`) || !strings.Contains(out, "<sql:BatchCommands>SELECT 1</sql:BatchCommands>") {
 		t.Errorf("send --dry-run:\n%s", out)
 	}
 	must(t, 0, state, "", "end", "--dry-run")

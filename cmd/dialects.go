@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/envelope"
 )
 
 func (a *appCtx) dialectsCommand() *cli.Command {
@@ -56,8 +58,12 @@ Examples:
 }
 
 func (a *appCtx) dialectsList(c *cli.Context) error {
-	if err := noMoreArgs(c, 0); err != nil {
-		return err
+	if c.Args().Len() > 0 {
+		name := c.Args().First()
+		if s := suggest(name, commandNames(c.Command.Subcommands)); s != "" {
+			return withCode(ExitUsage, fmt.Errorf("%q is not a dialects command", name), "did you mean soapsess dialects "+s+"?")
+		}
+		return usageError("%q is not a dialects command (there are: show, init)", name)
 	}
 	w := tabwriter.NewWriter(a.io.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tSOURCE\tDESCRIPTION")
@@ -105,6 +111,14 @@ func (a *appCtx) dialectsInit(c *cli.Context) error {
 		return usageError("dialects init needs the new dialect's name")
 	}
 	name := c.Args().First()
+	if !envelope.ValidName(name) {
+		return usageError("%q cannot name a dialect: letters, digits, '.', '_' and '-', not starting with '.'", name)
+	}
+	for _, b := range envelope.Builtins() {
+		if b == name && c.String("dir") == "" {
+			return usageError("%s is a built-in dialect's name, which would always win; pick another", name)
+		}
+	}
 	from, err := findDialect(c.String("from"))
 	if err != nil {
 		return err

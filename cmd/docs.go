@@ -68,7 +68,13 @@ _soapsess() {
     _files
   fi
 }
-compdef _soapsess soapsess
+# Autoloaded from $fpath this file is the completion function, so run it;
+# sourced, register it.
+if [[ ${funcstack[1]} == _soapsess ]]; then
+  _soapsess "$@"
+else
+  compdef _soapsess soapsess
+fi
 `), nil
 	case "fish":
 		fish, err := app.ToFishCompletion()
@@ -137,6 +143,7 @@ func manPage(app *cli.App) ([]byte, error) {
 		{"XDG_STATE_HOME", "the state directory is $XDG_STATE_HOME/soapsess"},
 		{"XDG_CONFIG_HOME", "your dialects are in $XDG_CONFIG_HOME/soapsess/dialects"},
 		{"HTTPS_PROXY, HTTP_PROXY, NO_PROXY", "the proxy, when **--proxy** is not given"},
+		{"PAGER", "the pager for long output on a terminal (default **less -FRX**; empty or **cat** for none)"},
 		{"SOAPSESS_SERVE_PASSWORD", "makes **serve** require HTTP Basic auth with this password"},
 	} {
 		w("**%s**\n: %s\n\n", e[0], e[1])
@@ -153,10 +160,10 @@ func manPage(app *cli.App) ([]byte, error) {
 	}
 	w("# EXAMPLES\n\n")
 	w("An XML for Analysis session, a query, the end:\n\n")
-	w("    soapsess begin --url https://olap.example.com/olap/msmdpump.dll --dialect xmla --user 'CORP\\\\ann' --auth negotiate\n")
+	w("    soapsess begin --url https://olap.example.com/olap/msmdpump.dll --dialect xmla --user 'CORP\\ann' --auth negotiate\n")
 	w("    soapsess send discover.xml | xmllint --format -\n    soapsess end\n\n")
 	w("A DSML session against DSML Services for Windows, under its own name:\n\n")
-	w("    soapsess --session ad begin --url https://dc1/dsml/adssoap.dsmlx --dialect dsml --user 'CORP\\\\ann'\n")
+	w("    soapsess --session ad begin --url https://dc1/dsml/adssoap.dsmlx --dialect dsml --user 'CORP\\ann'\n")
 	w("    soapsess --session ad send search.xml\n    soapsess --session ad end\n\n")
 	w("A SQL Server SOAP session asking for a 600-second timeout:\n\n")
 	w("    soapsess --session sql begin --url http://sql1/sql --dialect sqlsoap --timeout 600\n")

@@ -50,7 +50,10 @@ func (a *appCtx) end(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	values := o.values(vars)
+	values, err := o.values(vars)
+	if err != nil {
+		return err
+	}
 	body, err := a.bodyArg(c, o.dialect, envelope.End, values)
 	if err != nil {
 		return err

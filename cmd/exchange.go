@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/http"
 	"os"
 	"strings"
 
@@ -224,11 +225,13 @@ var errDryRun = errors.New("dry run")
 // dryRun prints the exact request that would be sent: headers and envelope.
 func (a *appCtx) dryRun(r transport.Request, cn *conn) error {
 	w := a.io.Out
+	// As Go's HTTP client writes them: header names canonical, gzip asked for.
 	fmt.Fprintf(w, "POST %s\n", r.URL)
 	fmt.Fprintf(w, "Content-Type: %s\n", r.ContentType)
 	if r.SOAPAction != "" {
-		fmt.Fprintf(w, "SOAPAction: %s\n", r.SOAPAction)
+		fmt.Fprintf(w, "%s: %s\n", http.CanonicalHeaderKey("SOAPAction"), r.SOAPAction)
 	}
+	fmt.Fprintf(w, "Accept: text/xml, application/soap+xml, */*;q=0.5\nAccept-Encoding: gzip\nUser-Agent: soapsess/%s\n", version())
 	for k, vs := range cn.opt.Header {
 		for _, v := range vs {
 			fmt.Fprintf(w, "%s: %s\n", k, transport.RedactHeader(k, v))
@@ -241,7 +244,7 @@ func (a *appCtx) dryRun(r transport.Request, cn *conn) error {
 		}
 		fmt.Fprintf(w, "Authorization: %s [redacted] (user %s)\n", scheme, r.User)
 	}
-	fmt.Fprintf(w, "\n%s", transport.RedactXML(r.Body))
+	fmt.Fprintf(w, "\n%s", transport.Redact(r.Body, cn.pass))
 	return errDryRun
 }
 
@@ -252,7 +255,7 @@ func (a *appCtx) showRequest(out *output, r transport.Request) error {
 		fmt.Fprintf(w, "POST %s\n", r.URL)
 		fmt.Fprintf(w, "Content-Type: %s\n", r.ContentType)
 		if r.SOAPAction != "" {
-			fmt.Fprintf(w, "SOAPAction: %s\n", r.SOAPAction)
+			fmt.Fprintf(w, "%s: %s\n", http.CanonicalHeaderKey("SOAPAction"), r.SOAPAction)
 		}
 		if r.User != "" {
 			fmt.Fprintf(w, "Authorization: [redacted] (user %s)\n", r.User)
@@ -260,7 +263,7 @@ func (a *appCtx) showRequest(out *output, r transport.Request) error {
 		fmt.Fprintln(w)
 	}
 	if out.has('E') {
-		err := printer.Format(a.io.Out, bytes.NewReader(transport.RedactXML(r.Body)), printer.Options{Pretty: true, Palette: palette(out.color)})
+		err := printer.Format(a.io.Out, bytes.NewReader(transport.Redact(r.Body, r.Password)), printer.Options{Pretty: true, Palette: palette(out.color)})
 		if err != nil {
 			return err
 		}

@@ -37,7 +37,10 @@ func (a *appCtx) send(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	values := o.values(vars)
+	values, err := o.values(vars)
+	if err != nil {
+		return err
+	}
 	body, err := a.bodyArg(c, o.dialect, envelope.Session, values)
 	if err != nil {
 		return err

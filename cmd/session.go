@@ -34,15 +34,14 @@ func (a *appCtx) openSession(c *cli.Context) (*open, error) {
 		return nil, err
 	}
 	d, err := findDialect(sess.Dialect)
-	if err == nil {
-		// What the file says must still make a session header: a hand-edited
-		// dialect, variable or ID name is the file's fault, not the user's.
-		err = d.CheckValues(envelope.Values{ID: sess.ID, IDName: sess.IDName, User: sess.User, URL: sess.URL, Vars: sess.Vars})
-	}
 	if err != nil {
+		var de *envelope.DialectError
+		if errors.As(err, &de) && sess.Dialect != "" && !errors.Is(err, envelope.ErrUnknownDialect) {
+			return nil, err // the dialect's own files are broken: say so, not that the state is
+		}
 		return nil, &state.CorruptError{Path: store.Path(name), Err: err}
 	}
-	cn, err := a.connect(c, sess, sess.User)
+	cn, err := a.connect(c, sess, sess.User, d)
 	if err != nil {
 		return nil, err
 	}
@@ -50,11 +49,20 @@ func (a *appCtx) openSession(c *cli.Context) (*open, error) {
 }
 
 // values are what templates see in this session, with the variables of
-// this one request on top of those the session began with.
-func (o *open) values(vars map[string]string) envelope.Values {
+// this one request on top of those the session began with. What the state
+// file holds must still make the session's headers: a hand-edited ID name
+// is the file's fault; a variable nobody set is the user's.
+func (o *open) values(vars map[string]string) (envelope.Values, error) {
 	s := o.sess
-	return envelope.Values{ID: s.ID, IDName: s.IDName, Timeout: s.Timeout, User: s.User, URL: s.URL,
+	v := envelope.Values{ID: s.ID, IDName: s.IDName, Timeout: s.Timeout, User: s.User, URL: s.URL,
 		Vars: merge(s.Vars, vars), Password: o.conn.pass}
+	err := o.dialect.CheckValues(v)
+	var de *envelope.DialectError
+	switch {
+	case err == nil, errors.Is(err, envelope.ErrMissingVar), errors.As(err, &de):
+		return v, err
+	}
+	return v, &state.CorruptError{Path: o.store.Path(s.Name), Err: err}
 }
 
 func (o *open) exchange(p envelope.Phase, body *envelope.Body, v envelope.Values) *exchange {

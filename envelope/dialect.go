@@ -356,3 +356,22 @@ func (d *Dialect) UsesTimeout() bool {
 	b, errB := d.Header(Begin, Values{Timeout: 1})
 	return errA == nil && errB == nil && !bytes.Equal(a, b)
 }
+
+// UsesPassword reports whether the dialect's templates put {{.Password}}
+// into a request (a login operation in the body), so the password is needed
+// even without HTTP auth.
+func (d *Dialect) UsesPassword() bool {
+	const probe = "soapsess-password-probe"
+	v := Values{ID: "x", IDName: "SessionId", Password: probe, Vars: d.Vars()}
+	for _, p := range Phases {
+		if h, err := d.Header(p, v); err == nil && bytes.Contains(h, []byte(probe)) {
+			return true
+		}
+		if src, ok := d.bodies[p]; ok {
+			if out, err := d.RenderBody(string(p), src, v); err == nil && bytes.Contains(out, []byte(probe)) {
+				return true
+			}
+		}
+	}
+	return false
+}

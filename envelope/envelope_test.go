@@ -487,6 +487,12 @@ func TestWholeEnvelopeGetsTheSessionHeader(t *testing.T) {
 			[]string{`<searchRequest dn="dc=example, dc=com" scope="wholeSubtree"`}, nil},
 		{"sqlsoap", "sqlsoap/07-sqlbatch-with-soapaction.request.xml", Session, []string{"<sql:BatchCommands> SELECT @@version </sql:BatchCommands>"}, nil},
 	}
+	// An empty <Header/> is opened up, not followed.
+	empty := mustBody(t, []byte(`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header/><s:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></s:Body></s:Envelope>`))
+	env, err := dialect(t, "xmla").Build(Session, Values{ID: "E1", IDName: "SessionId"}, empty)
+	if err != nil || !bytes.Contains(env, []byte(`<s:Header><Session xmlns="urn:schemas-microsoft-com:xml-analysis" mustUnderstand="1" SessionId="E1"/></s:Header><s:Body>`)) {
+		t.Errorf("empty Header: %s %v", env, err)
+	}
 	for _, tt := range tests {
 		d := dialect(t, tt.dialect)
 		b, err := ParseBody(read(t, tt.file))

@@ -67,6 +67,9 @@ func isPath(name string) bool {
 	return strings.ContainsRune(name, filepath.Separator) || strings.ContainsRune(name, '/') || strings.HasPrefix(name, ".")
 }
 
+// ValidName reports whether name can name a dialect in the user's directory.
+func ValidName(name string) bool { return validDialectName(name) }
+
 func validDialectName(name string) bool {
 	if name == "" || strings.HasPrefix(name, ".") {
 		return false

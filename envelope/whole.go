@@ -49,6 +49,16 @@ func (d *Dialect) Insert(p Phase, v Values, b *Body) ([]byte, error) {
 			at = r[1]
 		}
 		out.Write(src[at:])
+	case doc.headerEmpty[1] > 0: // <s:Header/>: open it up
+		prefix := doc.headerPrefix
+		if prefix != "" {
+			prefix += ":"
+		}
+		out.Write(src[:doc.headerEmpty[0]])
+		out.WriteString("<" + prefix + "Header>")
+		out.Write(header)
+		out.WriteString("</" + prefix + "Header>")
+		out.Write(src[doc.headerEmpty[1]:])
 	case doc.headerOpen > 0:
 		out.Write(src[:doc.headerOpen])
 		out.Write(header)
@@ -95,11 +105,14 @@ func versionOf(ns string) string {
 
 // envelopeDoc is where things are in an envelope's bytes.
 type envelopeDoc struct {
-	envOpen    int      // just after the Envelope start tag
-	envPrefix  string   // the Envelope's prefix
-	headerOpen int      // just after the Header start tag; 0 when there is none
-	old        [][2]int // this dialect's session headers in the Header
-	inner      *Body    // the Body's first element, standing alone
+	envOpen    int    // just after the Envelope start tag
+	envPrefix  string // the Envelope's prefix
+	headerOpen int    // just after the Header start tag; 0 when there is none
+	// An empty-element <Header/>: where it is, and its prefix.
+	headerEmpty  [2]int
+	headerPrefix string
+	old          [][2]int // this dialect's session headers in the Header
+	inner        *Body    // the Body's first element, standing alone
 }
 
 func scanEnvelope(src []byte, d *Dialect) (*envelopeDoc, error) {
@@ -137,7 +150,11 @@ func scanEnvelope(src []byte, d *Dialect) (*envelopeDoc, error) {
 				doc.envOpen, doc.envPrefix = end, string(prefix)
 			case depth == 2 && ns == envNS && string(local) == "Header":
 				inHeader = t.Kind == xmltok.StartTag
-				doc.headerOpen = end
+				if inHeader {
+					doc.headerOpen = end
+				} else {
+					doc.headerEmpty, doc.headerPrefix = [2]int{start, end}, string(prefix)
+				}
 			case depth == 2 && ns == envNS && string(local) == "Body":
 				inBody = t.Kind == xmltok.StartTag
 			case depth == 3 && inHeader && isSessionHeader(&t, ns, string(local), shapes):

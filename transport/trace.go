@@ -41,10 +41,14 @@ func RedactHeader(name, value string) string {
 
 var (
 	secretElement = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(<(?:[\w.-]+:)?(?:password|passwd|pwd|secret|token|apikey|api_key|credential)s?(?:\s[^>]*)?>)([^<]*)(</)`)
+		return regexp.MustCompile(`(?i)(<(?:[\w.-]+:)?(?:password|passwd|pass|pwd|pw|secret|token|apikey|api_key|credential)s?(?:\s[^>]*)?>)([^<]*|<!\[CDATA\[.*?\]\]>)(</)`)
 	})
 	secretAttr = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(\s(?:[\w.-]+:)?(?:password|passwd|pwd|secret|token)\s*=\s*)("[^"]*"|'[^']*')`)
+		return regexp.MustCompile(`(?i)(\s(?:[\w.-]+:)?(?:password|passwd|pass|pwd|pw|secret|token)\s*=\s*)("[^"]*"|'[^']*')`)
+	})
+	// DSML: <attr name="userPassword"><value>…</value></attr>, and unicodePwd.
+	secretDSML = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?is)(<(?:[\w.-]+:)?attr\s[^>]*name\s*=\s*["'](?:userPassword|unicodePwd)["'][^>]*>\s*<(?:[\w.-]+:)?value(?:\s[^>]*)?>)(.*?)(</)`)
 	})
 )
 
@@ -52,8 +56,26 @@ var (
 // (<password>, <wsse:Password>, secret="…") in a message shown to people.
 func RedactXML(b []byte) []byte {
 	b = secretElement().ReplaceAll(b, []byte("${1}[redacted]${3}"))
+	b = secretDSML().ReplaceAll(b, []byte("${1}[redacted]${3}"))
 	return secretAttr().ReplaceAll(b, []byte(`${1}"[redacted]"`))
 }
+
+// Redact is RedactXML, and the known secrets themselves, as written or
+// XML-escaped, wherever they are.
+func Redact(b []byte, secrets ...string) []byte {
+	b = RedactXML(b)
+	for _, s := range secrets {
+		if len(s) < 3 { // too short to find without hiding ordinary text
+			continue
+		}
+		for _, form := range []string{s, xmlEscaper.Replace(s)} {
+			b = bytes.ReplaceAll(b, []byte(form), []byte("[redacted]"))
+		}
+	}
+	return b
+}
+
+var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
 
 // WriteHeaders writes headers sorted by name, one "prefix Name: value" a
 // line, secrets redacted (see RedactHeader).
@@ -77,7 +99,7 @@ func (c *Client) traceRequest(req *http.Request, body []byte) {
 	if c.opt.Auth == AuthNTLM || c.opt.Auth == AuthNegotiate {
 		fmt.Fprintf(&b, "> (the Authorization above becomes an NTLM handshake when the server asks for one)\n")
 	}
-	fmt.Fprintf(&b, ">\n%s", RedactXML(body))
+	fmt.Fprintf(&b, ">\n%s", Redact(body, c.Secrets...))
 	if !bytes.HasSuffix(body, []byte("\n")) {
 		b.WriteByte('\n')
 	}

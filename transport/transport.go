@@ -68,7 +68,9 @@ type Client struct {
 	IdleTimeout time.Duration
 	// TraceBody also copies the reply body to Trace as it streams.
 	TraceBody bool
-	opt       Options
+	// Secrets are hidden wherever a trace would show them.
+	Secrets []string
+	opt     Options
 }
 
 // Timeouts for one request.
@@ -139,7 +141,10 @@ func NewWith(opt Options) (*Client, error) {
 	if opt.Proxy != "" {
 		u, err := url.Parse(opt.Proxy)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("--proxy %q: not a URL", opt.Proxy)
+			return nil, errors.New("--proxy: not a URL")
+		}
+		if u.User != nil {
+			return nil, errors.New("--proxy: credentials in the URL are not accepted, as the session keeps its proxy; put them in HTTPS_PROXY")
 		}
 		proxy = http.ProxyURL(u)
 	}
