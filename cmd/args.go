@@ -19,7 +19,7 @@ func reorder(app *cli.App, args []string) []string {
 	}
 	out := []string{args[0]}
 	rest := args[1:]
-	globals, rest := takeFlags(app.Flags, rest, true)
+	globals, rest := takeFlags(app.Flags, rest)
 	out = append(out, globals...)
 	if len(rest) == 0 {
 		return out
@@ -76,7 +76,7 @@ func reorder(app *cli.App, args []string) []string {
 }
 
 // takeFlags splits leading flags (and their values) off args.
-func takeFlags(defs []cli.Flag, args []string, _ bool) ([]string, []string) {
+func takeFlags(defs []cli.Flag, args []string) ([]string, []string) {
 	i := 0
 	for i < len(args) {
 		a := args[i]

@@ -42,29 +42,13 @@ func (a *appCtx) end(c *cli.Context) error {
 	if c.Bool("forget") {
 		return a.forget(c)
 	}
-	o, err := a.openSession(c)
-	if err != nil {
-		return err
-	}
-	vars, err := readVars(c)
-	if err != nil {
-		return err
-	}
-	values, err := o.values(vars)
-	if err != nil {
-		return err
-	}
-	body, err := a.bodyArg(c, o.dialect, envelope.End, values)
-	if err != nil {
-		return err
-	}
-	show, err := a.output(c)
+	o, x, show, err := a.prepare(c, envelope.End)
 	if err != nil {
 		return err
 	}
 	attempts := o.dialect.EndAttempts()
 	for i := 1; ; i++ {
-		out, err := a.do(c.Context, o.exchange(envelope.End, body, values), show)
+		out, err := a.do(c.Context, x, show)
 		if errors.Is(err, errDryRun) {
 			return nil
 		}
@@ -93,8 +77,8 @@ func (a *appCtx) end(c *cli.Context) error {
 		if err == nil && out.reply != nil && !o.dialect.EndConfirmed(out.reply) {
 			if i < attempts {
 				warnf(a.io, "the server did not confirm the end of session %q; trying again (%d of %d)", o.sess.Name, i+1, attempts)
-				if b, ok, err := o.dialect.DefaultBody(envelope.End, values); ok && err == nil {
-					body = b
+				if b, ok, err := o.dialect.DefaultBody(envelope.End, x.values); ok && err == nil {
+					x.body = b
 				}
 				continue
 			}

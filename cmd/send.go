@@ -29,27 +29,11 @@ func (a *appCtx) send(c *cli.Context) error {
 	if err := noMoreArgs(c, 1); err != nil {
 		return err
 	}
-	o, err := a.openSession(c)
+	o, x, show, err := a.prepare(c, envelope.Session)
 	if err != nil {
 		return err
 	}
-	vars, err := readVars(c)
-	if err != nil {
-		return err
-	}
-	values, err := o.values(vars)
-	if err != nil {
-		return err
-	}
-	body, err := a.bodyArg(c, o.dialect, envelope.Session, values)
-	if err != nil {
-		return err
-	}
-	show, err := a.output(c)
-	if err != nil {
-		return err
-	}
-	out, err := a.do(c.Context, o.exchange(envelope.Session, body, values), show)
+	out, err := a.do(c.Context, x, show)
 	if errors.Is(err, errDryRun) {
 		return nil
 	}

@@ -65,9 +65,31 @@ func (o *open) values(vars map[string]string) (envelope.Values, error) {
 	return v, &state.CorruptError{Path: o.store.Path(s.Name), Err: err}
 }
 
-func (o *open) exchange(p envelope.Phase, body *envelope.Body, v envelope.Values) *exchange {
-	s := o.sess
-	return &exchange{dialect: o.dialect, phase: p, body: body, url: s.URL, conn: o.conn, values: v}
+// prepare is what send and end share: the open session, the exchange of
+// phase p with its variables and body, and the output options.
+func (a *appCtx) prepare(c *cli.Context, p envelope.Phase) (*open, *exchange, *output, error) {
+	o, err := a.openSession(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	vars, err := readVars(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	values, err := o.values(vars)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	body, err := a.bodyArg(c, o.dialect, p, values)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	show, err := a.output(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	x := &exchange{dialect: o.dialect, phase: p, body: body, url: o.sess.URL, conn: o.conn, values: values}
+	return o, x, show, nil
 }
 
 // touch records a request the server answered within the session.
