@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/soapsess/soapsess/transport"
 	"time"
+
+	"github.com/soapsess/soapsess/transport"
 
 	"github.com/urfave/cli/v2"
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/printer"
+	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/transport"
 )
 
@@ -31,9 +32,9 @@ type exchange struct {
 // outcome is what came back from a server that answered.
 type outcome struct {
 	resp     *transport.Response
-	streamed *envelope.Streamed
-	reply    *envelope.Reply // the whole reply, parsed, for begin, end and --xpath; nil otherwise
-	soap     bool            // the answer was a SOAP envelope
+	streamed *reply.Streamed
+	reply    *reply.Reply // the whole reply, parsed, for begin, end and --xpath; nil otherwise
+	soap     bool         // the answer was a SOAP envelope
 }
 
 // faultError is the first error a reply reported (a SOAP fault, or an error
@@ -113,7 +114,7 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 		keep = &bytes.Buffer{}
 		body = io.TeeReader(body, &limited{w: keep, n: keepLimit})
 	}
-	opt := envelope.StreamOptions{RequireSOAP: true, NotSOAP: a.io.Out}
+	opt := reply.StreamOptions{RequireSOAP: true, NotSOAP: a.io.Out}
 	var p *printer.Printer
 	switch {
 	case out.raw:
@@ -130,7 +131,7 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 			opt.Body = p
 		}
 	}
-	st, serr := envelope.Stream(body, opt)
+	st, serr := reply.Stream(body, opt)
 	o.streamed = st
 	if p != nil {
 		if err := p.Close(); err != nil && serr == nil {
@@ -141,7 +142,7 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 		if ctx.Err() != nil {
 			return o, withCode(ExitInterrupt, fmt.Errorf("interrupted while reading the reply from %s", x.url))
 		}
-		var ns *envelope.NotSOAPError
+		var ns *reply.NotSOAPError
 		var te *transport.Error
 		switch {
 		case errors.As(serr, &te):
@@ -175,7 +176,7 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 		if keep.Len() >= keepLimit {
 			return o, withCode(ExitReply, fmt.Errorf("the reply from %s is larger than %d MiB; it cannot be searched", x.url, keepLimit>>20))
 		}
-		if o.reply, err = envelope.ParseReply(keep.Bytes()); err != nil {
+		if o.reply, err = reply.Parse(keep.Bytes()); err != nil {
 			return o, withCode(ExitReply, err)
 		}
 		if out.query != nil {
@@ -187,10 +188,10 @@ func (a *appCtx) do(ctx context.Context, x *exchange, out *output) (*outcome, er
 
 // problems prints what the reply reported and returns the first error, if
 // any, to end the command with.
-func (a *appCtx) problems(st *envelope.Streamed, x *exchange) *faultError {
+func (a *appCtx) problems(st *reply.Streamed, x *exchange) *faultError {
 	var first *faultError
 	for _, pr := range st.Problems {
-		if pr.Severity != envelope.SeverityError {
+		if pr.Severity != reply.SeverityError {
 			warnf(a.io, "%s", pr.Summary())
 			continue
 		}
@@ -212,7 +213,7 @@ func describe(r *transport.Response, why error) string {
 	if mt != "" {
 		what = "a " + mt + " body"
 	}
-	var ns *envelope.NotSOAPError
+	var ns *reply.NotSOAPError
 	if errors.As(why, &ns) && ns.Err != nil {
 		return what + " that is not a SOAP envelope (" + ns.Err.Error() + ")"
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/printer"
+	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/transport"
 )
 
@@ -82,7 +82,7 @@ func (a *appCtx) fmtOne(name string, q *query, pal *printer.Palette) error {
 		r = f
 	}
 	var doc bytes.Buffer
-	opt := envelope.StreamOptions{Async: true}
+	opt := reply.StreamOptions{Async: true}
 	var p *printer.Printer
 	if q != nil {
 		r = io.TeeReader(r, &doc)
@@ -90,7 +90,7 @@ func (a *appCtx) fmtOne(name string, q *query, pal *printer.Palette) error {
 		p = printer.New(a.io.Out, printer.Options{Pretty: true, Palette: pal, Trusted: true})
 		opt.Document = p
 	}
-	st, err := envelope.Stream(r, opt)
+	st, err := reply.Stream(r, opt)
 	if p != nil {
 		if cerr := p.Close(); err == nil {
 			err = cerr

@@ -10,9 +10,8 @@ import (
 
 	"github.com/antchfx/xmlquery"
 	"github.com/antchfx/xpath"
+	"github.com/soapsess/soapsess/reply"
 	"github.com/urfave/cli/v2"
-
-	"github.com/soapsess/soapsess/envelope"
 )
 
 // output is how begin, send and end show the exchange.
@@ -77,8 +76,8 @@ func queryFlags() []cli.Flag {
 
 // defaultNS are the prefixes --xpath knows without --ns.
 var defaultNS = map[string]string{
-	"soap":   envelope.NSSOAP11,
-	"soap12": envelope.NSSOAP12,
+	"soap":   reply.NSSOAP11,
+	"soap12": reply.NSSOAP12,
 	"dsml":   "urn:oasis:names:tc:DSML:2:0:core",
 	"ad":     "urn:schema-microsoft-com:activedirectory:dsmlv2",
 	"xa":     "urn:schemas-microsoft-com:xml-analysis",

@@ -10,15 +10,11 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/xmltok"
 )
 
-// Namespace URIs the package knows by heart.
-const (
-	NSSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-	NSSOAP12 = "http://www.w3.org/2003/05/soap-envelope"
-	nsXML    = xmltok.NSXML
-)
+const nsXML = xmltok.NSXML
 
 // Body is a request body: one well-formed, namespace-well-formed XML element.
 type Body struct {
@@ -29,7 +25,7 @@ type Body struct {
 
 // IsEnvelope reports whether the body is itself a whole SOAP envelope.
 func (b *Body) IsEnvelope() bool {
-	return b.Local == "Envelope" && (b.Namespace == NSSOAP11 || b.Namespace == NSSOAP12)
+	return b.Local == "Envelope" && (b.Namespace == reply.NSSOAP11 || b.Namespace == reply.NSSOAP12)
 }
 
 // BodyError says why a request body was refused before anything was sent.
@@ -59,10 +55,6 @@ func ParseBody(src []byte) (*Body, error) {
 	return b, nil
 }
 
-var encodingDecl = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`encoding\s*=\s*["']([A-Za-z0-9._-]+)["']`)
-})
-
 // stripProlog removes a byte-order mark, an XML declaration and surrounding
 // white space, which cannot appear inside an envelope. Only UTF-8 is taken.
 func stripProlog(b []byte) ([]byte, error) {
@@ -73,20 +65,12 @@ func stripProlog(b []byte) ([]byte, error) {
 		if i < 0 {
 			return nil, errors.New("the XML declaration is not closed")
 		}
-		if m := encodingDecl().FindSubmatch(b[:i]); m != nil && !isUTF8(string(m[1])) {
-			return nil, fmt.Errorf("it declares encoding %s; only UTF-8 is supported (convert it: iconv -f %s -t UTF-8)", m[1], m[1])
+		if enc := xmltok.DeclaredEncoding(b[:i]); enc != "" && !xmltok.IsUTF8(enc) {
+			return nil, fmt.Errorf("it declares encoding %s; only UTF-8 is supported (convert it: iconv -f %s -t UTF-8)", enc, enc)
 		}
 		b = bytes.TrimSpace(b[i+2:])
 	}
 	return b, nil
-}
-
-func isUTF8(enc string) bool {
-	switch strings.ToLower(enc) {
-	case "utf-8", "utf8", "us-ascii", "ascii":
-		return true
-	}
-	return false
 }
 
 // check walks a document with the xmltok lexer and refuses anything that is

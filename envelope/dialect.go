@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/antchfx/xpath"
+	"github.com/soapsess/soapsess/reply"
 )
 
 // Phase is the step of a session a message belongs to.
@@ -274,9 +275,9 @@ func (d *Dialect) HTTPHeaders(b *Body) (contentType, soapAction string, err erro
 // EnvelopeNS is the namespace of the dialect's SOAP envelope.
 func (d *Dialect) EnvelopeNS() string {
 	if d.SOAPVersion == "1.2" {
-		return NSSOAP12
+		return reply.NSSOAP12
 	}
-	return NSSOAP11
+	return reply.NSSOAP11
 }
 
 // Files lists the dialect's files and their contents, manifest first.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/xmltok"
 )
 
@@ -91,7 +92,7 @@ func TestSessionIDInRealReplies(t *testing.T) {
 			if tt.docs {
 				raw = fromDocs(t, tt.file)
 			}
-			r, err := ParseReply(raw)
+			r, err := reply.Parse(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,11 +105,11 @@ func TestSessionIDInRealReplies(t *testing.T) {
 			case info.ID != tt.id || info.IDName != tt.idName || info.Timeout != tt.timeout:
 				t.Errorf("Session() = %+v; want ID %q in %q, timeout %d", info, tt.id, tt.idName, tt.timeout)
 			}
-			st, err := Stream(bytes.NewReader(raw), StreamOptions{RequireSOAP: true})
+			st, err := reply.Stream(bytes.NewReader(raw), reply.StreamOptions{RequireSOAP: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var fault *Problem
+			var fault *reply.Problem
 			for i, p := range st.Problems {
 				if strings.Contains(p.Kind, "fault") {
 					fault = &st.Problems[i]
@@ -140,7 +141,7 @@ func TestDSMLIDWithAnyPrefix(t *testing.T) {
 		`<ad:Session xmlns:ad="` + ad + `" SessionID="9"/>`:   "9",
 		`<ad:Session xmlns:ad="urn:other" ad:SessionID="0"/>`: "",
 	} {
-		r, err := ParseReply([]byte(`<S:Envelope xmlns:S="` + NSSOAP11 + `"><S:Header>` + header + `</S:Header><S:Body/></S:Envelope>`))
+		r, err := reply.Parse([]byte(`<S:Envelope xmlns:S="` + reply.NSSOAP11 + `"><S:Header>` + header + `</S:Header><S:Body/></S:Envelope>`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +158,7 @@ func TestEndConfirmation(t *testing.T) {
 		"sqlsoap/05-terminate-response.header.xml": true, // terminate="true" echoed
 		"sqlsoap/02-initiate-response.header.xml":  false,
 	} {
-		r, err := ParseReply(fromDocs(t, file))
+		r, err := reply.Parse(fromDocs(t, file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +167,7 @@ func TestEndConfirmation(t *testing.T) {
 		}
 	}
 	// XMLA asks for no confirmation: SSAS ends a session with a reply that has no Header.
-	r, err := ParseReply(read(t, "xmla/msssas_4.2.4_endsession_response.xml"))
+	r, err := reply.Parse(read(t, "xmla/msssas_4.2.4_endsession_response.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +409,7 @@ func TestBodyElementsStandAlone(t *testing.T) {
 	for _, f := range files {
 		raw, _ := os.ReadFile(f)
 		var els elements
-		if _, err := Stream(bytes.NewReader(raw), StreamOptions{RequireSOAP: true, Body: &els}); err != nil {
+		if _, err := reply.Stream(bytes.NewReader(raw), reply.StreamOptions{RequireSOAP: true, Body: &els}); err != nil {
 			continue // fragments, and requests with undeclared prefixes
 		}
 		for _, el := range els.done {
@@ -422,48 +423,16 @@ func TestBodyElementsStandAlone(t *testing.T) {
 		t.Errorf("only %d corpus envelopes streamed", n)
 	}
 	var els elements
-	_, err := Stream(strings.NewReader(`<s:Envelope xmlns:s="`+NSSOAP11+`" xmlns:x="urn:x" xmlns="urn:d"><s:Body><x:r a='1' b="&amp;"><d/></x:r><e xmlns=""/></s:Body></s:Envelope>`), StreamOptions{RequireSOAP: true, Body: &els})
+	_, err := reply.Stream(strings.NewReader(`<s:Envelope xmlns:s="`+reply.NSSOAP11+`" xmlns:x="urn:x" xmlns="urn:d"><s:Body><x:r a='1' b="&amp;"><d/></x:r><e xmlns=""/></s:Body></s:Envelope>`), reply.StreamOptions{RequireSOAP: true, Body: &els})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		`<x:r a='1' b="&amp;" xmlns:s="` + NSSOAP11 + `" xmlns:x="urn:x" xmlns="urn:d"><d/></x:r>`,
-		`<e xmlns="" xmlns:s="` + NSSOAP11 + `" xmlns:x="urn:x"/>`,
+		`<x:r a='1' b="&amp;" xmlns:s="` + reply.NSSOAP11 + `" xmlns:x="urn:x" xmlns="urn:d"><d/></x:r>`,
+		`<e xmlns="" xmlns:s="` + reply.NSSOAP11 + `" xmlns:x="urn:x"/>`,
 	}
 	if len(els.done) != 2 || string(els.done[0]) != want[0] || string(els.done[1]) != want[1] {
 		t.Errorf("Body elements:\n got %q\nwant %q", els.done, want)
-	}
-}
-
-func TestNotSOAP(t *testing.T) {
-	for _, src := range []string{
-		`<html><body><h1>502 Bad Gateway</h1></body></html>`,
-		`plain text`,
-		``,
-		`<Envelope xmlns="urn:not-soap"/>`,
-		`<soap:Envelope xmlns:soap="` + NSSOAP11 + `"><soap:Body>`,
-	} {
-		var ns *NotSOAPError
-		if _, err := ParseReply([]byte(src)); !errors.As(err, &ns) {
-			t.Errorf("ParseReply(%q) = %v, want NotSOAPError", src, err)
-		}
-	}
-}
-
-// Stream asks Watch only about names mayWatch lets through: every name Watch
-// can want must pass mayWatch.
-func TestMayWatchCoversWatch(t *testing.T) {
-	paths := [][]string{nil, {"Envelope"}, {"Envelope", "Body"}, {"Envelope", "Body", "x", "root"}}
-	nss := []string{"", NSSOAP11, NSSOAP12, "urn:oasis:names:tc:DSML:2:0:core", "urn:schemas-microsoft-com:xml-analysis:exception",
-		"urn:schemas-microsoft-com:xml-analysis:rowset", "http://schemas.microsoft.com/sqlserver/2004/SOAP/types/SqlResultStream"}
-	for _, local := range []string{"Fault", "errorResponse", "Messages", "SqlMessage", "Exception", "Error", "Warning", "row", "Body", "fault", "SqlRowCount"} {
-		for _, ns := range nss {
-			for _, p := range paths {
-				if Watch(ns, local, p) && !mayWatch([]byte(local)) {
-					t.Errorf("Watch wants <%s> in %q at %v, but mayWatch never lets it through", local, ns, p)
-				}
-			}
-		}
 	}
 }
 
@@ -488,7 +457,7 @@ func TestWholeEnvelopeGetsTheSessionHeader(t *testing.T) {
 		{"sqlsoap", "sqlsoap/07-sqlbatch-with-soapaction.request.xml", Session, []string{"<sql:BatchCommands> SELECT @@version </sql:BatchCommands>"}, nil},
 	}
 	// An empty <Header/> is opened up, not followed.
-	empty := mustBody(t, []byte(`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header/><s:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></s:Body></s:Envelope>`))
+	empty := mustBody(t, []byte(`<s:Envelope xmlns:s="`+reply.NSSOAP11+`"><s:Header/><s:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></s:Body></s:Envelope>`))
 	env, err := dialect(t, "xmla").Build(Session, Values{ID: "E1", IDName: "SessionId"}, empty)
 	if err != nil || !bytes.Contains(env, []byte(`<s:Header><Session xmlns="urn:schemas-microsoft-com:xml-analysis" mustUnderstand="1" SessionId="E1"/></s:Header><s:Body>`)) {
 		t.Errorf("empty Header: %s %v", env, err)
@@ -529,7 +498,7 @@ func TestWholeEnvelopeGetsTheSessionHeader(t *testing.T) {
 	if a, _ := dialect(t, "xmla").SOAPAction(inner); a != `"urn:schemas-microsoft-com:xml-analysis:Discover"` {
 		t.Errorf("SOAPAction of a whole envelope = %s", a)
 	}
-	v12 := mustBody(t, []byte(`<e:Envelope xmlns:e="`+NSSOAP12+`"><e:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></e:Body></e:Envelope>`))
+	v12 := mustBody(t, []byte(`<e:Envelope xmlns:e="`+reply.NSSOAP12+`"><e:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></e:Body></e:Envelope>`))
 	var be *BodyError
 	if _, err := dialect(t, "xmla").Build(Session, Values{ID: "1", IDName: "SessionId"}, v12); !errors.As(err, &be) {
 		t.Errorf("a SOAP 1.2 envelope in a 1.1 dialect gave %v", err)

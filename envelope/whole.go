@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/xmltok"
 )
 
@@ -97,7 +98,7 @@ func (d *Dialect) Inner(b *Body) (*Body, error) {
 }
 
 func versionOf(ns string) string {
-	if ns == NSSOAP12 {
+	if ns == reply.NSSOAP12 {
 		return "1.2"
 	}
 	return "1.1"

@@ -33,7 +33,7 @@ type Options struct {
 	Indent  string   // one level of indentation; "  " when empty
 	Palette *Palette // nil: no colour
 	// Trusted says the tokens come from a reader that already checks that end
-	// tags match (envelope.Stream), so the printer need not check again.
+	// tags match (reply.Stream), so the printer need not check again.
 	Trusted bool
 }
 
@@ -263,7 +263,7 @@ func (p *Printer) newFrame(parent *frame, t *xmltok.Token) *frame {
 // checked reports whether the printer tracks namespaces and checks that end
 // tags match: it must to colour SOAP headers and faults, and does when it
 // reads a document itself (Format). Fed by a reader that checks already
-// (envelope.Stream), it spares the work.
+// (reply.Stream), it spares the work.
 func (p *Printer) checked() bool { return p.pal != nil || !p.opt.Trusted }
 
 func (p *Printer) push(t *xmltok.Token) error {

@@ -1,4 +1,4 @@
-package envelope
+package reply
 
 import (
 	"bytes"
@@ -221,8 +221,8 @@ func (s *streamer) token(t *xmltok.Token) error {
 		return s.start(t)
 	case xmltok.PI:
 		if string(t.Name) == "xml" && !s.root {
-			if m := encodingDecl().FindSubmatch(t.Raw); m != nil && !isUTF8(string(m[1])) {
-				return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("the document declares encoding %s; only UTF-8 is supported", m[1])}
+			if enc := xmltok.DeclaredEncoding(t.Raw); enc != "" && !xmltok.IsUTF8(enc) {
+				return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("the document declares encoding %s; only UTF-8 is supported", enc)}
 			}
 		}
 	case xmltok.EndTag:
