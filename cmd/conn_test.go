@@ -27,6 +27,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	//lint:ignore SA1019 NTLMv2 keys its proof with MD4(UNICODE(password)) by definition ([MS-NLMP] 3.3.2 NTOWFv2); the test server must compute it
 	"golang.org/x/crypto/md4"
 
 	"github.com/soapsess/soapsess/refserver"
@@ -321,17 +322,26 @@ func TestSecretsRedacted(t *testing.T) {
 	// A password in the body (a login operation) is hidden in traces and dry runs too.
 	body := `<Execute xmlns="urn:schemas-microsoft-com:xml-analysis"><Command><Statement/></Command><Properties><PropertyList><Password>body-pw</Password></PropertyList></Properties></Execute>`
 	code, out, errs = soapsess(t, state, body, "-v", "send", "--print", "Eb")
+	if code != ExitOK {
+		t.Errorf("send -v --print Eb: exit %d, want %d\n%s", code, ExitOK, errs)
+	}
 	check("send -v --print E", out+errs)
 	if !strings.Contains(errs, "<Password>[redacted]</Password>") {
 		t.Errorf("the envelope's password was not hidden in the trace:\n%s", errs)
 	}
 	code, out, errs = soapsess(t, state, body, "send", "--dry-run")
+	if code != ExitOK {
+		t.Errorf("send --dry-run: exit %d, want %d\n%s", code, ExitOK, errs)
+	}
 	check("send --dry-run", out+errs)
 	raw, _ := os.ReadFile(filepath.Join(state, "default.json"))
 	check("the state file", string(raw))
 	// Wrong password: the error does not show it.
 	t.Setenv("SOAPSESS_PASSWORD", "Sup3r-Secret-wrong")
-	_, out, errs = soapsess(t, state, xmlaDiscover, "send")
+	code, out, errs = soapsess(t, state, xmlaDiscover, "send")
+	if code != ExitTransport { // a 401 with an HTML body
+		t.Errorf("send with a wrong password: exit %d, want %d\n%s", code, ExitTransport, errs)
+	}
 	check("an auth failure", out+errs)
 	t.Setenv("SOAPSESS_PASSWORD", "Sup3r-Secret")
 	must(t, 0, state, "", "end")

@@ -44,7 +44,7 @@ type frame struct{ bindings, name int }
 func (s *Scope) Push(t *Token) error {
 	s.frames = append(s.frames, frame{len(s.b), len(s.names)})
 	s.names = append(s.names, t.Name...)
-	if bytes.Index(t.Raw, []byte("xmlns")) < 0 { // the common case: nothing declared
+	if !bytes.Contains(t.Raw, []byte("xmlns")) { // the common case: nothing declared
 		return nil
 	}
 	var err error
