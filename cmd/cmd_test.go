@@ -107,7 +107,8 @@ func startServers(t *testing.T) string {
 		fmt.Fprint(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><ExecuteResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return/></ExecuteResponse></s:Body></s:Envelope>`)
 	})
 	mux.HandleFunc("/broken/fault200", func(w http.ResponseWriter, r *http.Request) {
-		// node-soap sends faults with HTTP 200 (notes/ecosystem.md §3.4).
+		// node-soap (npm soap 1.13.0) sends a thrown SOAP 1.1 fault with HTTP 200
+		// unless the handler sets a statusCode.
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprint(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>deliberate 1.1 fault</faultstring><detail><reason>test</reason></detail></soap:Fault></soap:Body></soap:Envelope>`)
 	})

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// DSML session extension, [MS-DSML] §2.2 (notes/dsml.md §1–§3).
+// DSML session extension, [MS-DSML] §2.2; the core namespace is the OASIS
+// DSMLv2 schema's targetNamespace.
 const (
 	dsmlSessionNS = "urn:schema-microsoft-com:activedirectory:dsmlv2"
 	dsmlCoreNS    = "urn:oasis:names:tc:DSML:2:0:core"
@@ -112,8 +113,11 @@ func (s *Server) serveDSML(c *call) reply {
 }
 
 // runBatch answers a batchRequest. Errors inside DSML are errorResponses and
-// result codes, never SOAP faults (notes/dsml.md §5). Operations run
-// sequentially under the directory lock, whatever "processing" asks for.
+// result codes, never SOAP faults: the OASIS DSML TC's SOAP binding keeps
+// faults for "an error or errors [that] occurred outside DSML", and [MS-DSML]
+// §3.1.4.4 defines faults only for bad session and bad SOAP requests.
+// Operations run sequentially under the directory lock, whatever
+// "processing" asks for.
 func (d *directory) runBatch(b *strings.Builder, req *node) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -26,7 +26,8 @@ func TestDSMLCorpusSession(t *testing.T) {
 	}
 	doc.one(t, dsmlCoreNS, "batchResponse")
 
-	// The search of §4 targets fabrikam, which this directory does not hold.
+	// [MS-DSML] §4's example search targets fabrikam, which this directory
+	// does not hold.
 	doc = ok(t, post(t, srv, "/dsml", withDSMLID(readCorpus(t, "dsml/03-msdsml-session-search.request.xml"), id)))
 	if got, _ := doc.one(t, dsmlSessionNS, "Session").attr(dsmlSessionNS, "SessionID"); got != id {
 		t.Fatalf("in-session reply echoes %q, want %q", got, id)

@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
-// SQL Server native XML Web Services (notes/sqlsoap.md). The namespaces are
-// http://, never the https:// that Microsoft's rewritten docs print (§9).
+// SQL Server native XML Web Services ([MS-SSNWS] SQL Server Native Web
+// Services Protocol, and the SQL Server 2005-2008 R2 "Native XML Web Services"
+// pages on learn.microsoft.com). The namespaces are http://, as in [MS-SSNWS]'s
+// examples, never the https:// that the rewritten previous-versions pages
+// print (a mechanical link rewrite: MicrosoftDocs/sql-docs#1457).
 const (
 	sqlNS              = "http://schemas.microsoft.com/sqlserver/2004/SOAP"
 	sqlOptionsNS       = "http://schemas.microsoft.com/sqlserver/2004/SOAP/Options"
@@ -21,8 +24,9 @@ const (
 )
 
 // sqlLoginOptions are the other sqloptions headers SQL Server understands
-// (notes/sqlsoap.md §3). This server accepts and ignores them, so that the
-// documentation's examples, which mark them mustUnderstand, do not fault.
+// (learn.microsoft.com, SOAP Extension Headers). This server accepts and
+// ignores them, so that the documentation's examples, which mark them
+// mustUnderstand, do not fault.
 var sqlLoginOptions = map[string]bool{
 	"applicationName": true, "clientInterface": true, "clientNetworkID": true, "clientPID": true,
 	"environmentChangeNotifications": true, "hostName": true, "hostname": true,
@@ -35,7 +39,8 @@ type sqlFaultKind struct {
 	code11, code12 string
 	subcodes       []string
 	// sessionHeader adds <sqloptions:sqlSession terminate="true"/>, which SQL
-	// Server sends with faults about the session itself (§2.2, §2.3).
+	// Server sends with faults about the session itself (learn.microsoft.com,
+	// Using a SOAP Session and Ending a SOAP Session).
 	sessionHeader bool
 }
 
@@ -135,7 +140,9 @@ func (s *Server) serveSQL(c *call) reply {
 				if err != nil || n <= 0 {
 					return fault(sqlHeaderInvalid)
 				}
-				// SESSION_TIMEOUT is the default and the maximum (§2.4).
+				// The endpoint's SESSION_TIMEOUT is the default and the
+				// maximum (learn.microsoft.com, How SOAP Sessions Support
+				// Works: an endpoint of 60 granting a client's 90 gives 60).
 				granted = min(int(n), s.sqlMax)
 			}
 		case id == "":

@@ -6,7 +6,9 @@ import (
 	"strings"
 )
 
-// XML for Analysis (notes/xmla.md §2–§8).
+// XML for Analysis namespaces, as in [MS-SSAS] SQL Server Analysis Services
+// Protocol: methods and session headers (§3.1.3.1), the empty result of an
+// EndSession (§4.2.4), errors inside a reply (§2.2.4.1.5).
 const (
 	xmlaNS          = "urn:schemas-microsoft-com:xml-analysis"
 	xmlaRowsetNS    = "urn:schemas-microsoft-com:xml-analysis:rowset"
@@ -16,7 +18,9 @@ const (
 )
 
 // XMLA error codes: the faultcode carries the HRESULT in hex, the detail's
-// ErrorCode the same 32 bits in unsigned decimal (notes/xmla.md §7.2).
+// ErrorCode the same 32 bits in unsigned decimal ("The hexadecimal value must
+// be converted to an UnsignedInt value": learn.microsoft.com, Handling Errors
+// and Warnings (XMLA)); e.g. XMLAnalysisError.0xc10e0002 and 3238920194.
 const (
 	xmlaErrSessionNotFound = 0xC1360003 // SSAS text "The '…' session ID cannot be found…"
 	xmlaErrParser          = 0xC10E0002 // SSAS msmdpump parser errors
@@ -189,8 +193,10 @@ func discoverDatasources(r *http.Request) string {
 }
 
 // executeResult answers an Execute. An empty statement is how Excel and ADOMD
-// carry Begin/EndSession (notes/xmla.md §4.3) and gets an empty root; anything
-// else gets the in-body error SSAS uses for command errors (§6.3), HTTP 200.
+// carry Begin/EndSession ([MS-SSAS] §4.2.4 ends a session with an empty
+// <Statement/>) and gets an empty root; anything else gets the in-body error
+// SSAS uses for command errors (Exception and Messages, [MS-SSAS]
+// §2.2.4.1.5), HTTP 200.
 func executeResult(cmd *node) string {
 	empty := !cmd.hasText() && len(cmd.children) == 0
 	if st := cmd.child(xmlaNS, "Statement"); st != nil && len(cmd.children) == 1 {
