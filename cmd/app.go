@@ -16,7 +16,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/soapsess/soapsess/state"
-	"github.com/soapsess/soapsess/transport"
 )
 
 // Main runs soapsess with args (args[0] is the program name) and returns the
@@ -164,25 +163,6 @@ func (a *appCtx) sessionName(c *cli.Context) (string, error) {
 		return "", withCode(ExitUsage, fmt.Errorf("--session: %w", err))
 	}
 	return name, nil
-}
-
-// client is an HTTP client for one command's connection settings.
-func (a *appCtx) client(cn *conn) (*transport.Client, error) {
-	cl, err := transport.NewWith(cn.opt)
-	if err != nil {
-		return nil, withCode(ExitUsage, err)
-	}
-	cl.UserAgent = "soapsess/" + version()
-	switch {
-	case a.io.Trace != nil: // the demo
-		cl.Trace, cl.TraceBody = a.io.Trace, true
-	case a.verbose:
-		cl.Trace = a.io.Err
-	}
-	if cn.pass != "" {
-		cl.Secrets = []string{cn.pass}
-	}
-	return cl, nil
 }
 
 // noMoreArgs refuses extra arguments, and says so kindly when they look like

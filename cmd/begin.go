@@ -1,17 +1,15 @@
 package cmd
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	neturl "net/url"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/soapsess/soapsess/envelope"
-	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/session"
+	"github.com/soapsess/soapsess/transport"
 )
 
 func (a *appCtx) beginCommand() *cli.Command {
@@ -45,13 +43,13 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if url == "" || dialectName == "" {
 		return usageError("begin needs --url URL and --dialect %s", strings.Join(envelope.Builtins(), "|"))
 	}
-	if err := checkURL(url); err != nil {
+	if err := transport.CheckURL(url); err != nil {
 		return err
 	}
 	if c.Int("timeout") < 0 {
 		return usageError("--timeout must be a positive number of seconds")
 	}
-	d, err := findDialect(dialectName)
+	d, err := a.findDialect(dialectName)
 	if err != nil {
 		return err
 	}
@@ -66,88 +64,41 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := a.store(c)
+	out, err := a.output(c)
 	if err != nil {
 		return err
 	}
-	// Refuse before sending anything: an open session would be overwritten.
-	if old, err := store.Get(name); err == nil {
-		return fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, name, old.ID, old.URL)
-	} else if !errors.Is(err, state.ErrNoSession) {
+	m, err := a.manager(c, out)
+	if err != nil {
 		return err
 	}
 	user := c.String("user")
-	cn, err := a.connect(c, nil, user, d)
+	conn, err := a.connect(c, session.Conn{Options: transport.Options{User: user}}, d)
 	if err != nil {
 		return err
 	}
-	pass := cn.pass
 	if user != "" && plainRemote(url) {
 		warnf(a.io, "the password for %s goes over plain http:// to %s; anyone on the way can read it", user, url)
 	}
+	b, closeBody, err := a.body(c, d, envelope.Begin)
+	if err != nil {
+		return err
+	}
+	defer closeBody()
 	asked := c.Int("timeout")
-	values := envelope.Values{Timeout: asked, User: user, URL: url, Vars: vars, Password: pass}
-	body, err := a.bodyArg(c, d, envelope.Begin, values)
-	if err != nil {
+	sinks, _, finish := a.sinks(out, envelope.Begin, nil)
+	res, err := m.Begin(c.Context, session.BeginOptions{
+		Name: name, URL: url, Dialect: d, Timeout: asked, Vars: vars, Conn: conn, Body: b, Reply: sinks,
+		DryRun: c.Bool("dry-run"),
+	})
+	if err := a.shown(res, err, out, finish); err != nil || res.Preview != nil {
 		return err
 	}
-	// The session's later headers and end body must be makeable before a
-	// session is opened that could otherwise never be used or ended;
-	// variables may still come with send and end.
-	later := values
-	later.ID, later.IDName = "check", "SessionId"
-	if err := d.CheckValues(later); err != nil && !errors.Is(err, envelope.ErrMissingVar) {
-		return err
+	if asked > 0 && res.Granted > 0 && res.Granted < asked {
+		warnf(a.io, "asked for a %ds session timeout, the server granted %ds", asked, res.Granted)
 	}
-	if _, _, err := d.DefaultBody(envelope.End, later); err != nil && !errors.Is(err, envelope.ErrMissingVar) {
-		return err
-	}
-	show, err := a.output(c)
-	if err != nil {
-		return err
-	}
-	out, err := a.do(c.Context, &exchange{
-		dialect: d, phase: envelope.Begin, body: body, url: url, conn: cn, values: values,
-	}, show)
-	if errors.Is(err, errDryRun) {
-		return nil // nothing sent, nothing kept
-	}
-	if err != nil {
-		return err
-	}
-	info, err := d.Session(out.reply)
-	if errors.Is(err, envelope.ErrNoSessionID) {
-		return withCode(ExitReply, fmt.Errorf("%s answered without a session ID, so no session was opened", url),
-			"check the --dialect and the URL; a server without session support ignores the begin header")
-	}
-	if err != nil {
-		return withCode(ExitReply, err)
-	}
-	if asked > 0 && info.Timeout > 0 && info.Timeout < asked {
-		warnf(a.io, "asked for a %ds session timeout, the server granted %ds", asked, info.Timeout)
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	sess := &state.Session{
-		Name: name, Dialect: d.Ref(), URL: url, ID: info.ID, IDName: info.IDName,
-		Created: now, LastUsed: now, Timeout: info.Timeout, User: user, Vars: vars, Requests: 1,
-	}
-	cn.keep(sess)
-	if err := store.Create(sess); err != nil {
-		return withCode(ExitError, fmt.Errorf("the server opened session %s, but it could not be kept: %w", info.ID, err))
-	}
-	infof(a.io, "%s %s in %s, session %q began: %s", out.resp.Proto, out.resp.Reason, ms(out.resp.Elapsed), name, info.ID)
-	return nil
-}
-
-// checkURL refuses what cannot be a SOAP endpoint before anything is sent.
-func checkURL(raw string) error {
-	u, err := neturl.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usageError("--url %s: want an http:// or https:// URL", raw)
-	}
-	if u.User != nil {
-		return usageError("--url: credentials in the URL are not accepted; use --user and SOAPSESS_PASSWORD")
-	}
+	r := res.Reply
+	infof(a.io, "%s %s in %s, session %q began: %s", r.Proto, r.Reason, ms(r.Elapsed), name, res.Session.State.ID)
 	return nil
 }
 

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/soapsess/soapsess/envelope"
-	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/session"
 	"github.com/soapsess/soapsess/transport"
 )
 
@@ -37,74 +37,57 @@ func connFlags() []cli.Flag {
 	}
 }
 
-// conn is how one command reaches the server.
-type conn struct {
-	opt    transport.Options
-	user   string
-	pass   string
-	action string
-	dryRun bool
-}
-
-// connect reads the connection flags over what the session kept (nil for
-// begin), and the password.
-func (a *appCtx) connect(c *cli.Context, kept *state.Session, user string, d *envelope.Dialect) (*conn, error) {
-	k := kept
-	if k == nil {
-		k = &state.Session{}
-	}
+// connect reads the connection flags over what the session kept (for
+// begin: only the user), and the password when the request needs one.
+func (a *appCtx) connect(c *cli.Context, kept session.Conn, d *envelope.Dialect) (session.Conn, error) {
 	str := func(flag, keptVal string) string {
 		if c.IsSet(flag) {
 			return c.String(flag)
 		}
 		return keptVal
 	}
-	cn := &conn{user: user, action: c.String("action"), dryRun: c.Bool("dry-run")}
-	cn.opt = transport.Options{
-		Auth: str("auth", k.Auth), CACert: abs(str("cacert", k.CACert)), Cert: abs(str("cert", k.Cert)),
-		Key: abs(str("key", k.Key)), Insecure: k.Insecure || c.Bool("insecure"), Proxy: str("proxy", k.Proxy),
-		ConnectTimeout: seconds(c.Float64("connect-timeout")), MaxTime: seconds(c.Float64("max-time")),
+	cn := kept
+	cn.Action = c.String("action")
+	auth, err := transport.ParseAuth(str("auth", string(kept.Auth)))
+	if err != nil {
+		return cn, err
 	}
-	switch cn.opt.Auth {
-	case "", transport.AuthBasic, transport.AuthNTLM, transport.AuthNegotiate, transport.AuthNone:
-	default:
-		return nil, usageError("--auth %s: want basic, ntlm, negotiate or none", cn.opt.Auth)
-	}
-	if (cn.opt.Auth == transport.AuthNTLM || cn.opt.Auth == transport.AuthNegotiate) && user == "" {
-		return nil, usageError("--auth %s needs --user (DOMAIN\\user or user@domain)", cn.opt.Auth)
+	cn.Auth = auth
+	cn.CACert, cn.Cert, cn.Key = abs(str("cacert", kept.CACert)), abs(str("cert", kept.Cert)), abs(str("key", kept.Key))
+	cn.Insecure = kept.Insecure || c.Bool("insecure")
+	cn.Proxy = str("proxy", kept.Proxy)
+	cn.ConnectTimeout, cn.MaxTime = seconds(c.Float64("connect-timeout")), seconds(c.Float64("max-time"))
+	if auth.NTLM() && cn.User == "" {
+		return cn, usageError("--auth %s needs --user (DOMAIN\\user or user@domain)", auth)
 	}
 	if c.Float64("connect-timeout") < 0 || c.Float64("max-time") < 0 {
-		return nil, usageError("--connect-timeout and --max-time are positive numbers of seconds")
+		return cn, usageError("--connect-timeout and --max-time are positive numbers of seconds")
 	}
+	cn.Header = nil
 	for _, h := range c.StringSlice("header") {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, usageError("--header %q: want 'Name: value'", h)
+			return cn, usageError("--header %q: want 'Name: value'", h)
 		}
-		if cn.opt.Header == nil {
-			cn.opt.Header = http.Header{}
+		if cn.Header == nil {
+			cn.Header = http.Header{}
 		}
-		cn.opt.Header.Add(name, strings.TrimSpace(value))
+		cn.Header.Add(name, strings.TrimSpace(value))
 	}
-	if cn.opt.Insecure {
+	if cn.Insecure {
 		warnf(a.io, "--insecure: the server's certificate is not checked; anyone on the way can read and change the session")
 	}
 	// A dry run asks for no password, but still checks a password file.
-	needed := cn.opt.Auth != transport.AuthNone || d.UsesPassword() // HTTP auth, or a login body
-	if user != "" && needed && (!cn.dryRun || c.String("password-file") != "") {
-		p, err := a.password(c, user)
+	needed := cn.Auth != transport.AuthNone || d.UsesPassword() // HTTP auth, or a login body
+	if cn.User != "" && needed && (!c.Bool("dry-run") || c.String("password-file") != "") {
+		p, err := a.password(c, cn.User)
 		if err != nil {
-			return nil, err
+			return cn, err
 		}
-		cn.pass = p
+		cn.Password = p
 	}
 	return cn, nil
-}
-
-// keep writes the connection settings a session remembers.
-func (cn *conn) keep(s *state.Session) {
-	s.Auth, s.CACert, s.Cert, s.Key, s.Insecure, s.Proxy = cn.opt.Auth, cn.opt.CACert, cn.opt.Cert, cn.opt.Key, cn.opt.Insecure, cn.opt.Proxy
 }
 
 func abs(p string) string {
@@ -137,7 +120,7 @@ func (a *appCtx) password(c *cli.Context, user string) (string, error) {
 		}
 		return strings.TrimRight(string(raw), "\r\n"), nil
 	}
-	if p := os.Getenv("SOAPSESS_PASSWORD"); p != "" {
+	if p := a.io.getenv("SOAPSESS_PASSWORD"); p != "" {
 		return p, nil
 	}
 	if p, err := a.prompt(fmt.Sprintf("Password for %s: ", user)); err == nil {

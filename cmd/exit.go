@@ -3,9 +3,11 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/session"
 	"github.com/soapsess/soapsess/state"
 	"github.com/soapsess/soapsess/transport"
 )
@@ -58,43 +60,95 @@ func usageError(format string, args ...any) error {
 // classify maps an error to its exit code and hints; it is the only place
 // that does.
 func classify(err error) (int, []string) {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code, ee.hints
-	}
 	var (
-		body    *envelope.BodyError
-		dialect *envelope.DialectError
-		corrupt *state.CorruptError
-		tr      *transport.Error
-		fault   *faultError
+		ee          *exitError
+		corrupt     *state.CorruptError
+		body        *envelope.BodyError
+		dialect     *envelope.DialectError
+		badURL      *transport.URLError
+		config      *transport.ConfigError
+		tr          *transport.Error
+		interrupted *session.InterruptedError
+		notEnded    *session.NotEndedError
+		notKept     *session.NotKeptError
+		fault       *session.FaultError
+		unconfirmed *session.EndNotConfirmedError
+		httpErr     *session.HTTPError
+		redirect    *session.RedirectError
+		replyErr    *session.ReplyError
 	)
 	switch {
-	case errors.As(err, &corrupt): // first: what it wraps is the file's fault, not the user's
+	case errors.As(err, &ee):
+		return ee.code, ee.hints
+	case errors.As(err, &interrupted):
+		return ExitInterrupt, nil
+	case errors.As(err, &notEnded):
+		code, _ := classify(notEnded.Err)
+		return code, []string{"soapsess end again once the server is reachable, or soapsess end --forget"}
+	case errors.As(err, &notKept):
+		return ExitError, nil
+	case errors.As(err, &corrupt): // before what it wraps: that is the file's fault, not the user's
 		return ExitError, []string{"look at the file, then remove it (soapsess end --forget) to start afresh"}
-	case errors.As(err, &body), errors.As(err, &dialect),
-		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName):
+	case errors.As(err, &badURL):
+		if errors.Is(err, transport.ErrURLCredentials) {
+			return ExitUsage, []string{"use --user, and SOAPSESS_PASSWORD or --password-file"}
+		}
 		return ExitUsage, nil
-	case errors.Is(err, envelope.ErrMissingVar):
+	case errors.As(err, &config), errors.As(err, &body), errors.As(err, &dialect),
+		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName),
+		errors.Is(err, envelope.ErrMissingVar), errors.Is(err, session.ErrNoBody):
 		return ExitUsage, nil
 	case errors.Is(err, state.ErrNoSession):
 		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the open ones"}
 	case errors.Is(err, state.ErrExists):
 		return ExitError, []string{"run soapsess end first, or name another session with --session NAME"}
-	case errors.As(err, &tr):
-		return ExitTransport, nil
 	case errors.As(err, &fault):
+		if fault.Rejected {
+			return ExitSession, []string{"run soapsess begin again"}
+		}
 		return ExitFault, nil
+	case errors.As(err, &unconfirmed):
+		return ExitReply, []string{"try soapsess end again later, or soapsess end --forget to drop it locally"}
+	case errors.As(err, &redirect):
+		return ExitTransport, []string{"soapsess does not follow redirects (a POST would lose its envelope); use the new URL with begin --url"}
+	case errors.As(err, &httpErr), errors.As(err, &tr):
+		return ExitTransport, nil
+	case errors.As(err, &replyErr):
+		if errors.Is(err, session.ErrNoSessionID) {
+			return ExitReply, []string{"check the --dialect and the URL; a server without session support ignores the begin header"}
+		}
+		return ExitReply, nil
 	}
 	return ExitError, nil
+}
+
+// message words an error for people: library errors name settings, cmd
+// names the flags that give them.
+func message(err error) string {
+	var (
+		config  *transport.ConfigError
+		badURL  *transport.URLError
+		missing *envelope.MissingVarError
+	)
+	switch {
+	case errors.As(err, &config):
+		return strings.Replace(err.Error(), config.Error(), "--"+config.Error(), 1)
+	case errors.As(err, &badURL):
+		return strings.Replace(err.Error(), badURL.Error(), "--url "+badURL.Error(), 1)
+	case errors.As(err, &missing):
+		return fmt.Sprintf("%s: give it with --var %s=VALUE (or in a --var-file)", err.Error(), missing.Name)
+	case errors.Is(err, transport.ErrMaxTime):
+		return strings.Replace(err.Error(), transport.ErrMaxTime.Error(), "no reply within --max-time", 1)
+	}
+	return err.Error()
 }
 
 // report prints an error in the house voice and returns its exit code.
 func report(io *IO, err error) int {
 	code, hints := classify(err)
-	var fe *faultError
-	if !errors.As(err, &fe) || !fe.printed {
-		errorf(io, "%s", err.Error())
+	var fe *session.FaultError
+	if !errors.As(err, &fe) || fe.Rejected { // a reply's own problems are printed as they come
+		errorf(io, "%s", message(err))
 	}
 	st := io.styles()
 	for _, h := range hints {

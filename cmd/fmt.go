@@ -103,7 +103,7 @@ func (a *appCtx) fmtOne(name string, q *query, pal *printer.Palette) error {
 		}
 		return withCode(ExitUsage, fmt.Errorf("%s: %w", name, err))
 	}
-	fe := a.problems(st, nil)
+	fe := a.printProblems(st.Problems)
 	if q != nil {
 		if err := q.print(a.io, doc.Bytes()); err != nil {
 			return err

@@ -1,11 +1,10 @@
 package cmd
 
 import (
-	"errors"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/session"
 )
 
 func (a *appCtx) sendCommand() *cli.Command {
@@ -26,25 +25,7 @@ Examples:
 }
 
 func (a *appCtx) send(c *cli.Context) error {
-	if err := noMoreArgs(c, 1); err != nil {
-		return err
-	}
-	o, x, show, err := a.prepare(c, envelope.Session)
-	if err != nil {
-		return err
-	}
-	out, err := a.do(c.Context, x, show)
-	if errors.Is(err, errDryRun) {
-		return nil
-	}
-	var fe *faultError
-	if errors.As(err, &fe) && fe.rejected {
-		return o.rejected(fe)
-	}
-	if out != nil && out.soap { // the SOAP server answered within the session
-		if terr := o.touch(); terr != nil && err == nil {
-			err = terr
-		}
-	}
-	return err
+	return a.call(c, envelope.Session, func(s *session.Session, r session.Request) (*session.Result, error) {
+		return s.Send(c.Context, r)
+	})
 }

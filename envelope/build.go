@@ -111,13 +111,25 @@ func (d *Dialect) data(v Values) (map[string]any, error) {
 
 var missingKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`map has no entry for key "([^"]*)"`) })
 
-// ErrMissingVar is wrapped by the error for a variable a template needs and
-// nobody set.
+// ErrMissingVar is what a *MissingVarError is (errors.Is).
 var ErrMissingVar = errors.New("variable not set")
+
+// MissingVarError is a variable a template needs and nobody set.
+type MissingVarError struct {
+	File string // the template
+	Name string
+}
+
+func (e *MissingVarError) Error() string {
+	return fmt.Sprintf("%s needs variable %q", e.File, e.Name)
+}
+
+// Is makes a MissingVarError an ErrMissingVar.
+func (e *MissingVarError) Is(target error) bool { return target == ErrMissingVar }
 
 func (d *Dialect) templateError(file string, err error) error {
 	if m := missingKey().FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("%w: %s needs variable %q: give it with --var %s=VALUE (or in a --var-file)", ErrMissingVar, file, m[1], m[1])
+		return &MissingVarError{File: file, Name: m[1]}
 	}
 	return &DialectError{"dialect " + d.Name + ": " + file, err}
 }
@@ -136,7 +148,7 @@ func (d *Dialect) RenderBody(name string, src []byte, v Values) ([]byte, error) 
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		if m := missingKey().FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("%w: %s needs variable %q: give it with --var %s=VALUE (or in a --var-file)", ErrMissingVar, name, m[1], m[1])
+			return nil, &MissingVarError{File: name, Name: m[1]}
 		}
 		return nil, &BodyError{err}
 	}

@@ -3,13 +3,11 @@ package transport
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 )
 
 // secretHeader says which header values never reach a trace.
@@ -77,9 +75,34 @@ func Redact(b []byte, secrets ...string) []byte {
 
 var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
 
-// WriteHeaders writes headers sorted by name, one "prefix Name: value" a
-// line, secrets redacted (see RedactHeader).
-func WriteHeaders(w io.Writer, prefix string, h http.Header) {
+// RenderHead is a message head as written on the wire (a request or
+// status line, then "Name: value" lines, CRLF or LF separated) as people
+// see it: one line each, LF-ended, secret header values redacted (see
+// RedactHeader) and the known secrets hidden wherever they appear.
+func RenderHead(raw []byte, secrets ...string) string {
+	var b strings.Builder
+	for i, line := range strings.Split(strings.TrimRight(string(raw), "\r\n"), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if i > 0 {
+			if name, value, ok := strings.Cut(line, ":"); ok {
+				line = name + ": " + RedactHeader(name, strings.TrimLeft(value, " \t"))
+			}
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return string(Redact([]byte(b.String()), secrets...))
+}
+
+// RenderResponse is a reply's status line and headers as RenderHead shows
+// them, headers sorted by name, as Go received them.
+func RenderResponse(r *http.Response) string {
+	var raw bytes.Buffer
+	fmt.Fprintf(&raw, "%s %s\n", r.Proto, r.Status)
+	h := r.Header.Clone()
+	if len(r.TransferEncoding) > 0 { // Go moves it out of the header
+		h["Transfer-Encoding"] = r.TransferEncoding
+	}
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
@@ -87,29 +110,8 @@ func WriteHeaders(w io.Writer, prefix string, h http.Header) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, v := range h[k] {
-			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, RedactHeader(k, v))
+			fmt.Fprintf(&raw, "%s: %s\n", k, v)
 		}
 	}
-}
-
-func (c *Client) traceRequest(req *http.Request, body []byte) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "> POST %s\n", req.URL.Redacted())
-	WriteHeaders(&b, "> ", req.Header)
-	if c.opt.Auth == AuthNTLM || c.opt.Auth == AuthNegotiate {
-		fmt.Fprintf(&b, "> (the Authorization above becomes an NTLM handshake when the server asks for one)\n")
-	}
-	fmt.Fprintf(&b, ">\n%s", Redact(body, c.Secrets...))
-	if !bytes.HasSuffix(body, []byte("\n")) {
-		b.WriteByte('\n')
-	}
-	c.Trace.Write(b.Bytes())
-}
-
-func (c *Client) traceResponse(r *Response) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "< %s %s (%s)\n", r.Proto, r.Reason, r.Elapsed.Round(time.Millisecond))
-	WriteHeaders(&b, "< ", r.Header)
-	fmt.Fprintf(&b, "<\n")
-	c.Trace.Write(b.Bytes())
+	return RenderHead(raw.Bytes())
 }

@@ -1,10 +1,14 @@
-// Package transport posts SOAP 1.1 envelopes over HTTP and returns the
-// whole reply, telling apart failures before the server was reached from
-// failures after.
+// Package transport posts SOAP requests over HTTP(S) and hands back the
+// reply with its body still streaming, telling apart failures before the
+// server was reached from failures after. It owns what goes on the wire
+// besides the envelope: authentication (Basic, NTLM), TLS, proxies,
+// timeouts, compression, and the one rendering of requests and replies that
+// traces, previews and --print show, secrets redacted.
 package transport
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -22,18 +26,8 @@ import (
 	"github.com/Azure/go-ntlmssp"
 )
 
-// Request is one SOAP call.
-type Request struct {
-	URL         string
-	SOAPAction  string // sent as is, quotes included; "" sends no header
-	ContentType string
-	Body        []byte
-	User        string // HTTP Basic auth when non-empty
-	Password    string
-}
-
-// Response is the server's reply. Body streams; the caller closes it. A
-// failure while reading it is an *Error.
+// Response is the server's final reply. Body streams, decompressed; the
+// caller closes it. A failure while reading it is an *Error.
 type Response struct {
 	Proto   string
 	Status  int
@@ -41,6 +35,8 @@ type Response struct {
 	Header  http.Header
 	Body    io.ReadCloser
 	Elapsed time.Duration // until the status line and headers arrived
+	// Head is the status line and headers as a trace shows them.
+	Head string
 }
 
 // OK reports a 2xx status.
@@ -57,100 +53,194 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("POST %s: %v", e.URL, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Client posts requests. The zero value is not usable; use New.
+// ErrMaxTime is wrapped by the Error of a request that ran out of
+// Options.MaxTime.
+var ErrMaxTime = errors.New("no reply within the time allowed")
+
+// ConfigError says which connection setting cannot be used.
+type ConfigError struct {
+	Setting string // "auth", "cacert", "cert", "key" or "proxy"
+	Value   string
+	Err     error
+}
+
+func (e *ConfigError) Error() string { return e.Setting + " " + e.Value + ": " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrURLCredentials is wrapped by the error for a URL (endpoint or proxy)
+// with a user or password in it: they would be kept on disk with the session.
+var ErrURLCredentials = errors.New("credentials in the URL are not accepted")
+
+// URLError says an endpoint URL cannot be a SOAP endpoint.
+type URLError struct {
+	URL string
+	Err error
+}
+
+func (e *URLError) Error() string { return e.URL + ": " + e.Err.Error() }
+func (e *URLError) Unwrap() error { return e.Err }
+
+// CheckURL refuses what cannot be a SOAP endpoint: anything but an http://
+// or https:// URL with a host, and credentials in the URL.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &URLError{URL: raw, Err: errors.New("want an http:// or https:// URL")}
+	}
+	if u.User != nil {
+		return &URLError{URL: u.Redacted(), Err: ErrURLCredentials}
+	}
+	return nil
+}
+
+// Auth is an HTTP authentication method.
+type Auth string
+
+// Auth methods. The zero value is Basic when a user is given.
+const (
+	AuthBasic     Auth = "basic"
+	AuthNTLM      Auth = "ntlm"
+	AuthNegotiate Auth = "negotiate" // NTLM inside SPNEGO, as IIS offers it
+	AuthNone      Auth = "none"
+)
+
+// AuthMethods lists the methods ParseAuth takes.
+var AuthMethods = []Auth{AuthBasic, AuthNTLM, AuthNegotiate, AuthNone}
+
+// ParseAuth checks an auth method's name; "" is the default (Basic with a
+// user).
+func ParseAuth(s string) (Auth, error) {
+	if s == "" {
+		return "", nil
+	}
+	for _, a := range AuthMethods {
+		if string(a) == s {
+			return a, nil
+		}
+	}
+	return "", &ConfigError{Setting: "auth", Value: s, Err: errors.New("unknown method")}
+}
+
+// NTLM reports whether the method is an NTLM handshake.
+func (a Auth) NTLM() bool { return a == AuthNTLM || a == AuthNegotiate }
+
+// Options shape how a client connects. The zero value is safe: TLS verified
+// against the system's CAs, proxies from the environment given in
+// ProxyFromEnv, Basic auth when a user is given.
+type Options struct {
+	Auth           Auth
+	User           string // DOMAIN\user, user@domain or a plain name
+	Password       string
+	CACert         string // PEM file of CAs to trust besides the system's
+	Cert, Key      string // PEM files of a client certificate and its key
+	Insecure       bool   // do not verify the server's certificate
+	Proxy          string // proxy URL; "" uses ProxyFromEnv
+	ConnectTimeout time.Duration
+	MaxTime        time.Duration // bounds a whole request, reply included; 0 for none
+	Header         http.Header   // extra request headers, replacing ours of the same name
+}
+
+// Trace receives what goes over the wire, rendered with secrets redacted
+// (see RenderRequest). Any field may be nil.
+type Trace struct {
+	// Request is called for every HTTP request as it is sent, each round of
+	// an NTLM handshake included, with its head (request line and headers)
+	// and its body.
+	Request func(head string, body []byte)
+	// Response is called with the head of every reply as it arrives.
+	Response func(head string)
+	// ReplyBody receives a copy of the final reply's body as it streams.
+	ReplyBody io.Writer
+}
+
+// Client posts requests. Use New.
 type Client struct {
 	http *http.Client
-	// Trace, when set, receives the request and reply as they go over the wire.
-	Trace io.Writer
+	opt  Options
 	// UserAgent is sent with every request.
 	UserAgent string
 	// IdleTimeout bounds a pause while the reply body streams.
 	IdleTimeout time.Duration
-	// TraceBody also copies the reply body to Trace as it streams.
-	TraceBody bool
-	// Secrets are hidden wherever a trace would show them.
+	// Trace, when set, sees each request and reply.
+	Trace *Trace
+	// Secrets are hidden wherever a trace would show them, besides the
+	// password, which always is.
 	Secrets []string
-	opt     Options
+	// ProxyFromEnv chooses a proxy when Options.Proxy is empty (typically
+	// http.ProxyFromEnvironment; nil for none). The library reads no
+	// environment itself.
+	proxyFromEnv func(*http.Request) (*url.URL, error)
+	usesProxy    func(*http.Request) bool
 }
 
 // Timeouts for one request.
 const (
 	ConnectTimeout = 15 * time.Second
 	ReplyTimeout   = 5 * time.Minute // servers may compute long before the first byte
+	// IdleTimeout is how long a reply may send nothing before it is given up.
+	IdleTimeout = 2 * time.Minute
 )
 
-// New returns a client with TLS verification on and proxies from the
-// environment.
-func New() *Client {
-	c, _ := NewWith(Options{}) // the zero Options cannot fail
-	return c
-}
-
-// Options shape how a client connects. The zero value is safe: TLS verified
-// against the system's CAs, proxies from the environment, Basic auth when a
-// user is given.
-type Options struct {
-	// Auth is "basic" (the default when a user is given), "ntlm" or
-	// "negotiate" (NTLM, also inside SPNEGO, as IIS offers it), or "none".
-	Auth           string
-	CACert         string // PEM file of CAs to trust besides the system's
-	Cert, Key      string // PEM files of a client certificate and its key
-	Insecure       bool   // do not verify the server's certificate
-	Proxy          string // proxy URL; "" takes HTTP(S)_PROXY and NO_PROXY from the environment
-	ConnectTimeout time.Duration
-	MaxTime        time.Duration // bounds a whole request, reply included; 0 for none
-	Header         http.Header   // extra request headers
-}
-
-// Auth methods.
+// The request headers every SOAP request carries.
 const (
-	AuthBasic     = "basic"
-	AuthNTLM      = "ntlm"
-	AuthNegotiate = "negotiate"
-	AuthNone      = "none"
+	accept         = "text/xml, application/soap+xml, */*;q=0.5"
+	acceptEncoding = "gzip"
 )
 
-// NewWith returns a client configured by opt.
-func NewWith(opt Options) (*Client, error) {
+// New returns a client configured by opt, with proxies chosen by
+// proxyFromEnv when opt.Proxy is empty (http.ProxyFromEnvironment, or nil
+// for none).
+func New(opt Options, proxyFromEnv func(*http.Request) (*url.URL, error)) (*Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opt.Insecure}
 	if opt.CACert != "" {
 		pem, err := os.ReadFile(opt.CACert)
 		if err != nil {
-			return nil, fmt.Errorf("--cacert: %w", err)
+			return nil, &ConfigError{Setting: "cacert", Value: opt.CACert, Err: err}
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--cacert %s: no PEM certificate in it", opt.CACert)
+			return nil, &ConfigError{Setting: "cacert", Value: opt.CACert, Err: errors.New("no PEM certificate in it")}
 		}
 		tlsConf.RootCAs = pool
 	}
 	if opt.Cert != "" || opt.Key != "" {
 		if opt.Cert == "" || opt.Key == "" {
-			return nil, errors.New("--cert and --key go together")
+			return nil, &ConfigError{Setting: "cert", Value: opt.Cert, Err: errors.New("a client certificate and its key go together")}
 		}
 		pair, err := tls.LoadX509KeyPair(opt.Cert, opt.Key)
 		if err != nil {
-			return nil, fmt.Errorf("--cert/--key: %w", err)
+			return nil, &ConfigError{Setting: "cert", Value: opt.Cert, Err: err}
 		}
 		tlsConf.Certificates = []tls.Certificate{pair}
 	}
-	proxy := http.ProxyFromEnvironment
+	proxy := proxyFromEnv
 	if opt.Proxy != "" {
 		u, err := url.Parse(opt.Proxy)
 		if err != nil || u.Host == "" {
-			return nil, errors.New("--proxy: not a URL")
+			return nil, &ConfigError{Setting: "proxy", Value: opt.Proxy, Err: errors.New("not a URL")}
 		}
 		if u.User != nil {
-			return nil, errors.New("--proxy: credentials in the URL are not accepted, as the session keeps its proxy; put them in HTTPS_PROXY")
+			return nil, &ConfigError{Setting: "proxy", Value: u.Redacted(), Err: ErrURLCredentials}
 		}
 		proxy = http.ProxyURL(u)
+	}
+	if _, err := ParseAuth(string(opt.Auth)); err != nil {
+		return nil, err
 	}
 	connect := opt.ConnectTimeout
 	if connect <= 0 {
 		connect = ConnectTimeout
+	}
+	c := &Client{opt: opt, UserAgent: "soapsess", IdleTimeout: IdleTimeout, proxyFromEnv: proxy}
+	c.usesProxy = func(r *http.Request) bool {
+		if proxy == nil || r.URL.Scheme != "http" {
+			return false // an https request goes through a CONNECT tunnel as it is
+		}
+		u, err := proxy(r)
+		return err == nil && u != nil
 	}
 	tr := &http.Transport{
 		Proxy:                 proxy,
@@ -161,55 +251,35 @@ func NewWith(opt Options) (*Client, error) {
 		ExpectContinueTimeout: time.Second,
 		MaxIdleConns:          4,
 		IdleConnTimeout:       30 * time.Second,
-		// Go asks for gzip and decodes it transparently.
+		// Accept-Encoding is set on the request and gzip decoded here, so
+		// that the request a trace shows is the one on the wire.
+		DisableCompression: true,
 	}
-	var rt http.RoundTripper = tr
-	switch opt.Auth {
-	case "", AuthBasic, AuthNone:
-	case AuthNTLM, AuthNegotiate:
+	// The trace sits below the NTLM handshake, so it sees every round.
+	var rt http.RoundTripper = &tracer{next: tr, c: c}
+	if opt.Auth.NTLM() {
 		// The Negotiator answers a 401 offering NTLM or Negotiate with the
 		// NTLMv2 handshake, from the user and password set as Basic auth on
-		// the request (which it never sends as such).
-		rt = ntlmssp.Negotiator{RoundTripper: tr}
-	default:
-		return nil, fmt.Errorf("--auth %q: want basic, ntlm, negotiate or none", opt.Auth)
+		// the request; it never sends them as Basic (AllowBasicAuth is off).
+		rt = ntlmssp.Negotiator{RoundTripper: rt}
 	}
-	return &Client{http: &http.Client{Transport: rt, CheckRedirect: noRedirects}, UserAgent: "soapsess", IdleTimeout: IdleTimeout, opt: opt}, nil
+	c.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+	return c, nil
 }
 
 // noRedirects hands a redirect back instead of following it: following a
 // POST turns it into a GET without the envelope.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// IdleTimeout is how long a reply may send nothing before it is given up.
-const IdleTimeout = 2 * time.Minute
-
-// Do posts one request and returns the reply, whatever its status, with its
-// body still to be read.
-func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
-	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &Error{URL: r.URL, Err: errors.New("not an http:// or https:// URL")}
+// prepare adds what every request carries: the headers, extra headers and
+// credentials. For NTLM the credentials ride as Basic auth to the
+// Negotiator, which takes them off before anything is sent.
+func (c *Client) prepare(req *http.Request) error {
+	if err := CheckURL(req.URL.String()); err != nil {
+		return err
 	}
-	if u.User != nil {
-		return nil, &Error{URL: u.Redacted(), Err: errors.New("credentials in the URL are not accepted; use --user and SOAPSESS_PASSWORD")}
-	}
-	var cancel context.CancelFunc
-	if c.opt.MaxTime > 0 {
-		ctx, cancel = context.WithTimeout(ctx, c.opt.MaxTime)
-	} else {
-		ctx, cancel = context.WithCancel(ctx)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
-	if err != nil {
-		cancel()
-		return nil, &Error{URL: r.URL, Err: err}
-	}
-	req.Header.Set("Content-Type", r.ContentType)
-	if r.SOAPAction != "" {
-		req.Header.Set("SOAPAction", r.SOAPAction)
-	}
-	req.Header.Set("Accept", "text/xml, application/soap+xml, */*;q=0.5")
+	req.Header.Set("Accept", accept)
+	req.Header.Set("Accept-Encoding", acceptEncoding)
 	req.Header.Set("User-Agent", c.UserAgent)
 	for k, vs := range c.opt.Header {
 		req.Header.Del(k)
@@ -217,42 +287,134 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			req.Header.Add(k, v)
 		}
 	}
-	if r.User != "" && c.opt.Auth != AuthNone {
-		req.SetBasicAuth(r.User, r.Password)
+	if c.opt.User != "" && c.opt.Auth != AuthNone {
+		req.SetBasicAuth(c.opt.User, c.opt.Password)
 	}
-	if c.Trace != nil {
-		c.traceRequest(req, r.Body)
+	return nil
+}
+
+// Preview renders the request as it would first go on the wire, sending
+// nothing: with NTLM, the first request carries no credentials, and the
+// handshake follows the server's 401.
+func (c *Client) Preview(req *http.Request) (head string, body []byte, err error) {
+	if err := c.prepare(req); err != nil {
+		return "", nil, err
 	}
+	if c.opt.Auth.NTLM() {
+		req.Header.Del("Authorization")
+	}
+	return c.render(req)
+}
+
+func (c *Client) render(req *http.Request) (string, []byte, error) {
+	raw, err := wire(req, c.usesProxy(req))
+	if err != nil {
+		return "", nil, err
+	}
+	head, body, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	return RenderHead(head, c.secrets()...), Redact(body, c.secrets()...), nil
+}
+
+func (c *Client) secrets() []string {
+	if c.opt.Password == "" {
+		return c.Secrets
+	}
+	return append([]string{c.opt.Password}, c.Secrets...)
+}
+
+// Do posts req (its context bounds it) and returns the final reply,
+// whatever its status, with its body still to be read.
+func (c *Client) Do(req *http.Request) (*Response, error) {
+	if err := c.prepare(req); err != nil {
+		return nil, err
+	}
+	ctx := req.Context()
+	var cancel context.CancelFunc
+	if c.opt.MaxTime > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, c.opt.MaxTime, fmt.Errorf("%w (%s)", ErrMaxTime, c.opt.MaxTime))
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	req = req.WithContext(ctx)
+	where := req.URL.Redacted()
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		cancel()
-		if c.opt.MaxTime > 0 && errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no reply within --max-time %s", c.opt.MaxTime)
+		if cause := context.Cause(ctx); errors.Is(cause, ErrMaxTime) {
+			err = cause
 		}
-		return nil, &Error{URL: r.URL, Reached: reached(err), Err: unwrapURL(err)}
+		return nil, &Error{URL: where, Reached: reached(err), Err: unwrapURL(err)}
 	}
-	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header, Elapsed: time.Since(start)}
-	var body io.Reader = resp.Body
-	if c.Trace != nil {
-		c.traceResponse(out)
-		if c.TraceBody {
-			body = io.TeeReader(body, c.Trace)
-		}
+	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header,
+		Elapsed: time.Since(start), Head: RenderResponse(resp)}
+	rb := &replyBody{c: resp.Body, url: where, cancel: cancel, idle: c.IdleTimeout}
+	rb.r = resp.Body
+	if c.Trace != nil && c.Trace.ReplyBody != nil {
+		rb.r = io.TeeReader(rb.r, c.Trace.ReplyBody)
 	}
-	rb := &replyBody{r: body, c: resp.Body, url: r.URL, cancel: cancel, idle: c.IdleTimeout}
 	if rb.idle > 0 {
 		rb.timer = time.AfterFunc(rb.idle, func() { rb.stalled.Store(true); cancel() })
+	}
+	if strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
+		rb.gzip = true
 	}
 	out.Body = rb
 	return out, nil
 }
 
-// replyBody turns read failures into transport errors, and gives up on a
-// reply that stops sending for longer than idle.
+// tracer shows every request and reply that goes over the wire.
+type tracer struct {
+	next http.RoundTripper
+	c    *Client
+}
+
+func (t *tracer) RoundTrip(req *http.Request) (*http.Response, error) {
+	tr := t.c.Trace
+	if tr != nil && tr.Request != nil {
+		// The head as Go writes it; the body from GetBody, as the transport
+		// reads req.Body itself.
+		if head, body, err := t.c.render(req); err == nil {
+			tr.Request(head, body)
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && tr != nil && tr.Response != nil {
+		tr.Response(RenderResponse(resp))
+	}
+	return resp, err
+}
+
+// wire is the request exactly as written on the connection, body included.
+func wire(req *http.Request, viaProxy bool) ([]byte, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		b, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
+	} else if req.Body != nil && req.Body != http.NoBody {
+		return nil, errors.New("the request body cannot be read twice")
+	}
+	var buf bytes.Buffer
+	write := r.Write
+	if viaProxy {
+		write = r.WriteProxy
+	}
+	if err := write(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// replyBody decodes gzip, turns read failures into transport errors, and
+// gives up on a reply that stops sending for longer than idle.
 type replyBody struct {
 	r       io.Reader
 	c       io.Closer
+	gzip    bool
+	zr      *gzip.Reader
 	url     string
 	cancel  context.CancelFunc
 	idle    time.Duration
@@ -261,6 +423,32 @@ type replyBody struct {
 }
 
 func (b *replyBody) Read(p []byte) (int, error) {
+	var (
+		n   int
+		err error
+	)
+	switch {
+	case b.gzip && b.zr == nil:
+		b.zr, err = gzip.NewReader(&idleReader{b})
+		if err == nil {
+			n, err = b.zr.Read(p)
+		}
+	case b.gzip:
+		n, err = b.zr.Read(p)
+	default:
+		n, err = b.read(p)
+	}
+	if err != nil && err != io.EOF {
+		var te *Error
+		if !errors.As(err, &te) {
+			err = &Error{URL: b.url, Reached: true, Err: fmt.Errorf("reading the reply: %w", err)}
+		}
+	}
+	return n, err
+}
+
+// read reads the raw body, resetting the idle timer.
+func (b *replyBody) read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if b.timer != nil {
 		b.timer.Reset(b.idle)
@@ -273,6 +461,10 @@ func (b *replyBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+type idleReader struct{ b *replyBody }
+
+func (r *idleReader) Read(p []byte) (int, error) { return r.b.read(p) }
 
 func (b *replyBody) Close() error {
 	if b.timer != nil {

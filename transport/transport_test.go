@@ -12,6 +12,25 @@ import (
 	"testing"
 )
 
+func post(t *testing.T, url, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	return req
+}
+
+func client(t *testing.T, opt Options) *Client {
+	t.Helper()
+	c, err := New(opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestPostsSOAP11AndReadsGzip(t *testing.T) {
 	var got *http.Request
 	var gotBody string
@@ -32,10 +51,9 @@ func TestPostsSOAP11AndReadsGzip(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	resp, err := New().Do(context.Background(), Request{
-		URL: srv.URL + "/xmla", SOAPAction: `"urn:x:Execute"`, ContentType: "text/xml; charset=utf-8",
-		Body: []byte("<e/>"), User: `CORP\ann`, Password: "pw",
-	})
+	req := post(t, srv.URL+"/xmla", "<e/>")
+	req.Header.Set("SOAPAction", `"urn:x:Execute"`)
+	resp, err := client(t, Options{User: `CORP\ann`, Password: "pw"}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +78,7 @@ func TestRefusedIsNotReached(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	_, err = New().Do(context.Background(), Request{URL: "http://" + addr + "/", ContentType: "text/xml"})
+	_, err = client(t, Options{}).Do(post(t, "http://"+addr+"/", ""))
 	var te *Error
 	if !errors.As(err, &te) || te.Reached {
 		t.Errorf("refused connection: %v (reached=%v); want an Error that did not reach the server", err, te != nil && te.Reached)
@@ -73,7 +91,7 @@ func TestBodyCutOffIsATransportError(t *testing.T) {
 		io.WriteString(w, "<Envelope>") // and then the connection goes away
 	}))
 	defer srv.Close()
-	resp, err := New().Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml"})
+	resp, err := client(t, Options{}).Do(post(t, srv.URL, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +109,7 @@ func TestCutOffReplyWasReached(t *testing.T) {
 		conn.Close() // the request arrived; the answer never comes
 	}))
 	defer srv.Close()
-	_, err := New().Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml"})
+	_, err := client(t, Options{}).Do(post(t, srv.URL, ""))
 	var te *Error
 	if !errors.As(err, &te) || !te.Reached {
 		t.Errorf("cut-off reply: %v; want an Error that may have reached the server", err)
@@ -100,7 +118,10 @@ func TestCutOffReplyWasReached(t *testing.T) {
 
 func TestRefusesBadURLs(t *testing.T) {
 	for _, u := range []string{"ftp://h/x", "h/x", "http://user:secret@h/x", "http://"} {
-		_, err := New().Do(context.Background(), Request{URL: u})
+		req, err := http.NewRequest(http.MethodPost, u, nil)
+		if err == nil {
+			_, err = client(t, Options{}).Do(req)
+		}
 		if err == nil {
 			t.Errorf("%s accepted", u)
 			continue
@@ -117,9 +138,13 @@ func TestTraceRedactsAuthorization(t *testing.T) {
 	}))
 	defer srv.Close()
 	var trace strings.Builder
-	c := New()
-	c.Trace, c.TraceBody = &trace, true
-	resp, err := c.Do(context.Background(), Request{URL: srv.URL, ContentType: "text/xml", Body: []byte("<e/>"), User: "ann", Password: "hunter2"})
+	c := client(t, Options{User: "ann", Password: "hunter2"})
+	c.Trace = &Trace{
+		Request:   func(head string, body []byte) { trace.WriteString(head + "\n" + string(body) + "\n") },
+		Response:  func(head string) { trace.WriteString(head) },
+		ReplyBody: &trace,
+	}
+	resp, err := c.Do(post(t, srv.URL+"/x", "<e><password>hunter2</password></e>"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +154,8 @@ func TestTraceRedactsAuthorization(t *testing.T) {
 	if strings.Contains(s, "hunter2") || strings.Contains(s, "YW5uOmh1bnRlcjI=") { // base64 of ann:hunter2
 		t.Errorf("trace shows the password:\n%s", s)
 	}
-	for _, want := range []string{"> POST " + srv.URL, "> Authorization: Basic [redacted]", "<e/>", "< HTTP/1.1 200 OK", "<ok/>"} {
+	for _, want := range []string{"POST /x HTTP/1.1\n", "Host: " + strings.TrimPrefix(srv.URL, "http://") + "\n",
+		"Authorization: Basic [redacted]\n", "<e><password>[redacted]</password></e>", "HTTP/1.1 200 OK\n", "<ok/>"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("trace lacks %q:\n%s", want, s)
 		}

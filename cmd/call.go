@@ -1,0 +1,274 @@
+package cmd
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/printer"
+	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/session"
+	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
+)
+
+// manager is the session library for one command: the store, how to find
+// dialects, and where the wire goes (-v, --print H and E, the demo's trace).
+func (a *appCtx) manager(c *cli.Context, out *output) (*session.Manager, error) {
+	store, err := a.store(c)
+	if err != nil {
+		return nil, err
+	}
+	m := &session.Manager{
+		Store: store, Dialects: a.findDialect, ProxyFromEnv: http.ProxyFromEnvironment,
+		UserAgent: "soapsess/" + version(), EndBackoff: endBackoff,
+		Retry: func(r session.Retry) {
+			warnf(a.io, "%v; trying again (%d of %d)", r.Err, r.Attempt, r.Of)
+		},
+	}
+	m.Trace = a.trace(out)
+	return m, nil
+}
+
+// endBackoff is the pause before end tries an unreachable server again (0:
+// the library's); tests shorten it.
+var endBackoff time.Duration
+
+// trace sends the wire to where the flags say: every request and reply head
+// to stderr with -v (to the demo's trace with bodies), the request heads to
+// stdout with --print H, the first envelope with --print E.
+func (a *appCtx) trace(out *output) *transport.Trace {
+	t := &transport.Trace{}
+	var sinks []func(head string, body []byte)
+	switch {
+	case a.io.Trace != nil: // the demo
+		w := a.io.Trace
+		sinks = append(sinks, func(head string, body []byte) { writeTrace(w, "> ", head, body) })
+		t.Response = func(head string) { writeTrace(w, "< ", head, nil) }
+		t.ReplyBody = w
+	case a.verbose:
+		w := a.io.Err
+		sinks = append(sinks, func(head string, body []byte) { writeTrace(w, "> ", head, body) })
+		t.Response = func(head string) { writeTrace(w, "< ", head, nil) }
+	}
+	if out != nil && out.has('H') {
+		sinks = append(sinks, func(head string, _ []byte) { fmt.Fprintf(a.io.Out, "%s\n", head) })
+	}
+	if out != nil && out.has('E') {
+		shown := false
+		sinks = append(sinks, func(_ string, body []byte) {
+			if !shown { // every round of an NTLM handshake carries the same envelope
+				shown = true
+				a.showEnvelope(out, body)
+			}
+		})
+	}
+	if len(sinks) == 0 && t.Response == nil {
+		return nil
+	}
+	t.Request = func(head string, body []byte) {
+		for _, s := range sinks {
+			s(head, body)
+		}
+	}
+	return t
+}
+
+// writeTrace writes a head, each line after prefix, then a body.
+func writeTrace(w io.Writer, prefix, head string, body []byte) {
+	var b bytes.Buffer
+	for _, line := range strings.SplitAfter(strings.TrimSuffix(head, "\n"), "\n") {
+		b.WriteString(prefix + strings.TrimSuffix(line, "\n") + "\n")
+	}
+	b.WriteString(strings.TrimSpace(prefix) + "\n")
+	if len(body) > 0 {
+		b.Write(body)
+		if !bytes.HasSuffix(body, []byte("\n")) {
+			b.WriteByte('\n')
+		}
+	}
+	w.Write(b.Bytes())
+}
+
+// showEnvelope prints a request envelope (secrets already redacted) indented.
+func (a *appCtx) showEnvelope(out *output, env []byte) {
+	if err := printer.Format(a.io.Out, bytes.NewReader(env), printer.Options{Pretty: true, Palette: palette(out.color)}); err != nil {
+		a.io.Out.Write(env)
+	}
+	fmt.Fprintln(a.io.Out)
+}
+
+// sinks route a reply to stdout as the output options say. finish flushes
+// the printer; it runs once the call returned.
+func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (session.Sinks, *progress, func() error) {
+	s := session.Sinks{NotSOAP: a.io.Out}
+	s.Arrived = func(r *transport.Response) {
+		if out.has('h') {
+			fmt.Fprintf(a.io.Out, "%s\n", r.Head)
+		}
+		if p != envelope.Begin {
+			infof(a.io, "%s %s in %s, session %s", r.Proto, r.Reason, ms(r.Elapsed), sessionID())
+		}
+	}
+	prog := a.startProgress(a.io.OutTTY)
+	if prog != nil {
+		s.Reading = func(r io.Reader) io.Reader { return &counting{r: r, p: prog} }
+	}
+	var pr *printer.Printer
+	switch {
+	case out.raw:
+		s.Raw = a.io.Out
+		s.NotSOAP = nil
+	case out.query != nil:
+		s.Keep = true // only the values asked for go to stdout
+		s.NotSOAP = a.io.Out
+	case out.has('s') || out.has('b'):
+		pr = printer.New(a.io.Out, printer.Options{Pretty: out.pretty, Palette: palette(out.color), Trusted: true})
+		if out.has('s') {
+			s.Header = pr
+		}
+		if out.has('b') {
+			s.Body = pr
+		}
+	}
+	finish := func() error {
+		prog.stop()
+		if pr != nil {
+			return pr.Close()
+		}
+		return nil
+	}
+	return s, prog, finish
+}
+
+// shown ends a call: the printer flushed, the problems the reply reported
+// printed in order, the preview of a dry run, the --xpath values.
+func (a *appCtx) shown(res *session.Result, err error, out *output, finish func() error) error {
+	ferr := finish()
+	if res != nil {
+		a.printProblems(res.Problems)
+		if res.Preview != nil {
+			fmt.Fprintf(a.io.Out, "%s\n%s", res.Preview.Head, res.Preview.Envelope)
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		return ferr
+	}
+	if out.query != nil && res != nil {
+		return out.query.print(a.io, res.Kept)
+	}
+	return nil
+}
+
+// body is BODY: a file, or "-" for standard input; none takes the dialect's
+// own body for the phase, else standard input (refusing a terminal, which
+// would just hang).
+func (a *appCtx) body(c *cli.Context, d *envelope.Dialect, p envelope.Phase) (session.Body, func(), error) {
+	arg, tmpl := c.Args().First(), c.Bool("template")
+	none := func() {}
+	switch {
+	case arg == "" && d.HasDefaultBody(p):
+		return session.Body{}, none, nil
+	case arg == "" && a.io.InTTY:
+		return session.Body{}, none, usageError("give the body as a file, or pipe it in: soapsess send query.xml, or ... | soapsess send -")
+	case arg == "" || arg == "-":
+		return session.Body{R: a.io.In, Name: "standard input", Template: tmpl}, none, nil
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return session.Body{}, none, withCode(ExitUsage, fmt.Errorf("read body: %w", err))
+	}
+	return session.Body{R: f, Name: arg, Template: tmpl}, func() { f.Close() }, nil
+}
+
+// open loads the session named by --session, its connection settings
+// overridden by the flags and the password read if it needs one.
+func (a *appCtx) open(c *cli.Context, m *session.Manager) (*session.Session, error) {
+	name, err := a.sessionName(c)
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if s.Conn, err = a.connect(c, s.Conn, s.Dialect); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// call is what send and end share: the session, its request, the output.
+func (a *appCtx) call(c *cli.Context, p envelope.Phase,
+	do func(*session.Session, session.Request) (*session.Result, error)) error {
+	if err := noMoreArgs(c, 1); err != nil {
+		return err
+	}
+	out, err := a.output(c)
+	if err != nil {
+		return err
+	}
+	m, err := a.manager(c, out)
+	if err != nil {
+		return err
+	}
+	s, err := a.open(c, m)
+	if err != nil {
+		return err
+	}
+	vars, err := readVars(c)
+	if err != nil {
+		return err
+	}
+	b, closeBody, err := a.body(c, s.Dialect, p)
+	if err != nil {
+		return err
+	}
+	defer closeBody()
+	sinks, _, finish := a.sinks(out, p, func() string { return s.State.ID })
+	res, err := do(s, session.Request{Body: b, Vars: vars, Reply: sinks, DryRun: c.Bool("dry-run")})
+	return a.shown(res, err, out, finish)
+}
+
+// namedStore is the session name and the store, for the commands that
+// only look at the state.
+func (a *appCtx) namedStore(c *cli.Context) (string, *state.Store, error) {
+	name, err := a.sessionName(c)
+	if err != nil {
+		return "", nil, err
+	}
+	store, err := a.store(c)
+	return name, store, err
+}
+
+// printProblems prints what a reply reported, in its order, and returns its
+// first error (already printed) to end the command with.
+func (a *appCtx) printProblems(ps []reply.Problem) error {
+	var first error
+	for _, p := range ps {
+		if p.Severity != reply.SeverityError {
+			warnf(a.io, "%s", p.Summary())
+			continue
+		}
+		errorf(a.io, "%s", p.Summary())
+		if first == nil {
+			first = &session.FaultError{Problem: p}
+		}
+	}
+	return first
+}
+
+// findDialect resolves a dialect reference: a built-in name, a directory,
+// or a name in the user's dialects directory.
+func (a *appCtx) findDialect(ref string) (*envelope.Dialect, error) { return findDialect(ref) }

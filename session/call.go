@@ -1,0 +1,289 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/transport"
+)
+
+// Conn is how calls reach the server: the transport's settings (auth and
+// credentials, TLS, proxy, timeouts, extra headers) and a SOAPAction to send
+// instead of the dialect's.
+type Conn struct {
+	transport.Options
+	Action string
+}
+
+// Body is a request body. Its zero value asks for the dialect's own body
+// for the phase (an error when it has none: ErrNoBody).
+type Body struct {
+	R        io.Reader // one XML element, or a whole SOAP envelope
+	Name     string    // for messages: a file name, "standard input"
+	Template bool      // fill in the template values ({{.Var.name}}, {{.ID}}, …) first
+}
+
+// ErrNoBody is returned when no body is given and the dialect has none of
+// its own for the phase.
+var ErrNoBody = errors.New("no body given, and the dialect has none of its own")
+
+// Sinks say where a reply goes as it streams. All are optional.
+type Sinks struct {
+	// Header receives the SOAP Header element, standing alone.
+	Header reply.TokenWriter
+	// Body receives each element of the SOAP Body, standing alone.
+	Body reply.TokenWriter
+	// Raw receives the reply's bytes as received (decompressed); Header and
+	// Body still receive their parts.
+	Raw io.Writer
+	// NotSOAP receives a reply that is not a SOAP envelope, whole (an HTML
+	// error page), so that nothing the server sent is lost.
+	NotSOAP io.Writer
+	// Keep holds the whole reply (up to KeepLimit) in Result.Kept.
+	Keep bool
+	// Arrived is called when the final reply's status and headers are in,
+	// before its body streams.
+	Arrived func(*transport.Response)
+	// Reading wraps the reply body as it streams (to show progress).
+	Reading func(io.Reader) io.Reader
+}
+
+// KeepLimit bounds a reply held whole: a begin or end reply, to find the
+// session ID or the end's confirmation in it, or one kept with Sinks.Keep.
+const KeepLimit = 64 << 20
+
+// Result is what a call brought back.
+type Result struct {
+	// Reply is the final reply's status line and headers; nil when no reply
+	// came. Its body has been read.
+	Reply *transport.Response
+	// SOAP says the reply was a SOAP envelope: the server's SOAP stack
+	// answered (a fault included).
+	SOAP bool
+	// Problems are the faults, errors and warnings the reply reported, in
+	// its order. The first error is also the call's *FaultError.
+	Problems []reply.Problem
+	// Kept is the whole reply, with Sinks.Keep.
+	Kept []byte
+	// Preview is the request a dry run would have sent.
+	Preview *Preview
+	// Session is the session as the call leaves it: begun, used, or (end)
+	// as it was before it ended.
+	Session *Session
+	// Granted is the session timeout a begin's reply granted, in seconds (0
+	// when it says none); compare with the one asked for.
+	Granted int
+	// Attempts is how many requests an end took.
+	Attempts int
+
+	parsed *reply.Reply
+}
+
+// Preview is a request as it would first go on the wire, secrets redacted.
+type Preview struct {
+	Head     string // request line and headers
+	Envelope []byte
+}
+
+// exchange is one SOAP call of a session.
+type exchange struct {
+	url     string
+	dialect *envelope.Dialect
+	conn    Conn
+	req     envelope.Request
+	sinks   Sinks
+	whole   bool // parse the whole reply: begin and end read it
+	dryRun  bool
+}
+
+func (m *Manager) client(c Conn) (*transport.Client, error) {
+	proxy := m.ProxyFromEnv
+	if proxy == nil {
+		proxy = func(*http.Request) (*url.URL, error) { return nil, nil }
+	}
+	cl, err := transport.New(c.Options, proxy)
+	if err != nil {
+		return nil, err
+	}
+	if m.UserAgent != "" {
+		cl.UserAgent = m.UserAgent
+	}
+	cl.Trace = m.Trace
+	return cl, nil
+}
+
+// do builds and posts the request and streams the reply to the sinks. It
+// returns a Result whenever the server answered, with an error when the
+// answer is not a success.
+func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
+	x.req.Action = x.conn.Action
+	req, err := x.dialect.NewRequest(ctx, x.url, x.req)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := m.client(x.conn)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	if x.dryRun {
+		head, env, err := cl.Preview(req)
+		if err != nil {
+			return nil, err
+		}
+		res.Preview = &Preview{Head: head, Envelope: env}
+		return res, nil
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &InterruptedError{URL: x.url, While: "waiting for", Err: err}
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	res.Reply = resp
+	if x.sinks.Arrived != nil {
+		x.sinks.Arrived(resp)
+	}
+
+	var body io.Reader = resp.Body
+	if x.sinks.Reading != nil {
+		body = x.sinks.Reading(body)
+	}
+	var keep *bytes.Buffer
+	if x.whole || x.sinks.Keep {
+		keep = &bytes.Buffer{}
+		body = io.TeeReader(body, &limited{w: keep, n: KeepLimit})
+	}
+	opt := reply.StreamOptions{RequireSOAP: true, NotSOAP: x.sinks.NotSOAP, Header: x.sinks.Header, Body: x.sinks.Body}
+	if x.sinks.Raw != nil {
+		body = io.TeeReader(body, x.sinks.Raw)
+		opt.NotSOAP = nil
+	}
+	if opt.NotSOAP == nil {
+		opt.NotSOAP = io.Discard // still read to the end: Raw and Keep see it all
+	}
+	st, serr := reply.Stream(body, opt)
+	if st != nil {
+		res.Problems = st.Problems
+	}
+	ct := resp.Header.Get("Content-Type")
+	if serr != nil {
+		if ctx.Err() != nil {
+			return res, &InterruptedError{URL: x.url, While: "reading the reply from", Err: serr}
+		}
+		var ns *reply.NotSOAPError
+		var te *transport.Error
+		switch {
+		case errors.As(serr, &te):
+			return res, serr
+		case errors.As(serr, &ns):
+			if loc := resp.Header.Get("Location"); resp.Status >= 300 && resp.Status < 400 && loc != "" {
+				return res, &RedirectError{URL: x.url, Reason: resp.Reason, Location: loc}
+			}
+			if !resp.OK() {
+				return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, Err: serr}
+			}
+			return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: serr}
+		}
+		res.SOAP = true
+		if !resp.OK() {
+			return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, SOAP: true, Err: serr}
+		}
+		return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: &MalformedError{serr}}
+	}
+	res.SOAP = true
+	if fe := firstError(res.Problems, x); fe != nil {
+		return res, fe
+	}
+	if !resp.OK() {
+		return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, SOAP: true}
+	}
+	if keep != nil {
+		if keep.Len() >= KeepLimit {
+			return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: ErrTooLarge}
+		}
+		if res.parsed, err = reply.Parse(keep.Bytes()); err != nil {
+			return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: err}
+		}
+		if x.sinks.Keep {
+			res.Kept = keep.Bytes()
+		}
+	}
+	return res, nil
+}
+
+// MalformedError is wrapped by the ReplyError of a SOAP reply that is not
+// well-formed XML.
+type MalformedError struct{ Err error }
+
+func (e *MalformedError) Error() string { return "not well-formed XML: " + e.Err.Error() }
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// firstError is the first error among the problems, rejected when any
+// error says the server does not know the session (never on a begin).
+func firstError(ps []reply.Problem, x exchange) *FaultError {
+	var first *FaultError
+	for _, p := range ps {
+		if p.Severity != reply.SeverityError {
+			continue
+		}
+		if first == nil {
+			first = &FaultError{Problem: p}
+		}
+		if x.req.Phase != envelope.Begin && x.dialect.Rejected(p) {
+			first.Rejected = true
+		}
+	}
+	return first
+}
+
+// limited keeps at most n bytes and drops the rest; the reply still streams.
+type limited struct {
+	w *bytes.Buffer
+	n int
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if room := l.n - l.w.Len(); room > 0 {
+		l.w.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// body reads and checks the body of a request, or takes the dialect's own.
+func body(d *envelope.Dialect, p envelope.Phase, b Body, v envelope.Values) (*envelope.Body, error) {
+	if b.R == nil {
+		def, ok, err := d.DefaultBody(p, v)
+		if !ok {
+			return nil, ErrNoBody
+		}
+		return def, err
+	}
+	name := b.Name
+	if name == "" {
+		name = "the body"
+	}
+	raw, err := io.ReadAll(b.R)
+	if err != nil {
+		return nil, &envelope.BodyError{Err: fmt.Errorf("read %s: %w", name, err)}
+	}
+	if b.Template {
+		if raw, err = d.RenderBody(name, raw, v); err != nil {
+			return nil, err
+		}
+	}
+	eb, err := envelope.ParseBody(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return eb, nil
+}

@@ -1,0 +1,172 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+
+	"github.com/soapsess/soapsess/reply"
+)
+
+// The errors of a call that reached the server. Besides these, a call
+// returns the errors of the packages it uses as they are: *transport.Error
+// (the server was not reached, or the connection broke),
+// *transport.ConfigError and *transport.URLError (settings that cannot
+// work), the state package's ErrNoSession, ErrExists and *CorruptError, and
+// the envelope package's *BodyError, *DialectError and ErrMissingVar.
+
+// HTTPError is an HTTP error status without a SOAP fault to say more: the
+// body is not SOAP (a proxy's error page; it went to Sinks.NotSOAP), not
+// well-formed, or a SOAP envelope without a fault.
+type HTTPError struct {
+	URL         string
+	Status      int
+	Reason      string // "502 Bad Gateway"
+	ContentType string
+	SOAP        bool  // the body was a SOAP envelope
+	Err         error // why the body could not be used; nil for a SOAP body without a fault
+}
+
+func (e *HTTPError) Error() string {
+	switch {
+	case e.SOAP && e.Err == nil:
+		return fmt.Sprintf("HTTP %s from %s with a SOAP reply that holds no fault", e.Reason, e.URL)
+	case e.SOAP:
+		return fmt.Sprintf("the reply from %s (HTTP %s) is not well-formed XML: %v", e.URL, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("HTTP %s from %s, and %s", e.Reason, e.URL, describe(e.ContentType, e.Err))
+}
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+// RedirectError is a redirect, which is not followed: a POST would lose its
+// envelope.
+type RedirectError struct {
+	URL      string
+	Reason   string
+	Location string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("HTTP %s from %s: it redirects to %s", e.Reason, e.URL, e.Location)
+}
+
+// ReplyError is a 2xx reply without what the call needs: not SOAP, not
+// well-formed, too large to search, or (begin) without a session ID.
+type ReplyError struct {
+	URL         string
+	Reason      string
+	ContentType string
+	Err         error // *reply.NotSOAPError, ErrNoSessionID, ErrTooLarge, or why it is not well-formed
+}
+
+func (e *ReplyError) Error() string {
+	var ns *reply.NotSOAPError
+	switch {
+	case errors.As(e.Err, &ns):
+		return fmt.Sprintf("%s replied HTTP %s with %s", e.URL, e.Reason, describe(e.ContentType, e.Err))
+	case errors.Is(e.Err, ErrNoSessionID):
+		return fmt.Sprintf("%s answered without a session ID, so no session was opened", e.URL)
+	case errors.Is(e.Err, ErrTooLarge):
+		return fmt.Sprintf("the reply from %s is %v", e.URL, e.Err)
+	}
+	var mf *MalformedError
+	if errors.As(e.Err, &mf) {
+		return fmt.Sprintf("the reply from %s (HTTP %s) is %v", e.URL, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("the reply from %s (HTTP %s) is not usable: %v", e.URL, e.Reason, e.Err)
+}
+func (e *ReplyError) Unwrap() error { return e.Err }
+
+// ErrNoSessionID is wrapped by the ReplyError of a begin whose reply
+// carries no session ID.
+var ErrNoSessionID = errors.New("no session ID in the reply")
+
+// ErrTooLarge is wrapped by the ReplyError of a reply too large to hold
+// whole (a begin or end reply, or one kept with Sinks.Keep).
+var ErrTooLarge = fmt.Errorf("larger than %d MiB; it cannot be searched", KeepLimit>>20)
+
+// FaultError is the first error a reply reported: a SOAP fault, or an error
+// in the body. All the problems are in Result.Problems, in order.
+type FaultError struct {
+	Problem reply.Problem
+	// Rejected says the server no longer knows the session (it ended or
+	// expired): the local session was dropped.
+	Rejected bool
+	Name, ID string // the session, when Rejected
+}
+
+func (e *FaultError) Error() string {
+	if e.Rejected {
+		return fmt.Sprintf("the server no longer knows session %q (ID %s): it ended or expired; the local session was dropped (%s)", e.Name, e.ID, e.Problem.Summary())
+	}
+	return e.Problem.Summary()
+}
+
+// EndNotConfirmedError is an end the server answered without the
+// confirmation the dialect asks for: in a Retry, or after every attempt
+// (Final), when the session is kept.
+type EndNotConfirmedError struct {
+	Name     string
+	Attempts int
+	Final    bool // no more attempts: the session is kept
+}
+
+func (e *EndNotConfirmedError) Error() string {
+	if !e.Final {
+		return fmt.Sprintf("the server did not confirm the end of session %q", e.Name)
+	}
+	return fmt.Sprintf("the server did not confirm the end of session %q after %d attempts; it is kept", e.Name, e.Attempts)
+}
+
+// NotEndedError is an end whose request got no SOAP answer (unreachable, or
+// a proxy's error page): the server may never have seen it, so the local
+// session is kept to try again. Err says why.
+type NotEndedError struct {
+	Name string
+	Err  error
+}
+
+func (e *NotEndedError) Error() string { return fmt.Sprintf("%v; session %q is kept", e.Err, e.Name) }
+func (e *NotEndedError) Unwrap() error { return e.Err }
+
+// NotKeptError is a begin whose session the server opened but which could
+// not be kept locally. Ended says whether it was then ended on the server,
+// so that it does not linger there.
+type NotKeptError struct {
+	ID    string
+	Ended bool
+	Err   error
+}
+
+func (e *NotKeptError) Error() string {
+	if e.Ended {
+		return fmt.Sprintf("the server opened session %s, but it could not be kept, so it was ended again: %v", e.ID, e.Err)
+	}
+	return fmt.Sprintf("the server opened session %s, but it could not be kept: %v", e.ID, e.Err)
+}
+func (e *NotKeptError) Unwrap() error { return e.Err }
+
+// InterruptedError is a call whose context ended (Ctrl-C) before it was
+// done. The session is left as it was.
+type InterruptedError struct {
+	URL   string
+	While string // "waiting for", "reading the reply from"
+	Err   error
+}
+
+func (e *InterruptedError) Error() string { return fmt.Sprintf("interrupted while %s %s", e.While, e.URL) }
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// describe says what a body that is not SOAP is.
+func describe(contentType string, why error) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	what := "a body"
+	if mt != "" {
+		what = "a " + mt + " body"
+	}
+	var ns *reply.NotSOAPError
+	if errors.As(why, &ns) && ns.Err != nil {
+		return what + " that is not a SOAP envelope (" + ns.Err.Error() + ")"
+	}
+	return what + " that is not a SOAP envelope"
+}

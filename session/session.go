@@ -1,0 +1,378 @@
+// Package session opens, uses and ends SOAP sessions: the state a server
+// keeps between calls under a session ID carried in a SOAP header (DSML
+// Services for Windows, XML for Analysis, SQL Server native SOAP, or a
+// dialect of one's own).
+//
+// A Manager keeps sessions in a state.Store under names. Begin opens one on
+// the server and keeps its ID; Open loads a kept one; Session.Send posts a
+// request inside it and Session.End closes it, retrying as the dialect
+// asks. The package holds the session policy: a session the server no
+// longer knows is dropped, every answered request is counted, an end is
+// confirmed or retried, and a session is never forgotten before a server
+// has answered its end. It prints nothing and reads no flags or
+// environment: calls take values, an io.Reader body and sinks for the
+// reply, and return a *Result and typed errors (see errors.go).
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
+)
+
+// Manager opens and loads the sessions of one store.
+type Manager struct {
+	Store *state.Store
+	// Dialects finds the dialect a session was begun with from its
+	// reference in the state (a built-in name or a directory); nil finds
+	// built-ins and directories only.
+	Dialects func(ref string) (*envelope.Dialect, error)
+	// ProxyFromEnv chooses a proxy when a Conn names none (e.g.
+	// http.ProxyFromEnvironment); nil for none.
+	ProxyFromEnv func(*http.Request) (*url.URL, error)
+	// UserAgent is sent with every request ("soapsess" when empty).
+	UserAgent string
+	// Trace, when set, sees every request and reply on the wire.
+	Trace *transport.Trace
+	// Retry, when set, is told before an end is tried again.
+	Retry func(Retry)
+	// EndBackoff is the pause before the first retry of an unreachable end,
+	// growing with each (300ms when 0).
+	EndBackoff time.Duration
+}
+
+// Retry says why an end is tried again: Err is a *transport.Error (the
+// server was not reached) or an *EndNotConfirmedError.
+type Retry struct {
+	Attempt, Of int // the attempt about to be made, of at most Of
+	Err         error
+}
+
+// Session is an open session.
+type Session struct {
+	m       *Manager
+	State   state.Session // as kept, when loaded or begun
+	Dialect *envelope.Dialect
+	// Conn is how Send and End reach the server: the settings the session
+	// keeps, without the password. Set Conn.Password (and change any
+	// setting) before calling.
+	Conn Conn
+}
+
+// Request is one call inside a session.
+type Request struct {
+	Body Body
+	// Vars are template variables for this request, over those the session
+	// began with.
+	Vars  map[string]string
+	Reply Sinks
+	// DryRun builds the request and returns it in Result.Preview; nothing is
+	// sent and nothing changes.
+	DryRun bool
+}
+
+// BeginOptions are what a session begins with.
+type BeginOptions struct {
+	Name    string
+	URL     string
+	Dialect *envelope.Dialect
+	Timeout int // seconds to ask for, for dialects that carry one; 0 asks for none
+	// Vars are template variables, kept with the session.
+	Vars map[string]string
+	// Conn is how to reach the server; all but the password and the extra
+	// headers are kept with the session.
+	Conn   Conn
+	Body   Body
+	Reply  Sinks
+	DryRun bool
+}
+
+// endTries bounds how often an end tries a server it cannot reach.
+const endTries = 3
+
+// Begin opens a session on the server and keeps it under o.Name. It
+// refuses, before sending anything, a name already open and a dialect whose
+// later requests could not be made.
+func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
+	if err := transport.CheckURL(o.URL); err != nil {
+		return nil, err
+	}
+	if err := state.CheckName(o.Name); err != nil {
+		return nil, err
+	}
+	if old, err := m.Store.Get(o.Name); err == nil {
+		return nil, fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, o.Name, old.ID, old.URL)
+	} else if !errors.Is(err, state.ErrNoSession) {
+		return nil, err
+	}
+	d := o.Dialect
+	values := envelope.Values{Timeout: o.Timeout, User: o.Conn.User, URL: o.URL, Vars: o.Vars, Password: o.Conn.Password}
+	b, err := body(d, envelope.Begin, o.Body, values)
+	if err != nil {
+		return nil, err
+	}
+	// The session's later headers and end body must be makeable before a
+	// session is opened that could otherwise never be used or ended;
+	// variables may still come with Send and End.
+	later := values
+	later.ID, later.IDName = "check", "SessionId"
+	if err := d.CheckValues(later); err != nil && !errors.Is(err, envelope.ErrMissingVar) {
+		return nil, err
+	}
+	if _, _, err := d.DefaultBody(envelope.End, later); err != nil && !errors.Is(err, envelope.ErrMissingVar) {
+		return nil, err
+	}
+	res, err := m.do(ctx, exchange{url: o.URL, dialect: d, conn: o.Conn, sinks: o.Reply, whole: true, dryRun: o.DryRun,
+		req: envelope.Request{Phase: envelope.Begin, Values: values, Body: b}})
+	if err != nil || o.DryRun {
+		return res, err
+	}
+	info, err := d.Session(res.parsed)
+	if err != nil {
+		if errors.Is(err, envelope.ErrNoSessionID) {
+			err = ErrNoSessionID
+		}
+		return res, &ReplyError{URL: o.URL, Reason: res.Reply.Reason, ContentType: res.Reply.Header.Get("Content-Type"), Err: err}
+	}
+	res.Granted = info.Timeout
+	now := time.Now().UTC().Truncate(time.Second)
+	kept := state.Session{
+		Name: o.Name, Dialect: d.Ref(), URL: o.URL, ID: info.ID, IDName: info.IDName,
+		Created: now, LastUsed: now, Timeout: info.Timeout, User: o.Conn.User, Vars: o.Vars, Requests: 1,
+		Auth: string(o.Conn.Auth), CACert: o.Conn.CACert, Cert: o.Conn.Cert, Key: o.Conn.Key,
+		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy,
+	}
+	s := &Session{m: m, State: kept, Dialect: d, Conn: o.Conn}
+	res.Session = s
+	if err := m.Store.Create(&kept); err != nil {
+		// Never leave a server session nobody can end.
+		ended := s.endUnkept(ctx) == nil
+		return res, &NotKeptError{ID: info.ID, Ended: ended, Err: err}
+	}
+	return res, nil
+}
+
+// endUnkept ends on the server a session that could not be kept.
+func (s *Session) endUnkept(ctx context.Context) error {
+	v := s.values(nil)
+	b, err := body(s.Dialect, envelope.End, Body{}, v)
+	if err != nil {
+		return err
+	}
+	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, whole: true,
+		req: envelope.Request{Phase: envelope.End, Values: v, Body: b}})
+	if err == nil && !s.Dialect.EndConfirmed(res.parsed) {
+		return &EndNotConfirmedError{Name: s.State.Name, Attempts: 1, Final: true}
+	}
+	return err
+}
+
+// Open loads the session kept under name.
+func (m *Manager) Open(name string) (*Session, error) {
+	kept, err := m.Store.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	find := m.Dialects
+	if find == nil {
+		find = func(ref string) (*envelope.Dialect, error) { return envelope.Find(ref, "") }
+	}
+	d, err := find(kept.Dialect)
+	if err != nil {
+		var de *envelope.DialectError
+		if errors.As(err, &de) && kept.Dialect != "" && !errors.Is(err, envelope.ErrUnknownDialect) {
+			return nil, err // the dialect's own files are broken: say so, not that the state is
+		}
+		return nil, &state.CorruptError{Path: m.Store.Path(name), Err: err}
+	}
+	return &Session{m: m, State: *kept, Dialect: d, Conn: Conn{Options: transport.Options{
+		Auth: transport.Auth(kept.Auth), User: kept.User, CACert: kept.CACert, Cert: kept.Cert, Key: kept.Key,
+		Insecure: kept.Insecure, Proxy: kept.Proxy,
+	}}}, nil
+}
+
+// Forget drops the local session under name without telling the server;
+// it reports whether there was one.
+func (m *Manager) Forget(name string) (bool, error) {
+	if err := state.CheckName(name); err != nil {
+		return false, err
+	}
+	return m.Store.Delete(name, "")
+}
+
+// values are what templates see in this session, with the variables of one
+// request on top of those the session began with.
+func (s *Session) values(vars map[string]string) envelope.Values {
+	merged := map[string]string{}
+	for _, layer := range []map[string]string{s.State.Vars, vars} {
+		for k, v := range layer {
+			merged[k] = v
+		}
+	}
+	return envelope.Values{ID: s.State.ID, IDName: s.State.IDName, Timeout: s.State.Timeout, User: s.State.User,
+		URL: s.State.URL, Vars: merged, Password: s.Conn.Password}
+}
+
+// checkedValues are values() after checking that the session's headers can
+// be made from them: a value read back from a state file that would break
+// the envelope is the file's fault; a variable nobody set is the caller's.
+func (s *Session) checkedValues(vars map[string]string) (envelope.Values, error) {
+	v := s.values(vars)
+	err := s.Dialect.CheckValues(v)
+	var de *envelope.DialectError
+	switch {
+	case err == nil, errors.Is(err, envelope.ErrMissingVar), errors.As(err, &de):
+		return v, err
+	}
+	return v, &state.CorruptError{Path: s.m.Store.Path(s.State.Name), Err: err}
+}
+
+// Send posts a request inside the session. A request the server answered
+// with SOAP is counted; a session the server says it does not know is
+// dropped (the *FaultError says Rejected).
+func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
+	v, err := s.checkedValues(r.Vars)
+	if err != nil {
+		return nil, err
+	}
+	b, err := body(s.Dialect, envelope.Session, r.Body, v)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, sinks: r.Reply, dryRun: r.DryRun,
+		req: envelope.Request{Phase: envelope.Session, Values: v, Body: b}})
+	if res != nil {
+		res.Session = s
+	}
+	var fe *FaultError
+	if errors.As(err, &fe) && fe.Rejected {
+		return res, s.drop(fe)
+	}
+	if res != nil && res.SOAP {
+		if terr := s.touch(); terr != nil && err == nil {
+			err = terr
+		}
+	}
+	return res, err
+}
+
+// End closes the session on the server and forgets it locally once the
+// server has answered with SOAP, fault or not. A server that cannot be
+// reached is tried again; an end the dialect wants confirmed is retried
+// with the dialect's own end body (so a statement in r.Body never runs
+// twice). Without a SOAP answer the session is kept (*NotEndedError).
+func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
+	v, err := s.checkedValues(r.Vars)
+	if err != nil {
+		return nil, err
+	}
+	b, err := body(s.Dialect, envelope.End, r.Body, v)
+	if err != nil {
+		return nil, err
+	}
+	attempts := s.Dialect.EndAttempts()
+	backoff := s.m.EndBackoff
+	if backoff <= 0 {
+		backoff = 300 * time.Millisecond
+	}
+	for i := 1; ; i++ {
+		res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, sinks: r.Reply, whole: true, dryRun: r.DryRun,
+			req: envelope.Request{Phase: envelope.End, Values: v, Body: b}})
+		if r.DryRun && err == nil {
+			return res, nil
+		}
+		if res != nil {
+			res.Session, res.Attempts = s, i
+		}
+		var te *transport.Error
+		if res == nil && errors.As(err, &te) && i < endTries {
+			// Never answered: try again a few times, as the SQL Server docs
+			// advise for a terminate; the session stays until a server answers.
+			s.retry(Retry{Attempt: i + 1, Of: endTries, Err: err})
+			if !sleep(ctx, time.Duration(i)*backoff) {
+				return nil, &InterruptedError{URL: s.State.URL, While: "waiting to try again", Err: ctx.Err()}
+			}
+			continue
+		}
+		if res == nil || !res.SOAP {
+			// No SOAP answer (refused, or a proxy's error page): the server
+			// may never have seen the end, so keep the session to try again.
+			var ie *InterruptedError
+			if err != nil && !errors.As(err, &ie) {
+				err = &NotEndedError{Name: s.State.Name, Err: err}
+			}
+			return res, err
+		}
+		var fe *FaultError
+		if errors.As(err, &fe) && fe.Rejected {
+			return res, s.drop(fe)
+		}
+		if err == nil && res.parsed != nil && !s.Dialect.EndConfirmed(res.parsed) {
+			if i < attempts {
+				s.retry(Retry{Attempt: i + 1, Of: attempts, Err: &EndNotConfirmedError{Name: s.State.Name, Attempts: i}})
+				if def, ok, derr := s.Dialect.DefaultBody(envelope.End, v); ok && derr == nil {
+					b = def
+				}
+				continue
+			}
+			return res, &EndNotConfirmedError{Name: s.State.Name, Attempts: attempts, Final: true}
+		}
+		if _, derr := s.m.Store.Delete(s.State.Name, s.State.ID); derr != nil && err == nil {
+			err = derr
+		}
+		return res, err
+	}
+}
+
+func (s *Session) retry(r Retry) {
+	if s.m.Retry != nil {
+		s.m.Retry(r)
+	}
+}
+
+// touch records a request the server answered within the session.
+func (s *Session) touch() error {
+	_, err := s.m.Store.Update(s.State.Name, func(st *state.Session) error {
+		if st.ID != s.State.ID {
+			return nil // begun again meanwhile; that session was not used
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		if now.After(st.LastUsed) {
+			st.LastUsed = now
+		}
+		st.Requests++
+		return nil
+	})
+	if errors.Is(err, state.ErrNoSession) {
+		return nil // ended meanwhile
+	}
+	return err
+}
+
+// drop forgets the local session the server no longer knows.
+func (s *Session) drop(fe *FaultError) error {
+	if _, err := s.m.Store.Delete(s.State.Name, s.State.ID); err != nil {
+		return err
+	}
+	fe.Name, fe.ID = s.State.Name, s.State.ID
+	return fe
+}
+
+// sleep waits d, or less if ctx ends; it reports whether it waited it all.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
