@@ -154,7 +154,9 @@ type InterruptedError struct {
 	Err   error
 }
 
-func (e *InterruptedError) Error() string { return fmt.Sprintf("interrupted while %s %s", e.While, e.URL) }
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted while %s %s", e.While, e.URL)
+}
 func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // describe says what a body that is not SOAP is.
