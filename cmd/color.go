@@ -33,38 +33,55 @@ func colorOn(mode string, tty bool, getenv func(string) string) bool {
 	return tty
 }
 
-// style returns the escape sequences fatih/color writes around text.
-func style(attrs ...color.Attribute) printer.Style {
+// colorFor is a fatih/color Color for one stream, on or off as colorOn
+// decided for that stream. Enabling or disabling each Color keeps
+// fatih/color's own global default (NoColor, which looks at NO_COLOR, TERM
+// and stdout only) out of the decision.
+func colorFor(on bool, attrs ...color.Attribute) *color.Color {
 	c := color.New(attrs...)
-	c.EnableColor()
-	s := c.Sprint("\x00")
-	i := strings.IndexByte(s, 0)
-	return printer.Style{On: s[:i], Off: s[i+1:]}
+	if on {
+		c.EnableColor()
+	} else {
+		c.DisableColor()
+	}
+	return c
+}
+
+// style is what c writes before and after text (SetWriter, UnsetWriter):
+// nothing when c is disabled.
+func style(c *color.Color) printer.Style {
+	var on, off strings.Builder
+	c.SetWriter(&on)
+	c.UnsetWriter(&off)
+	return printer.Style{On: on.String(), Off: off.String()}
 }
 
 // palette is the printer's colours: names blue, attributes cyan, values
 // green, comments grey; session headers bold magenta, faults bold red. Text
-// keeps the terminal's own colour, so data stays easy to read.
+// keeps the terminal's own colour, so data stays easy to read. on is colorOn
+// for the stream printed to; off, there is no palette at all.
 func palette(on bool) *printer.Palette {
 	if !on {
 		return nil
 	}
 	return &printer.Palette{
-		Tag:     style(color.FgBlue),
-		Attr:    style(color.FgCyan),
-		Value:   style(color.FgGreen),
-		Comment: style(color.FgHiBlack),
-		Header:  style(color.FgMagenta, color.Bold),
-		Fault:   style(color.FgRed, color.Bold),
+		Tag:     style(colorFor(on, color.FgBlue)),
+		Attr:    style(colorFor(on, color.FgCyan)),
+		Value:   style(colorFor(on, color.FgGreen)),
+		Comment: style(colorFor(on, color.FgHiBlack)),
+		Header:  style(colorFor(on, color.FgMagenta, color.Bold)),
+		Fault:   style(colorFor(on, color.FgRed, color.Bold)),
 	}
 }
 
 // msgStyles colours the prefixes of messages on stderr.
 type msgStyles struct{ err, warn, hint printer.Style }
 
+// messageStyles are the message prefixes' colours; on is colorOn for stderr.
 func messageStyles(on bool) msgStyles {
-	if !on {
-		return msgStyles{}
+	return msgStyles{
+		err:  style(colorFor(on, color.FgRed, color.Bold)),
+		warn: style(colorFor(on, color.FgYellow, color.Bold)),
+		hint: style(colorFor(on, color.FgCyan)),
 	}
-	return msgStyles{err: style(color.FgRed, color.Bold), warn: style(color.FgYellow, color.Bold), hint: style(color.FgCyan)}
 }

@@ -1,6 +1,13 @@
 package cmd
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/fatih/color"
+
+	"github.com/soapsess/soapsess/printer"
+)
 
 func TestColorPrecedence(t *testing.T) {
 	tests := []struct {
@@ -38,11 +45,45 @@ func TestColorPerStream(t *testing.T) {
 	if colorOn(io.ColorMode, io.OutTTY, io.getenv) {
 		t.Error("stdout on a pipe got colour")
 	}
+	if p := palette(colorOn(io.ColorMode, io.OutTTY, io.getenv)); p != nil {
+		t.Error("stdout on a pipe got a palette")
+	}
 	if st := io.styles(); st.err.On == "" {
 		t.Error("stderr on a terminal got no colour")
 	}
 	io.ErrTTY = false
 	if st := io.styles(); st.err.On != "" {
 		t.Error("stderr on a pipe got colour")
+	}
+}
+
+// The styles are what fatih/color writes around text on a stream (Fprint),
+// on or off by our precedence alone: fatih/color's global default, which
+// looks at stdout, changes nothing.
+func TestStylesFromFatihColor(t *testing.T) {
+	saved := color.NoColor
+	defer func() { color.NoColor = saved }()
+	for _, global := range []bool{true, false} {
+		color.NoColor = global
+		if got, want := palette(true).Tag, (printer.Style{On: "\x1b[34m", Off: "\x1b[0m"}); got != want {
+			t.Errorf("NoColor=%v: palette(true).Tag = %q, want %q", global, got, want)
+		}
+		if p := palette(false); p != nil {
+			t.Errorf("NoColor=%v: palette(false) = %+v, want none", global, p)
+		}
+		st := messageStyles(true)
+		if want := (printer.Style{On: "\x1b[31;1m", Off: "\x1b[0m"}); st.err != want {
+			t.Errorf("NoColor=%v: error style %q, want %q", global, st.err, want)
+		}
+		var b strings.Builder
+		c := color.New(color.FgYellow, color.Bold)
+		c.EnableColor()
+		c.Fprint(&b, "warning:")
+		if got := st.warn.On + "warning:" + st.warn.Off; got != b.String() {
+			t.Errorf("NoColor=%v: warning prefix %q, fatih/color writes %q", global, got, b.String())
+		}
+		if st := messageStyles(false); st != (msgStyles{}) {
+			t.Errorf("NoColor=%v: messageStyles(false) = %q, want none", global, st)
+		}
 	}
 }
