@@ -147,7 +147,7 @@ func (a *appCtx) store(c *cli.Context) (*state.Store, error) {
 	dir := c.String("state-dir")
 	if dir == "" {
 		var err error
-		if dir, err = state.DefaultDir(); err != nil {
+		if dir, err = state.DefaultDir(a.io.getenv("XDG_STATE_HOME"), a.io.homeDir()); err != nil {
 			return nil, err
 		}
 	}

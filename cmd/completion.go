@@ -57,7 +57,7 @@ func (a *appCtx) complete(app *cli.App, args []string) {
 	// to the shell.
 	switch prev {
 	case "--dialect", "-d", "--from":
-		for _, d := range listDialects() {
+		for _, d := range a.listDialects() {
 			if d.Err == nil && !d.Shadowed {
 				fmt.Fprintln(out, d.Name)
 			}
@@ -101,7 +101,7 @@ func (a *appCtx) complete(app *cli.App, args []string) {
 	if cmd != nil && len(subs) == 0 {
 		switch cmd.FullName() {
 		case "dialects show":
-			for _, d := range listDialects() {
+			for _, d := range a.listDialects() {
 				if d.Err == nil && !d.Shadowed {
 					fmt.Fprintln(out, d.Name)
 				}
@@ -130,11 +130,11 @@ func (a *appCtx) sessionNames(args []string) []string {
 		}
 	}
 	if dir == "" {
-		dir = getenvDefault("SOAPSESS_STATE_DIR", "")
+		dir = a.io.getenv("SOAPSESS_STATE_DIR")
 	}
 	if dir == "" {
 		var err error
-		if dir, err = state.DefaultDir(); err != nil {
+		if dir, err = state.DefaultDir(a.io.getenv("XDG_STATE_HOME"), a.io.homeDir()); err != nil {
 			return nil
 		}
 	}

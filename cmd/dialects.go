@@ -68,7 +68,7 @@ func (a *appCtx) dialectsList(c *cli.Context) error {
 	w := tabwriter.NewWriter(a.io.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tSOURCE\tDESCRIPTION")
 	var broken error
-	for _, d := range listDialects() {
+	for _, d := range a.listDialects() {
 		desc := d.Description
 		switch {
 		case d.Err != nil:
@@ -89,7 +89,7 @@ func (a *appCtx) dialectsShow(c *cli.Context) error {
 	if c.Args().Len() != 1 {
 		return usageError("dialects show needs one dialect: a name or a directory")
 	}
-	d, err := findDialect(c.Args().First())
+	d, err := envelope.Find(c.Args().First(), a.io.userDialects())
 	if err != nil {
 		return err
 	}
@@ -119,16 +119,17 @@ func (a *appCtx) dialectsInit(c *cli.Context) error {
 			return usageError("%s is a built-in dialect's name, which would always win; pick another", name)
 		}
 	}
-	from, err := findDialect(c.String("from"))
+	from, err := envelope.Find(c.String("from"), a.io.userDialects())
 	if err != nil {
 		return err
 	}
 	dir := c.String("dir")
 	if dir == "" {
-		if userDialects() == "" {
+		user := a.io.userDialects()
+		if user == "" {
 			return usageError("no home directory for your dialects; give --dir")
 		}
-		dir = filepath.Join(userDialects(), name)
+		dir = filepath.Join(user, name)
 	}
 	if err := from.WriteCopy(dir); err != nil {
 		return withCode(ExitError, err)

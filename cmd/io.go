@@ -3,6 +3,7 @@ package cmd
 import (
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/mattn/go-isatty"
 )
@@ -16,7 +17,9 @@ type IO struct {
 	InTTY  bool
 	OutTTY bool
 	ErrTTY bool
-	// Getenv reads the environment (colour settings); nil means os.Getenv.
+	// Getenv reads the environment; nil means os.Getenv. Every variable
+	// soapsess reads goes through it; when it is set, a variable it returns
+	// empty counts as unset.
 	Getenv func(string) string
 	// ColorMode is --color for stderr: auto, always or never; set by the app.
 	ColorMode string
@@ -43,6 +46,28 @@ func (io *IO) getenv(k string) string {
 		return io.Getenv(k)
 	}
 	return os.Getenv(k)
+}
+
+// lookupEnv is getenv that also tells a variable set but empty (PAGER=)
+// from an unset one; through an injected Getenv, empty means unset.
+func (io *IO) lookupEnv(k string) (string, bool) {
+	if io.Getenv != nil {
+		v := io.Getenv(k)
+		return v, v != ""
+	}
+	return os.LookupEnv(k)
+}
+
+// homeDir is the home directory as os.UserHomeDir finds it, read through
+// getenv; "" when it is not set.
+func (io *IO) homeDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		return io.getenv("USERPROFILE")
+	case "plan9":
+		return io.getenv("home")
+	}
+	return io.getenv("HOME")
 }
 
 // styles colours message prefixes on stderr when colour is on for it.

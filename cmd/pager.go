@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,7 @@ func (a *appCtx) startPager(c *cli.Context) {
 	if a.pager != nil || !a.io.OutTTY || c.Bool("no-pager") {
 		return
 	}
-	command, ok := os.LookupEnv("PAGER")
+	command, ok := a.io.lookupEnv("PAGER")
 	if !ok {
 		command = "less -FRX"
 	}
@@ -34,9 +35,7 @@ func (a *appCtx) startPager(c *cli.Context) {
 	}
 	cmd := exec.Command("sh", "-c", command)
 	cmd.Stdout, cmd.Stderr = a.io.Out, a.io.Err
-	if os.Getenv("LESS") == "" {
-		cmd.Env = append(os.Environ(), "LESS=FRX")
-	}
+	cmd.Env = pagerEnv(os.Environ(), a.io.getenv("LESS"))
 	w, err := cmd.StdinPipe()
 	if err != nil {
 		return
@@ -46,6 +45,37 @@ func (a *appCtx) startPager(c *cli.Context) {
 	}
 	a.pager = &pager{cmd: cmd, w: w, prev: a.io.Out}
 	a.io.Out = w
+}
+
+// secretEnv are the variables holding passwords, which the pager is not given.
+var secretEnv = []string{"SOAPSESS_PASSWORD", "SOAPSESS_SERVE_PASSWORD"}
+
+// pagerEnv is the pager's environment: environ without the passwords, and
+// LESS as soapsess sees it, else FRX: quit at once when the output fits on
+// one screen, pass colours through, leave the screen as it was.
+func pagerEnv(environ []string, less string) []string {
+	if less == "" {
+		less = "FRX"
+	}
+	env := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !envNameIn(k, "LESS") && !envNameIn(k, secretEnv...) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "LESS="+less)
+}
+
+// envNameIn tells whether k is one of names: exactly, or in any case on
+// Windows, whose variable names ignore it.
+func envNameIn(k string, names ...string) bool {
+	for _, n := range names {
+		if k == n || runtime.GOOS == "windows" && strings.EqualFold(k, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // stopPager waits for the reader to finish with the pager.

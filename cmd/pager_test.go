@@ -5,7 +5,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,4 +77,94 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress on a pipe: %q", errs)
 	}
 	must(t, 0, state, "", "end")
+}
+
+// The pager's environment: no passwords, LESS as set, else FRX.
+func TestPagerEnv(t *testing.T) {
+	environ := []string{"PATH=/bin", "SOAPSESS_PASSWORD=s1", "LESS=", "SOAPSESS_SERVE_PASSWORD=s2", "A=b=c", "SOAPSESS_PASSWORDS=not-ours"}
+	for _, tt := range []struct {
+		less string
+		want []string
+	}{
+		{"", []string{"PATH=/bin", "A=b=c", "SOAPSESS_PASSWORDS=not-ours", "LESS=FRX"}},
+		{"-R", []string{"PATH=/bin", "A=b=c", "SOAPSESS_PASSWORDS=not-ours", "LESS=-R"}},
+	} {
+		if got := pagerEnv(environ, tt.less); !slices.Equal(got, tt.want) {
+			t.Errorf("pagerEnv(LESS=%q) = %q, want %q", tt.less, got, tt.want)
+		}
+	}
+}
+
+// The real pager sees that environment.
+func TestPagerEnvironment(t *testing.T) {
+	doc := filepath.Join("..", "testdata", "corpus", "dsml", "02-msdsml-beginsession.response.xml")
+	t.Setenv("SOAPSESS_PASSWORD", "not-for-the-pager-1")
+	t.Setenv("SOAPSESS_SERVE_PASSWORD", "not-for-the-pager-2")
+	t.Setenv("PAGER", "cat >/dev/null; env")
+	for _, tt := range []struct {
+		less string // "unset" unsets it
+		want string
+	}{{"unset", "LESS=FRX"}, {"", "LESS=FRX"}, {"R", "LESS=R"}} {
+		t.Setenv("LESS", tt.less)
+		if tt.less == "unset" {
+			os.Unsetenv("LESS")
+		}
+		var out, errb bytes.Buffer
+		io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, OutTTY: true, ColorMode: "never"}
+		if code := run(context.Background(), []string{"soapsess", "fmt", doc}, io); code != 0 {
+			t.Fatalf("LESS %s: exit %d %s", tt.less, code, errb.String())
+		}
+		var less []string
+		for _, kv := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(kv, "LESS=") {
+				less = append(less, kv)
+			}
+			if strings.HasPrefix(kv, "SOAPSESS_PASSWORD=") || strings.HasPrefix(kv, "SOAPSESS_SERVE_PASSWORD=") || strings.Contains(kv, "not-for-the-pager") {
+				t.Errorf("LESS %s: the pager was given %s", tt.less, kv)
+			}
+		}
+		if !slices.Equal(less, []string{tt.want}) {
+			t.Errorf("LESS %s: the pager's LESS is %q, want %s\n%s", tt.less, less, tt.want, out.String())
+		}
+	}
+}
+
+// The state and dialect directories come from the environment as IO gives
+// it, the home directory too.
+func TestDirectoriesFromIOEnv(t *testing.T) {
+	t.Setenv("SOAPSESS_STATE_DIR", "")
+	os.Unsetenv("SOAPSESS_STATE_DIR") // --state-dir's own variable, read by urfave/cli
+	tmp := t.TempDir()
+	for _, tt := range []struct {
+		env             map[string]string
+		state, dialects string
+	}{
+		{map[string]string{"HOME": tmp + "/home"}, tmp + "/home/.local/state/soapsess", tmp + "/home/.config/soapsess/dialects"},
+		{map[string]string{"HOME": tmp + "/home", "XDG_STATE_HOME": tmp + "/xs", "XDG_CONFIG_HOME": tmp + "/xc"}, tmp + "/xs/soapsess", tmp + "/xc/soapsess/dialects"},
+	} {
+		var out, errb bytes.Buffer
+		io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string { return tt.env[k] }}
+		if code := run(context.Background(), []string{"soapsess", "ls"}, io); code != 0 {
+			t.Fatalf("%v: ls: exit %d %s", tt.env, code, errb.String())
+		}
+		if fi, err := os.Stat(tt.state); err != nil || !fi.IsDir() {
+			t.Errorf("%v: no state directory %s: %v", tt.env, tt.state, err)
+		}
+		if code := run(context.Background(), []string{"soapsess", "dialects", "init", "mine", "--from", "xmla"}, io); code != 0 {
+			t.Fatalf("%v: dialects init: exit %d %s", tt.env, code, errb.String())
+		}
+		if _, err := os.Stat(filepath.Join(tt.dialects, "mine", "manifest.toml")); err != nil {
+			t.Errorf("%v: the new dialect is not in %s: %v", tt.env, tt.dialects, err)
+		}
+		errb.Reset()
+		if code := run(context.Background(), []string{"soapsess", "dialects", "show", "mine"}, io); code != 0 {
+			t.Errorf("%v: dialects show mine: exit %d %s", tt.env, code, errb.String())
+		}
+	}
+	// Without a home directory, the state directory is an error, not a guess.
+	var errb bytes.Buffer
+	io := &IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errb, Getenv: func(string) string { return "" }}
+	if code := run(context.Background(), []string{"soapsess", "ls"}, io); code == 0 || !strings.Contains(errb.String(), "soapsess: error: find the state directory: no home directory") {
+		t.Errorf("ls without a home: exit %d %s", code, errb.String())
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,7 +56,7 @@ func (a *appCtx) serve(c *cli.Context) error {
 		Handler: refserver.New(refserver.Options{
 			IdleTimeout:   c.Duration("idle-timeout"),
 			SQLMaxTimeout: c.Int("sql-max-timeout"),
-			Password:      os.Getenv("SOAPSESS_SERVE_PASSWORD"),
+			Password:      a.io.getenv("SOAPSESS_SERVE_PASSWORD"),
 			Log:           a.io.Err,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

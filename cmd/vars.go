@@ -53,41 +53,25 @@ func readVars(c *cli.Context) (map[string]string, error) {
 	return vars, nil
 }
 
-// merge layers variables: later maps win.
-func merge(layers ...map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, l := range layers {
-		for k, v := range l {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // userDialects is where a user's own dialects live:
-// $XDG_CONFIG_HOME/soapsess/dialects, else ~/.config/soapsess/dialects.
-func userDialects() string {
-	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" && filepath.IsAbs(d) {
+// $XDG_CONFIG_HOME/soapsess/dialects, else ~/.config/soapsess/dialects; ""
+// when neither is known.
+func (io *IO) userDialects() string {
+	if d := io.getenv("XDG_CONFIG_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "soapsess", "dialects")
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
+	if home := io.homeDir(); home != "" {
+		return filepath.Join(home, ".config", "soapsess", "dialects")
 	}
-	return filepath.Join(home, ".config", "soapsess", "dialects")
+	return ""
 }
 
 // findDialect resolves --dialect: a built-in name, a directory, or a name in
-// the user's dialects directory.
+// the user's dialects directory, here as the process environment says.
+// a.findDialect should rather pass a.io.userDialects(), as dialects.go does.
 func findDialect(name string) (*envelope.Dialect, error) {
-	return envelope.Find(name, userDialects())
+	return envelope.Find(name, (&IO{}).userDialects())
 }
 
-func listDialects() []envelope.Info { return envelope.List(userDialects()) }
-
-func getenvDefault(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
+// listDialects lists the built-in dialects and the user's.
+func (a *appCtx) listDialects() []envelope.Info { return envelope.List(a.io.userDialects()) }

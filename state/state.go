@@ -80,17 +80,23 @@ type Store struct {
 	Dir string
 }
 
-// DefaultDir is $XDG_STATE_HOME/soapsess, else ~/.local/state/soapsess.
-func DefaultDir() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "soapsess"), nil
+// DefaultDir is $XDG_STATE_HOME/soapsess, else ~/.local/state/soapsess. The
+// caller passes XDG_STATE_HOME's value and the home directory ("" when
+// unknown); this package reads no environment. A relative XDG_STATE_HOME is
+// ignored, as the XDG Base Directory Specification asks.
+func DefaultDir(xdgStateHome, home string) (string, error) {
+	if xdgStateHome != "" && filepath.IsAbs(xdgStateHome) {
+		return filepath.Join(xdgStateHome, "soapsess"), nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the state directory: %w", err)
+	if home == "" {
+		return "", ErrNoHome
 	}
 	return filepath.Join(home, ".local", "state", "soapsess"), nil
 }
+
+// ErrNoHome is DefaultDir's error when there is neither an absolute
+// XDG_STATE_HOME nor a home directory.
+var ErrNoHome = errors.New("find the state directory: no home directory")
 
 // Open returns the store in dir, creating the directory (mode 0700) if it
 // does not exist. An existing directory that others can read or enter is

@@ -139,13 +139,20 @@ func TestNames(t *testing.T) {
 }
 
 func TestDefaultDir(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/xdg/state")
-	if d, _ := DefaultDir(); d != "/xdg/state/soapsess" {
-		t.Errorf("DefaultDir = %s", d)
-	}
-	t.Setenv("XDG_STATE_HOME", "")
-	t.Setenv("HOME", "/home/ann")
-	if d, _ := DefaultDir(); d != "/home/ann/.local/state/soapsess" {
-		t.Errorf("DefaultDir = %s", d)
+	for _, tt := range []struct {
+		xdg, home, want string
+		err             error
+	}{
+		{"/xdg/state", "/home/ann", "/xdg/state/soapsess", nil},
+		{"/xdg/state", "", "/xdg/state/soapsess", nil},
+		{"", "/home/ann", "/home/ann/.local/state/soapsess", nil},
+		{"relative/state", "/home/ann", "/home/ann/.local/state/soapsess", nil}, // ignored, as XDG asks
+		{"", "", "", ErrNoHome},
+		{"relative/state", "", "", ErrNoHome},
+	} {
+		d, err := DefaultDir(filepath.FromSlash(tt.xdg), filepath.FromSlash(tt.home))
+		if d != filepath.FromSlash(tt.want) || !errors.Is(err, tt.err) {
+			t.Errorf("DefaultDir(%q, %q) = %q, %v; want %q, %v", tt.xdg, tt.home, d, err, tt.want, tt.err)
+		}
 	}
 }
