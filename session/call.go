@@ -259,8 +259,8 @@ func (l *limited) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// body reads and checks the body of a request, or takes the dialect's own.
-func body(d *envelope.Dialect, p envelope.Phase, b Body, v envelope.Values) (*envelope.Body, error) {
+// readBody reads and checks the body of a request, or takes the dialect's own.
+func readBody(d *envelope.Dialect, p envelope.Phase, b Body, v envelope.Values) (*envelope.Body, error) {
 	if b.R == nil {
 		def, ok, err := d.DefaultBody(p, v)
 		if !ok {

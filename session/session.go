@@ -114,7 +114,7 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	}
 	d := o.Dialect
 	values := envelope.Values{Timeout: o.Timeout, User: o.Conn.User, URL: o.URL, Vars: o.Vars, Password: o.Conn.Password}
-	b, err := body(d, envelope.Begin, o.Body, values)
+	b, err := readBody(d, envelope.Begin, o.Body, values)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 // endUnkept ends on the server a session that could not be kept.
 func (s *Session) endUnkept(ctx context.Context) error {
 	v := s.values(nil)
-	b, err := body(s.Dialect, envelope.End, Body{}, v)
+	b, err := readBody(s.Dialect, envelope.End, Body{}, v)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := body(s.Dialect, envelope.Session, r.Body, v)
+	b, err := readBody(s.Dialect, envelope.Session, r.Body, v)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := body(s.Dialect, envelope.End, r.Body, v)
+	b, err := readBody(s.Dialect, envelope.End, r.Body, v)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,316 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/refserver"
+	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
+)
+
+const discover = `<Discover xmlns="urn:schemas-microsoft-com:xml-analysis"><RequestType>DISCOVER_DATASOURCES</RequestType><Restrictions/><Properties/></Discover>`
+
+// switchable serves with whatever handler it holds now.
+type switchable struct{ h atomic.Pointer[http.Handler] }
+
+func (s *switchable) set(h http.Handler)                               { s.h.Store(&h) }
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+
+// fixture is a store and a server whose handler a test can swap.
+type fixture struct {
+	t   *testing.T
+	m   *Manager
+	srv *httptest.Server
+	h   *switchable
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	store, err := state.Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &switchable{}
+	h.set(refserver.New(refserver.Options{}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{t: t, m: &Manager{Store: store, EndBackoff: time.Millisecond}, srv: srv, h: h}
+}
+
+func dialect(t *testing.T, name string) *envelope.Dialect {
+	t.Helper()
+	d, err := envelope.Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// begin opens an XMLA session named "s" on the reference server.
+func (f *fixture) begin() *Session {
+	f.t.Helper()
+	res, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/xmla", Dialect: dialect(f.t, "xmla")})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res.Session
+}
+
+func (f *fixture) requests() int {
+	f.t.Helper()
+	s, err := f.m.Store.Get("s")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s.Requests
+}
+
+func body(s string) Body { return Body{R: strings.NewReader(s)} }
+
+func reply200(contentType, doc string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		fmt.Fprint(w, doc)
+	}
+}
+
+func TestSendCountsAnsweredRequests(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	var out bytes.Buffer
+	res, err := s.Send(context.Background(), Request{Body: body(discover), Reply: Sinks{Raw: &out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.SOAP || res.Reply.Status != 200 || !strings.Contains(out.String(), "DataSourceName") {
+		t.Errorf("send: SOAP %v, status %d, raw %q", res.SOAP, res.Reply.Status, out.String())
+	}
+	if n := f.requests(); n != 2 {
+		t.Errorf("requests = %d after begin and one send, want 2", n)
+	}
+}
+
+func TestHTTPErrorKeepsTheBody(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html><body>upstream went away</body></html>")
+	}))
+	var page bytes.Buffer
+	res, err := s.Send(context.Background(), Request{Body: body(discover), Reply: Sinks{NotSOAP: &page}})
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status != 502 || he.SOAP {
+		t.Fatalf("err = %v; want an HTTPError 502 with a body that is not SOAP", err)
+	}
+	if res == nil || res.SOAP || !strings.Contains(page.String(), "upstream went away") {
+		t.Errorf("the page is lost: %q", page.String())
+	}
+	if n := f.requests(); n != 1 {
+		t.Errorf("a proxy's answer was counted as the session's: requests = %d", n)
+	}
+}
+
+func TestRedirectIsNotFollowed(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/elsewhere", http.StatusFound) }))
+	_, err := s.Send(context.Background(), Request{Body: body(discover)})
+	var re *RedirectError
+	if !errors.As(err, &re) || re.Location != "/elsewhere" {
+		t.Errorf("err = %v; want a RedirectError to /elsewhere", err)
+	}
+}
+
+func TestNotSOAP(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.h.set(reply200("text/plain", "everything is fine"))
+	_, err := s.Send(context.Background(), Request{Body: body(discover)})
+	var re *ReplyError
+	var ns *reply.NotSOAPError
+	if !errors.As(err, &re) || !errors.As(err, &ns) {
+		t.Errorf("err = %v; want a ReplyError that is not SOAP", err)
+	}
+}
+
+func TestFaultIsCountedAndKept(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.h.set(reply200("text/xml", `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>no such cube</faultstring></s:Fault></s:Body></s:Envelope>`))
+	res, err := s.Send(context.Background(), Request{Body: body(discover)})
+	var fe *FaultError
+	if !errors.As(err, &fe) || fe.Rejected || !strings.Contains(fe.Error(), "no such cube") {
+		t.Fatalf("err = %v; want a FaultError, not rejected", err)
+	}
+	if len(res.Problems) != 1 || !res.SOAP {
+		t.Errorf("problems %v, SOAP %v", res.Problems, res.SOAP)
+	}
+	if n := f.requests(); n != 2 {
+		t.Errorf("a fault is an answer within the session: requests = %d, want 2", n)
+	}
+}
+
+func TestRejectedSessionIsDropped(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.h.set(refserver.New(refserver.Options{})) // a restarted server knows no session
+	_, err := s.Send(context.Background(), Request{Body: body(discover)})
+	var fe *FaultError
+	if !errors.As(err, &fe) || !fe.Rejected || fe.Name != "s" || fe.ID != s.State.ID {
+		t.Fatalf("err = %v; want a rejected FaultError naming the session", err)
+	}
+	if _, err := f.m.Store.Get("s"); !errors.Is(err, state.ErrNoSession) {
+		t.Errorf("the rejected session is still kept: %v", err)
+	}
+}
+
+func TestEndNotConfirmedIsRetriedThenKept(t *testing.T) {
+	f := newFixture(t)
+	var n atomic.Int64
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1) // grants a session, never echoes terminate="true"
+		reply200("text/xml", `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><o:sqlSession xmlns:o="http://schemas.microsoft.com/sqlserver/2004/SOAP/Options" sessionId="NC1" timeout="60"/></s:Header><s:Body/></s:Envelope>`)(w, r)
+	}))
+	var retries []Retry
+	f.m.Retry = func(r Retry) { retries = append(retries, r) }
+	res, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/sql", Dialect: dialect(t, "sqlsoap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = res.Session.End(context.Background(), Request{})
+	var nc *EndNotConfirmedError
+	if !errors.As(err, &nc) || !nc.Final || nc.Attempts != 3 || res.Attempts != 3 {
+		t.Fatalf("err = %v (attempts %d); want EndNotConfirmedError after 3", err, res.Attempts)
+	}
+	if len(retries) != 2 || retries[0].Attempt != 2 || retries[1].Attempt != 3 || !errors.As(retries[0].Err, &nc) {
+		t.Errorf("retries = %+v", retries)
+	}
+	if n.Load() != 4 {
+		t.Errorf("the server saw %d requests, want a begin and 3 ends", n.Load())
+	}
+	if _, err := f.m.Store.Get("s"); err != nil {
+		t.Errorf("an unconfirmed end dropped the session: %v", err)
+	}
+}
+
+func TestUnreachableEndKeepsTheSession(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.srv.Close()
+	var retries int
+	f.m.Retry = func(r Retry) {
+		var te *transport.Error
+		if errors.As(r.Err, &te) && !te.Reached {
+			retries++
+		}
+	}
+	_, err := s.End(context.Background(), Request{})
+	var ne *NotEndedError
+	var te *transport.Error
+	if !errors.As(err, &ne) || !errors.As(err, &te) || te.Reached {
+		t.Fatalf("err = %v; want NotEndedError around a transport error that never reached the server", err)
+	}
+	if retries != 2 {
+		t.Errorf("%d retries, want 2", retries)
+	}
+	if _, err := f.m.Store.Get("s"); err != nil {
+		t.Errorf("an end nobody answered dropped the session: %v", err)
+	}
+	if _, err := s.Send(context.Background(), Request{Body: body(discover)}); !errors.As(err, &te) {
+		t.Errorf("send to a dead server: %v; want a transport.Error", err)
+	}
+}
+
+func TestInterruptedLeavesTheSession(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	arrived := make(chan struct{})
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // read it all, so that the server notices the client hang up
+		close(arrived)
+		<-r.Context().Done()
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	_, err := s.Send(ctx, Request{Body: body(discover)})
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.While != "waiting for" {
+		t.Fatalf("err = %v; want InterruptedError while waiting", err)
+	}
+	if n := f.requests(); n != 1 {
+		t.Errorf("an interrupted request was counted: %d", n)
+	}
+}
+
+func TestBeginWithoutSessionID(t *testing.T) {
+	f := newFixture(t)
+	f.h.set(reply200("text/xml", `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><ExecuteResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return/></ExecuteResponse></s:Body></s:Envelope>`))
+	_, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/xmla", Dialect: dialect(t, "xmla")})
+	if !errors.Is(err, ErrNoSessionID) {
+		t.Fatalf("err = %v; want ErrNoSessionID", err)
+	}
+	if _, err := f.m.Store.Get("s"); !errors.Is(err, state.ErrNoSession) {
+		t.Errorf("a session was kept: %v", err)
+	}
+}
+
+func TestBeginRefusesAnOpenName(t *testing.T) {
+	f := newFixture(t)
+	f.begin()
+	var hits atomic.Int64
+	f.h.set(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	_, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/xmla", Dialect: dialect(t, "xmla")})
+	if !errors.Is(err, state.ErrExists) || hits.Load() != 0 {
+		t.Errorf("err = %v after %d requests; want ErrExists before sending", err, hits.Load())
+	}
+}
+
+// A session the server opened but that cannot be kept (here another begin
+// took the name meanwhile) is ended on the server, never left there.
+func TestBeginEndsASessionItCannotKeep(t *testing.T) {
+	f := newFixture(t)
+	ref := refserver.New(refserver.Options{})
+	var ends atomic.Int64
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var buf bytes.Buffer
+		buf.ReadFrom(r.Body)
+		r.Body.Close()
+		if strings.Contains(buf.String(), "BeginSession") {
+			// A parallel begin wins the name while this one is on the wire.
+			f.m.Store.Create(&state.Session{Name: "s", Dialect: "xmla", URL: "http://other/", ID: "OTHER"})
+		}
+		if strings.Contains(buf.String(), "EndSession") {
+			ends.Add(1)
+		}
+		r.Body = http.NoBody
+		r2 := r.Clone(r.Context())
+		r2.Body = io.NopCloser(&buf)
+		ref.ServeHTTP(w, r2)
+	}))
+	_, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/xmla", Dialect: dialect(t, "xmla")})
+	var nk *NotKeptError
+	if !errors.As(err, &nk) || !nk.Ended || !errors.Is(err, state.ErrExists) {
+		t.Fatalf("err = %v; want NotKeptError, ended, because the name was taken", err)
+	}
+	if ends.Load() != 1 {
+		t.Errorf("%d ends reached the server, want 1", ends.Load())
+	}
+	if kept, _ := f.m.Store.Get("s"); kept == nil || kept.ID != "OTHER" {
+		t.Errorf("the other begin's session was touched: %+v", kept)
+	}
+}
