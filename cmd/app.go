@@ -60,8 +60,13 @@ type appCtx struct {
 	pager    *pager
 }
 
+func init() {
+	// urfave/cli's --version flag is a global; -v is --verbose here. Set
+	// once: apps run in parallel in tests.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+}
+
 func (a *appCtx) newApp() *cli.App {
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"} // -v is --verbose
 	app := &cli.App{
 		Name:      "soapsess",
 		Usage:     "open, use and close SOAP sessions (DSML, XML for Analysis, SQL Server) from the shell",

@@ -268,7 +268,3 @@ func (a *appCtx) printProblems(ps []reply.Problem) error {
 	}
 	return first
 }
-
-// findDialect resolves a dialect reference: a built-in name, a directory,
-// or a name in the user's dialects directory.
-func (a *appCtx) findDialect(ref string) (*envelope.Dialect, error) { return findDialect(ref) }

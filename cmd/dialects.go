@@ -89,7 +89,7 @@ func (a *appCtx) dialectsShow(c *cli.Context) error {
 	if c.Args().Len() != 1 {
 		return usageError("dialects show needs one dialect: a name or a directory")
 	}
-	d, err := envelope.Find(c.Args().First(), a.io.userDialects())
+	d, err := a.findDialect(c.Args().First())
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (a *appCtx) dialectsInit(c *cli.Context) error {
 			return usageError("%s is a built-in dialect's name, which would always win; pick another", name)
 		}
 	}
-	from, err := envelope.Find(c.String("from"), a.io.userDialects())
+	from, err := a.findDialect(c.String("from"))
 	if err != nil {
 		return err
 	}

@@ -66,11 +66,10 @@ func (io *IO) userDialects() string {
 	return ""
 }
 
-// findDialect resolves --dialect: a built-in name, a directory, or a name in
-// the user's dialects directory, here as the process environment says.
-// a.findDialect should rather pass a.io.userDialects(), as dialects.go does.
-func findDialect(name string) (*envelope.Dialect, error) {
-	return envelope.Find(name, (&IO{}).userDialects())
+// findDialect resolves --dialect, or a dialect a session was begun with: a
+// built-in name, a directory, or a name in the user's dialects directory.
+func (a *appCtx) findDialect(ref string) (*envelope.Dialect, error) {
+	return envelope.Find(ref, a.io.userDialects())
 }
 
 // listDialects lists the built-in dialects and the user's.

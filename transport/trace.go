@@ -25,13 +25,23 @@ func secretHeader(name string) bool {
 	return false
 }
 
-// RedactHeader is a header value as a trace shows it: an Authorization-like
-// value keeps its scheme ("Basic", "NTLM"), anything secret is replaced.
+// RedactHeader is a header value as a trace shows it: credentials keep
+// their scheme ("Basic [redacted]", "NTLM [redacted]"); a challenge keeps
+// its scheme and parameters ("Basic realm=\"x\"", a bare "Negotiate"), its
+// token hidden; any other secret is replaced.
 func RedactHeader(name, value string) string {
 	if !secretHeader(name) {
 		return value
 	}
-	if scheme, _, ok := strings.Cut(value, " "); ok && strings.Contains(strings.ToLower(name), "auth") {
+	n := strings.ToLower(name)
+	scheme, rest, spaced := strings.Cut(value, " ")
+	switch {
+	case n == "www-authenticate" || n == "proxy-authenticate":
+		if !spaced || strings.Contains(rest, "=\"") {
+			return value // a scheme offered, or auth-params (realm, nonce): no secret
+		}
+		return scheme + " [redacted]" // a token68: the server's half of a handshake
+	case spaced && strings.Contains(n, "auth"):
 		return scheme + " [redacted]"
 	}
 	return "[redacted]"
