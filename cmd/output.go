@@ -1,14 +1,12 @@
 package cmd
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/antchfx/xmlquery"
 	"github.com/antchfx/xpath"
 	"github.com/soapsess/soapsess/reply"
 	"github.com/urfave/cli/v2"
@@ -112,19 +110,18 @@ func newQuery(src string, bindings []string) (*query, error) {
 	return q, nil
 }
 
-func (q *query) compile() (e *xpath.Expr, err error) {
-	defer func() { // the XPath library is not known never to panic on odd input
-		if r := recover(); r != nil {
-			err = usageError("--xpath %q: %v", q.src, r)
-		}
-	}()
-	e, err = xpath.CompileWithNS(q.src, q.ns)
+func (q *query) compile() (*xpath.Expr, error) {
+	e, err := reply.CompileXPath(q.src, q.ns)
 	if err != nil {
 		prefixes := make([]string, 0, len(q.ns))
 		for p := range q.ns {
 			prefixes = append(prefixes, p)
 		}
 		sort.Strings(prefixes)
+		var xe *reply.XPathError
+		if errors.As(err, &xe) {
+			err = xe.Err
+		}
 		return nil, withCode(ExitUsage, fmt.Errorf("--xpath %q: %v", q.src, err), "bound prefixes: "+strings.Join(prefixes, ", ")+"; add more with --ns PREFIX=URI")
 	}
 	return e, nil
@@ -136,43 +133,20 @@ func (q *query) print(io *IO, doc []byte) error {
 	if err != nil {
 		return err
 	}
-	root, err := xmlquery.Parse(bytes.NewReader(doc))
-	if err != nil {
+	values, err := reply.Values(doc, e)
+	var xe *reply.XPathError
+	switch {
+	case errors.As(err, &xe):
+		return usageError("--xpath %q: %v", q.src, xe.Err)
+	case err != nil:
 		return withCode(ExitReply, fmt.Errorf("--xpath: %w", err))
 	}
-	n := 0
-	var werr error
-	put := func(s string) {
-		n++
-		if _, err := fmt.Fprintln(io.Out, s); err != nil && werr == nil {
-			werr = err
+	for _, v := range values {
+		if _, err := fmt.Fprintln(io.Out, v); err != nil {
+			return err
 		}
 	}
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				werr = usageError("--xpath %q: %v", q.src, r)
-			}
-		}()
-		switch v := e.Evaluate(xmlquery.CreateXPathNavigator(root)).(type) {
-		case *xpath.NodeIterator:
-			for v.MoveNext() {
-				put(v.Current().Value())
-			}
-		case float64:
-			put(strconv.FormatFloat(v, 'f', -1, 64))
-		case bool:
-			put(strconv.FormatBool(v))
-		case string:
-			put(v)
-		default:
-			put(fmt.Sprint(v))
-		}
-	}()
-	if werr != nil {
-		return werr
-	}
-	if n == 0 {
+	if len(values) == 0 {
 		warnf(io, "--xpath %s matched nothing", q.src)
 	}
 	return nil

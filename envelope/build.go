@@ -67,13 +67,6 @@ func (d *Dialect) Build(p Phase, v Values, b *Body) ([]byte, error) {
 
 // Header renders the SOAP header entries of one phase.
 func (d *Dialect) Header(p Phase, v Values) ([]byte, error) {
-	vars := d.Vars()
-	for k, val := range v.Vars {
-		vars[k] = val
-	}
-	for k, val := range vars {
-		vars[k] = escape(val)
-	}
 	data, err := d.data(v)
 	if err != nil {
 		return nil, err

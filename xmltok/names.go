@@ -18,8 +18,7 @@ func Split(qname []byte) (prefix, local []byte) {
 
 // Namespace URIs every XML document has bound.
 const (
-	NSXML   = "http://www.w3.org/XML/1998/namespace"
-	NSXMLNS = "http://www.w3.org/2000/xmlns/"
+	NSXML = "http://www.w3.org/XML/1998/namespace"
 )
 
 // Binding is one namespace declaration.
