@@ -64,12 +64,11 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.output(c)
+	m, err := a.manager(c)
 	if err != nil {
 		return err
 	}
-	m, err := a.manager(c, out)
-	if err != nil {
+	if err := m.Free(name); err != nil { // before asking for a password
 		return err
 	}
 	user := c.String("user")
@@ -85,6 +84,11 @@ func (a *appCtx) begin(c *cli.Context) error {
 		return err
 	}
 	defer closeBody()
+	out, err := a.output(c)
+	if err != nil {
+		return err
+	}
+	m.Trace = a.trace(out)
 	asked := c.Int("timeout")
 	sinks, _, finish := a.sinks(out, envelope.Begin, nil)
 	res, err := m.Begin(c.Context, session.BeginOptions{

@@ -19,22 +19,21 @@ import (
 	"github.com/soapsess/soapsess/transport"
 )
 
-// manager is the session library for one command: the store, how to find
-// dialects, and where the wire goes (-v, --print H and E, the demo's trace).
-func (a *appCtx) manager(c *cli.Context, out *output) (*session.Manager, error) {
+// manager is the session library for one command: the store and how to
+// find dialects. Its Trace is set once the output options are known (see
+// trace).
+func (a *appCtx) manager(c *cli.Context) (*session.Manager, error) {
 	store, err := a.store(c)
 	if err != nil {
 		return nil, err
 	}
-	m := &session.Manager{
+	return &session.Manager{
 		Store: store, Dialects: a.findDialect, ProxyFromEnv: http.ProxyFromEnvironment,
 		UserAgent: "soapsess/" + version(), EndBackoff: endBackoff,
 		Retry: func(r session.Retry) {
 			warnf(a.io, "%v; trying again (%d of %d)", r.Err, r.Attempt, r.Of)
 		},
-	}
-	m.Trace = a.trace(out)
-	return m, nil
+	}, nil
 }
 
 // endBackoff is the pause before end tries an unreachable server again (0:
@@ -215,15 +214,11 @@ func (a *appCtx) call(c *cli.Context, p envelope.Phase,
 	if err := noMoreArgs(c, 1); err != nil {
 		return err
 	}
-	out, err := a.output(c)
+	m, err := a.manager(c)
 	if err != nil {
 		return err
 	}
-	m, err := a.manager(c, out)
-	if err != nil {
-		return err
-	}
-	s, err := a.open(c, m)
+	s, err := a.open(c, m) // asks for a password: before the pager takes the terminal
 	if err != nil {
 		return err
 	}
@@ -236,6 +231,11 @@ func (a *appCtx) call(c *cli.Context, p envelope.Phase,
 		return err
 	}
 	defer closeBody()
+	out, err := a.output(c)
+	if err != nil {
+		return err
+	}
+	m.Trace = a.trace(out)
 	sinks, _, finish := a.sinks(out, p, func() string { return s.State.ID })
 	res, err := do(s, session.Request{Body: b, Vars: vars, Reply: sinks, DryRun: c.Bool("dry-run")})
 	return a.shown(res, err, out, finish)

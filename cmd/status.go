@@ -58,11 +58,7 @@ func (a *appCtx) status(c *cli.Context) error {
 	if err := noMoreArgs(c, 0); err != nil {
 		return err
 	}
-	name, err := a.sessionName(c)
-	if err != nil {
-		return err
-	}
-	store, err := a.store(c)
+	name, store, err := a.namedStore(c)
 	if err != nil {
 		return err
 	}

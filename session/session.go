@@ -104,12 +104,7 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	if err := transport.CheckURL(o.URL); err != nil {
 		return nil, err
 	}
-	if err := state.CheckName(o.Name); err != nil {
-		return nil, err
-	}
-	if old, err := m.Store.Get(o.Name); err == nil {
-		return nil, fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, o.Name, old.ID, old.URL)
-	} else if !errors.Is(err, state.ErrNoSession) {
+	if err := m.Free(o.Name); err != nil {
 		return nil, err
 	}
 	d := o.Dialect
@@ -157,6 +152,22 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		return res, &NotKeptError{ID: info.ID, Ended: ended, Err: err}
 	}
 	return res, nil
+}
+
+// Free reports, as state.ErrExists, a session already open under name: a
+// begin would have nowhere to keep its own.
+func (m *Manager) Free(name string) error {
+	if err := state.CheckName(name); err != nil {
+		return err
+	}
+	old, err := m.Store.Get(name)
+	if err == nil {
+		return fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, name, old.ID, old.URL)
+	}
+	if errors.Is(err, state.ErrNoSession) {
+		return nil
+	}
+	return err
 }
 
 // endUnkept ends on the server a session that could not be kept.
