@@ -8,13 +8,6 @@ import (
 	"github.com/soapsess/soapsess/reply"
 )
 
-// The errors of a call that reached the server. Besides these, a call
-// returns the errors of the packages it uses as they are: *transport.Error
-// (the server was not reached, or the connection broke),
-// *transport.ConfigError and *transport.URLError (settings that cannot
-// work), the state package's ErrNoSession, ErrExists and *CorruptError, and
-// the envelope package's *BodyError, *DialectError and ErrMissingVar.
-
 // HTTPError is an HTTP error status without a SOAP fault to say more: the
 // body is not SOAP (a proxy's error page; it went to Sinks.NotSOAP), not
 // well-formed, or a SOAP envelope without a fault.

@@ -11,7 +11,18 @@
 // confirmed or retried, and a session is never forgotten before a server
 // has answered its end. It prints nothing and reads no flags or
 // environment: calls take values, an io.Reader body and sinks for the
-// reply, and return a *Result and typed errors (see errors.go).
+// reply, and return a *Result and typed errors.
+//
+// The errors of a call the server answered are this package's: HTTPError
+// (an HTTP error status without a SOAP fault), RedirectError, ReplyError (a
+// 2xx reply without what the call needs), FaultError (Rejected when the
+// server no longer knows the session), EndNotConfirmedError, NotEndedError
+// and NotKeptError; a cancelled context gives an InterruptedError. Errors of
+// the packages it uses come back as they are: *transport.Error (the server
+// was not reached, or the connection broke), *transport.ConfigError and
+// *transport.URLError (settings that cannot work), state.ErrNoSession,
+// state.ErrExists and *state.CorruptError, and envelope's *BodyError,
+// *DialectError and ErrMissingVar.
 package session
 
 import (
