@@ -3,7 +3,6 @@ package envelope
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"strings"
 )
@@ -62,19 +61,6 @@ func soap12ContentType(action string) string {
 		ct += `; action="` + a + `"`
 	}
 	return ct
-}
-
-// Envelope is the envelope a request built by NewRequest carries.
-func Envelope(req *http.Request) ([]byte, error) {
-	if req.GetBody == nil {
-		return nil, nil
-	}
-	b, err := req.GetBody()
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	return io.ReadAll(b)
 }
 
 // HasDefaultBody reports whether the dialect has its own body for a phase,
