@@ -50,6 +50,7 @@ type Dialect struct {
 	headers    *template.Template
 	bodies     map[Phase][]byte // default bodies, templates
 	rejected   []*regexp.Regexp
+	errors     []reply.ErrorRule
 }
 
 // manifest is the dialect's manifest.toml.
@@ -70,6 +71,7 @@ type manifest struct {
 		EndAttempts int      `toml:"end_attempts"`
 		Rejected    []string `toml:"rejected"`
 	} `toml:"session"`
+	Errors []reply.ErrorDecl `toml:"errors"` // see errors.go
 }
 
 // DialectError names the dialect file at fault.
@@ -134,7 +136,8 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 	}
 	line := func(key string) string { return fmt.Sprintf("%s:%d", at("manifest.toml"), lineOf(raw, key)) }
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		return nil, &DialectError{at("manifest.toml"), fmt.Errorf("unknown key %q", undecoded[0].String())}
+		k := undecoded[0]
+		return nil, &DialectError{fmt.Sprintf("%s:%d", at("manifest.toml"), keyLine(raw, k)), fmt.Errorf("unknown key %q", k.String())}
 	}
 	m := &d.manifest
 	d.Description = m.Description
@@ -157,6 +160,9 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 		if err := checkXPath(x.expr, m.Namespaces); err != nil {
 			return nil, &DialectError{line(x.key), fmt.Errorf("%s: bad XPath %q: %w", x.key, x.expr, err)}
 		}
+	}
+	if err := d.compileErrors(raw, at("manifest.toml")); err != nil {
+		return nil, err
 	}
 	for _, p := range m.Session.Rejected {
 		re, err := regexp.Compile(p)

@@ -12,26 +12,10 @@ import (
 	"github.com/antchfx/xmlquery"
 )
 
-// Namespaces of the elements that report problems inside a reply.
+// Kinds of the problems read here; the others come from the ErrorRules.
 const (
-	nsDSMLCore       = "urn:oasis:names:tc:DSML:2:0:core"
-	nsXMLAException  = "urn:schemas-microsoft-com:xml-analysis:exception"
-	nsXMLARowset     = "urn:schemas-microsoft-com:xml-analysis:rowset"
-	nsXMLAMDDataset  = "urn:schemas-microsoft-com:xml-analysis:mddataset"
-	nsXMLAEmpty      = "urn:schemas-microsoft-com:xml-analysis:empty"
-	nsSQLResultStrm  = "http://schemas.microsoft.com/sqlserver/2004/SOAP/types/SqlResultStream"
-	nsSQLMessageType = "http://schemas.microsoft.com/sqlserver/2004/SOAP/types/SqlMessage"
-	nsXSI            = "http://www.w3.org/2001/XMLSchema-instance"
-)
-
-// Kinds of Problem.
-const (
-	kindFault11  = "SOAP 1.1 fault"
-	kindFault12  = "SOAP 1.2 fault"
-	kindDSML     = "DSML errorResponse"
-	kindXMLAErr  = "XMLA error"
-	kindXMLAWarn = "XMLA warning"
-	kindSQL      = "SQL Server message"
+	kindFault11 = "SOAP 1.1 fault"
+	kindFault12 = "SOAP 1.2 fault"
 )
 
 // Severity of a Problem.
@@ -43,18 +27,25 @@ const (
 )
 
 // Problem is an error or warning a reply reports: a SOAP fault, or an error
-// reported inside a successful body.
+// reported inside a successful body, as an ErrorRule reads it (the built-in
+// dialects' rules give the kinds "DSML errorResponse", "XMLA error", "XMLA
+// warning" and "SQL Server message").
 type Problem struct {
-	Kind     string   // "SOAP 1.1 fault", "SOAP 1.2 fault", "DSML errorResponse", "XMLA error", "XMLA warning", "SQL Server message"
-	Severity Severity // SeverityWarning only for XMLA warnings and SQL Server messages of class 10 or less
-	Code     string   // as written: faultcode / Code/Value text, DSML type, XMLA ErrorCode, SQL Number
-	CodeNS   string   // namespace URI the QName code's prefix resolves to in scope ("" if unprefixed or unresolvable)
+	Kind     string   // "SOAP 1.1 fault", "SOAP 1.2 fault", or the rule's kind
+	Severity Severity // SeverityWarning only as a rule says (e.g. XMLA warnings, SQL Server messages of class 10 or less)
+	Code     string   // as written: faultcode / Code/Value text; the rule's code (DSML type, XMLA ErrorCode, SQL Number)
+	CodeNS   string   // namespace URI the QName fault code's prefix resolves to in scope ("" if unprefixed or unresolvable)
 	Subcodes []string // SOAP 1.2 Subcode values, outermost first (also the 1.2 fault SQL Server embeds in a 1.1 detail)
-	Message  string   // faultstring / Reason/Text (first, or the one with xml:lang starting "en") / DSML message / XMLA Description / SQL Message
+	Message  string   // faultstring / Reason/Text (first, or the one with xml:lang starting "en"); the rule's message
 	Actor    string   // faultactor, or Node; Role appended as "role=…" when present
-	Source   string   // XMLA Source; for SQL Server "Server=… Procedure=… Line=… Source=…" (parts present only); "" otherwise
-	Detail   string   // the detail text, white space collapsed; XMLA Error descriptions joined "; "; SQL Server "class C, state S"
+	Source   string   // Source of the XMLA Errors in a fault's detail; the rule's source
+	Detail   string   // the fault's detail text, white space collapsed (XMLA Error descriptions joined "; "); the rule's detail
 	Mixed    string   // non-empty when the shape does not match the envelope version, e.g. "1.1-shaped fault in a SOAP 1.2 envelope", or "lowercase value"
+
+	// How Summary shows it, as the rule says (ErrorDecl.HRESULT,
+	// DetailFirst, SourceWord).
+	hresult, detailFirst bool
+	sourceWord           string
 }
 
 // Summary is one line for humans, e.g.
@@ -69,7 +60,7 @@ func (p Problem) Summary() string {
 	if p.Code != "" {
 		b.WriteString(" " + collapse(p.Code))
 	}
-	if h := xmlaHex(p); h != "" {
+	if h := hresultHex(p); h != "" {
 		b.WriteString(" (" + h + ")")
 	}
 	if p.CodeNS != "" {
@@ -80,16 +71,18 @@ func (p Problem) Summary() string {
 		b.WriteString(" / " + s)
 	}
 	detail := p.Detail
-	if p.Kind == kindSQL {
+	if p.detailFirst {
 		if detail != "" {
 			b.WriteString(" (" + detail + ")")
 		}
 		detail = ""
-		if p.Source != "" {
-			b.WriteString(" on " + p.Source)
+	}
+	if p.Source != "" {
+		word := p.sourceWord
+		if word == "" {
+			word = "from"
 		}
-	} else if p.Source != "" {
-		b.WriteString(" from " + collapse(p.Source))
+		b.WriteString(" " + word + " " + collapse(p.Source))
 	}
 	if p.Actor != "" {
 		b.WriteString(" at " + collapse(p.Actor))
@@ -111,10 +104,14 @@ func (p Problem) Summary() string {
 	return b.String()
 }
 
-// xmlaHex is an XMLA ErrorCode/WarningCode as the 32-bit HRESULT it stands
-// for; servers write it as unsigned or signed decimal (notes/xmla.md §7.2).
-func xmlaHex(p Problem) string {
-	if p.Kind != kindXMLAErr && p.Kind != kindXMLAWarn {
+// hresultHex is a code the rule says is an HRESULT (XMLA's ErrorCode and
+// WarningCode) as the 32-bit value it stands for, in hex. Servers write it in
+// decimal: unsigned, as Analysis Services' "Handling Errors and Warnings
+// (XMLA)" types it (SSAS 2008 R2: ErrorCode="3238658125" is 0xC10A004D), or
+// signed, as newer SSAS and Tabular do (ErrorCode="-1055784777" is
+// 0xC11200B7).
+func hresultHex(p Problem) string {
+	if !p.hresult {
 		return ""
 	}
 	v, err := strconv.ParseInt(strings.TrimSpace(p.Code), 10, 64)
@@ -127,14 +124,17 @@ func xmlaHex(p Problem) string {
 // Watch reports whether the element with namespace URI ns and local name
 // local, at the given path of ancestor local names from the root (path[0] is
 // the root element's local name, e.g. ["Envelope","Body"]), is one the caller
-// must capture and pass to ProblemsIn. It must be cheap: it is called for every
-// start tag of a large document.
-func Watch(ns, local string, path []string) bool {
-	switch local {
-	case "Fault":
+// must capture and pass to ProblemsIn: a SOAP fault, or an element one of
+// the rules reads. It must be cheap: it is called for every start tag of a
+// large document whose local name is a Fault's or a rule's.
+func Watch(rules []ErrorRule, ns, local string, path []string) bool {
+	if local == "Fault" {
 		// Any namespace: real stacks put either version's Fault in either
-		// envelope (notes/ecosystem.md §3.5). Directly under Envelope is the
-		// published MS docs example; a bare Fault is a fragment.
+		// envelope (SOAP::Lite answers a 1.2 request with a 1.1-shaped
+		// fault, node-soap's uncaught errors are 1.2-shaped in a 1.1
+		// envelope). Directly under Envelope is the example published in
+		// the XMLA documentation ("Handling Errors and Warnings (XMLA)"); a
+		// bare Fault is a fragment.
 		switch len(path) {
 		case 0:
 			return true
@@ -144,24 +144,14 @@ func Watch(ns, local string, path []string) bool {
 			return path[0] == "Envelope" && path[1] == "Body"
 		}
 		return false
-	case "errorResponse":
-		return ns == nsDSMLCore && !inFault(path)
-	case "Messages":
-		if inFault(path) {
-			return false
-		}
-		switch ns {
-		case nsXMLAException:
-			return true
-		case nsXMLARowset, nsXMLAMDDataset, nsXMLAEmpty, "":
-			// Mondrian writes an unqualified <Messages> straight into root,
-			// so it lands in root's default namespace (DefaultXmlaResponse.error).
-			return len(path) > 0 && path[len(path)-1] == "root"
-		}
+	}
+	if inFault(path) {
 		return false
-	case "SqlMessage":
-		// Unqualified only when typed with xsi:type, which ProblemsIn checks.
-		return (ns == nsSQLResultStrm || ns == nsSQLMessageType || ns == "") && !inFault(path)
+	}
+	for i := range rules {
+		if rules[i].watches(ns, local, path) {
+			return true
+		}
 	}
 	return false
 }
@@ -177,12 +167,14 @@ func inFault(path []string) bool {
 	return false
 }
 
-// ProblemsIn reads the problems out of one captured element. el is the
-// element's bytes as the server sent them, standing alone: the namespace
-// declarations in scope at the element have been added to its start tag.
-// envVersion is "1.1" or "1.2" (the enclosing envelope's version), or "" when
-// unknown (e.g. a bare fragment).
-func ProblemsIn(el []byte, envVersion string) ([]Problem, error) {
+// ProblemsIn reads the problems out of one captured element, which Watch
+// wanted at path: a fault, or an element the rules read. el is the element's
+// bytes as the server sent them, standing alone: the namespace declarations
+// in scope at the element have been added to its start tag. envVersion is
+// "1.1" or "1.2" (the enclosing envelope's version), or "" when unknown
+// (e.g. a bare fragment). A fault's detail is searched for the elements the
+// rules read, too.
+func ProblemsIn(rules []ErrorRule, el []byte, envVersion string, path []string) ([]Problem, error) {
 	switch envVersion {
 	case "", "1.1", "1.2":
 	default:
@@ -192,19 +184,16 @@ func ProblemsIn(el []byte, envVersion string) ([]Problem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read problems: %w", err)
 	}
-	switch n.Data {
-	case "Fault":
-		return faultProblems(n, envVersion), nil
-	case "errorResponse":
-		return []Problem{dsmlProblem(n)}, nil
-	case "Messages":
-		return xmlaMessages(n), nil
-	case "SqlMessage":
-		if p, ok := sqlMessage(n); ok {
-			return []Problem{p}, nil
+	if n.Data == "Fault" {
+		return faultProblems(n, envVersion, rules), nil
+	}
+	var out []Problem
+	for i := range rules {
+		if rules[i].watches(n.NamespaceURI, n.Data, path) {
+			out = append(out, rules[i].problems(n)...)
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 // parseCaptured parses one standalone element and returns it.
@@ -233,8 +222,9 @@ func parseCaptured(el []byte) (*xmlquery.Node, error) {
 }
 
 // faultProblems reads a SOAP fault of either shape, whatever its namespace,
-// plus any SQL Server messages in its detail.
-func faultProblems(f *xmlquery.Node, envVersion string) []Problem {
+// plus the problems of the elements in its detail that the rules read (SQL
+// Server puts a SqlMessage there).
+func faultProblems(f *xmlquery.Node, envVersion string, rules []ErrorRule) []Problem {
 	shape := faultShape(f, envVersion)
 	p := Problem{Severity: SeverityError}
 	var mixed []string
@@ -269,12 +259,14 @@ func faultProblems(f *xmlquery.Node, envVersion string) []Problem {
 		detail = childElem(f, "Detail", "detail")
 	}
 	p.Mixed = strings.Join(mixed, "; ")
-	extra := readFaultDetail(detail, &p)
+	extra := readFaultDetail(detail, &p, rules)
 	return append([]Problem{p}, extra...)
 }
 
 // faultShape tells the version by the children, since stacks write either
-// shape in either envelope (notes/ecosystem.md §3.3, §3.4).
+// shape in either envelope: SOAP::Lite 1.27 answers a SOAP 1.2 request with a
+// 1.1-shaped fault in a 1.2 envelope, node-soap 1.13 an uncaught error with a
+// 1.2-shaped fault in a 1.1 envelope.
 func faultShape(f *xmlquery.Node, envVersion string) string {
 	if childElem(f, "faultcode", "faultstring") != nil {
 		return "1.1"
@@ -348,8 +340,9 @@ func reasonText(reason *xmlquery.Node) string {
 }
 
 // readFaultDetail fills p.Detail (and Subcodes, Source, Message where the
-// detail carries them) and returns the SQL Server messages found inside.
-func readFaultDetail(d *xmlquery.Node, p *Problem) []Problem {
+// detail carries them) and returns the problems of the elements inside that
+// the rules read, which are left out of p.Detail.
+func readFaultDetail(d *xmlquery.Node, p *Problem, rules []ErrorRule) []Problem {
 	if d == nil {
 		return nil
 	}
@@ -370,8 +363,10 @@ func readFaultDetail(d *xmlquery.Node, p *Problem) []Problem {
 		p.Detail = strings.Join(descs, "; ")
 		return nil
 	}
-	// SQL Server: a whole SOAP 1.2 fault inside the 1.1 detail
-	// (notes/sqlsoap.md §6), possibly with a SqlMessage in its Detail.
+	// SQL Server: a whole SOAP 1.2 fault inside the 1.1 detail, so that 1.1
+	// and 1.2 clients see the same ([MS-SSNWS] 4.2.7 SOAP Fault Response;
+	// Books Online "SOAP Fault Message Structure"), possibly with a
+	// SqlMessage in its Detail.
 	skip := map[*xmlquery.Node]bool{}
 	var extra []Problem
 	if code := childElemNS(d, NSSOAP12, "Code"); code != nil && p.Kind == kindFault11 {
@@ -392,85 +387,26 @@ func readFaultDetail(d *xmlquery.Node, p *Problem) []Problem {
 			}
 		}
 	}
-	for n := range descendants(d) {
-		if n.Data == "SqlMessage" {
-			if m, ok := sqlMessage(n); ok {
-				extra = append(extra, m)
-				skip[n] = true
+	var walk func(*xmlquery.Node)
+	walk = func(n *xmlquery.Node) {
+		for c := range childElems(n) {
+			var ps []Problem
+			for i := range rules {
+				if rules[i].watchesNode(c) {
+					ps = append(ps, rules[i].problems(c)...)
+				}
 			}
+			if len(ps) > 0 {
+				extra = append(extra, ps...)
+				skip[c] = true
+				continue
+			}
+			walk(c)
 		}
 	}
+	walk(d)
 	p.Detail = textContent(d, skip)
 	return extra
-}
-
-func dsmlProblem(n *xmlquery.Node) Problem {
-	return Problem{
-		Kind:     kindDSML,
-		Severity: SeverityError,
-		Code:     strings.TrimSpace(attrNS(n, "type", nsDSMLCore)),
-		Message:  elemText(childElem(n, "message")),
-		Detail:   textContent(childElem(n, "detail"), nil),
-	}
-}
-
-// xmlaMessages reads the Error and Warning children of an XMLA Messages
-// element (notes/xmla.md §6.3).
-func xmlaMessages(n *xmlquery.Node) []Problem {
-	var out []Problem
-	for e := range childElems(n) {
-		p := Problem{Kind: kindXMLAErr, Severity: SeverityError}
-		switch e.Data {
-		case "Error":
-			p.Code = attrOrChild(e, "ErrorCode")
-		case "Warning":
-			p.Kind, p.Severity = kindXMLAWarn, SeverityWarning
-			p.Code = attrOrChild(e, "WarningCode")
-		default:
-			continue
-		}
-		p.Message = attrOrChild(e, "Description")
-		p.Source = attrOrChild(e, "Source")
-		out = append(out, p)
-	}
-	return out
-}
-
-// sqlMessage reads a SQL Server SqlMessage (notes/sqlsoap.md §5); ok is false
-// for an element of that name that is not one.
-func sqlMessage(n *xmlquery.Node) (Problem, bool) {
-	typed := false
-	for _, a := range n.Attr {
-		if a.Name.Local == "type" && a.NamespaceURI == nsXSI {
-			v := strings.TrimSpace(a.Value)
-			typed = v[strings.IndexByte(v, ':')+1:] == "SqlMessage"
-		}
-	}
-	if !typed && n.NamespaceURI != nsSQLResultStrm && n.NamespaceURI != nsSQLMessageType {
-		return Problem{}, false
-	}
-	get := func(local string) string { return elemText(childElem(n, local)) }
-	p := Problem{Kind: kindSQL, Severity: SeverityError, Code: get("Number"), Message: get("Message")}
-	class := get("Class")
-	if c, err := strconv.Atoi(class); err == nil && c <= 10 {
-		p.Severity = SeverityWarning // informational, e.g. PRINT output
-	}
-	var where []string
-	for _, f := range [][2]string{{"Server", "Server"}, {"Procedure", "Procedure"}, {"LineNumber", "Line"}, {"Source", "Source"}} {
-		if v := get(f[0]); v != "" {
-			where = append(where, f[1]+"="+v)
-		}
-	}
-	p.Source = strings.Join(where, " ")
-	var cs []string
-	if class != "" {
-		cs = append(cs, "class "+class)
-	}
-	if s := get("State"); s != "" {
-		cs = append(cs, "state "+s)
-	}
-	p.Detail = strings.Join(cs, ", ")
-	return p, true
 }
 
 // qnameNS resolves the prefix of a QName written as text in element n
@@ -509,22 +445,6 @@ func childElems(n *xmlquery.Node) iter.Seq[*xmlquery.Node] {
 				return
 			}
 		}
-	}
-}
-
-// descendants yields the elements below n, depth first.
-func descendants(n *xmlquery.Node) iter.Seq[*xmlquery.Node] {
-	return func(yield func(*xmlquery.Node) bool) {
-		var walk func(*xmlquery.Node) bool
-		walk = func(n *xmlquery.Node) bool {
-			for c := range childElems(n) {
-				if !yield(c) || !walk(c) {
-					return false
-				}
-			}
-			return true
-		}
-		walk(n)
 	}
 }
 
@@ -578,22 +498,6 @@ func textContent(n *xmlquery.Node, skip map[*xmlquery.Node]bool) string {
 	}
 	walk(n)
 	return collapse(strings.Join(parts, " "))
-}
-
-// attrNS is an attribute by local name, qualified with ns first, then
-// unqualified (the .NET DSML client's lookup order).
-func attrNS(n *xmlquery.Node, local, ns string) string {
-	for _, a := range n.Attr {
-		if a.Name.Local == local && a.NamespaceURI == ns {
-			return a.Value
-		}
-	}
-	for _, a := range n.Attr {
-		if a.Name.Local == local && a.NamespaceURI == "" {
-			return a.Value
-		}
-	}
-	return ""
 }
 
 // attrOrChild is an unqualified attribute, or else a child element's text:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/soapsess/soapsess/xmltok"
 )
@@ -33,6 +34,10 @@ type StreamOptions struct {
 	// on two cores. The input must then be left alone until it ends (a file,
 	// a pipe); not with RequireSOAP, which reads the rest of it itself.
 	Async bool
+	// Errors are the conventions by which the server reports errors inside
+	// a successful reply, e.g. a dialect's (envelope.Dialect.Errors). SOAP
+	// faults are always read; with no rules, nothing else is.
+	Errors []ErrorRule
 }
 
 // Streamed is what was learnt from a document while it streamed by.
@@ -57,10 +62,10 @@ const captureLimit = 1 << 20
 
 // Stream reads a document token by token in constant memory, passing its
 // parts to the writers in opt and capturing the elements that report
-// problems (see Watch) to summarise them.
+// problems (faults, and those opt.Errors read; see Watch) to summarise them.
 func Stream(r io.Reader, opt StreamOptions) (*Streamed, error) {
 	rec := &recorder{r: r, on: opt.RequireSOAP}
-	s := &streamer{opt: opt, res: &Streamed{}, rec: rec}
+	s := &streamer{opt: opt, res: &Streamed{}, rec: rec, watch: watchNames(opt.Errors)}
 	var err error
 	if opt.Async && !opt.RequireSOAP {
 		lx := xmltok.NewAsyncLexer(r)
@@ -120,7 +125,8 @@ type streamer struct {
 	names []byte
 	path  []int
 	strs  []string
-	env   string // envelope namespace
+	watch []string // the local names Watch may want: Fault and the rules'
+	env   string   // envelope namespace
 	root  bool
 
 	header, body int // depth of the Header/Body element while inside it, else 0
@@ -129,6 +135,7 @@ type streamer struct {
 
 	capDepth int // depth of the element being captured, 0 when none
 	capBuf   []byte
+	capPath  []string // where it is, for ProblemsIn
 	capOver  bool
 	err      error // the first error of a writer
 }
@@ -144,12 +151,53 @@ func (s *streamer) pathStrings() []string {
 	return s.strs
 }
 
+// watchNames is the local names Watch may want, each once: Fault and those
+// of the rules' elements.
+func watchNames(rules []ErrorRule) []string {
+	out := []string{"Fault"}
+	for i := range rules {
+		for _, n := range rules[i].names {
+			if !slices.Contains(out, n.local) {
+				out = append(out, n.local)
+			}
+		}
+	}
+	return out
+}
+
 // mayWatch is a cheap first look, on the bytes, at whether Watch could want
-// an element: it is asked about every start tag of a large document.
-func mayWatch(local []byte) bool {
-	switch string(local) { // no allocation: the compiler compares the bytes
-	case "Fault", "errorResponse", "Messages", "SqlMessage":
-		return true
+// the element ns:local, whose parent is the last open element: it is asked
+// about every start tag of a large document, so it allocates nothing. For
+// the rules' elements it is exact, so that a column that shares a name with
+// one (<Messages> in a rowset row) costs nothing either.
+func (s *streamer) mayWatch(ns string, local []byte) bool {
+	named := false
+	for _, w := range s.watch {
+		if string(local) == w { // no allocation: the compiler compares the bytes
+			named = true
+			break
+		}
+	}
+	switch {
+	case !named:
+		return false
+	case string(local) == "Fault":
+		return true // Watch looks at where it is
+	}
+	var parent []byte
+	from := 0
+	for i, to := range s.path {
+		name := s.names[from:to]
+		if i < 3 && string(name) == "Fault" {
+			return false // see inFault
+		}
+		parent, from = name, to
+	}
+	inBody := len(s.path) >= 2 && string(s.names[:s.path[0]]) == "Envelope" && string(s.names[s.path[0]:s.path[1]]) == "Body"
+	for i := range s.opt.Errors {
+		if s.opt.Errors[i].watchesRaw(ns, local, parent, inBody) {
+			return true
+		}
 	}
 	return false
 }
@@ -287,8 +335,9 @@ func (s *streamer) start(t *xmltok.Token) error {
 	if !ok && s.opt.RequireSOAP {
 		return &xmltok.SyntaxError{Line: t.Line, Msg: fmt.Sprintf("namespace prefix %q is not declared", prefix)}
 	}
+	watch := s.mayWatch(ns, localB)
 	local := "" // made only when needed
-	if depth <= 2 || mayWatch(localB) {
+	if depth <= 2 || watch {
 		local = string(localB)
 	}
 	if depth == 1 {
@@ -320,12 +369,13 @@ func (s *streamer) start(t *xmltok.Token) error {
 	switch {
 	case s.capDepth > 0:
 		s.capture(t.Raw)
-	case local != "" && mayWatch(localB) && Watch(ns, local, s.pathStrings()):
+	case watch && Watch(s.opt.Errors, ns, local, s.pathStrings()):
 		a, err := alone()
 		if err != nil {
 			return err
 		}
 		s.capDepth, s.capOver = depth, false
+		s.capPath = append(s.capPath[:0], s.strs...)
 		s.capBuf = append(s.capBuf[:0], a.Raw...)
 	}
 	if s.env != "" && depth == 2 && ns == s.env {
@@ -403,7 +453,7 @@ func (s *streamer) close(t *xmltok.Token, depth int) error {
 			s.res.Problems = append(s.res.Problems, Problem{Kind: "reply problem", Severity: SeverityError,
 				Message: fmt.Sprintf("a <%s> of more than %d MiB, too large to sum up; it is in the output", name, captureLimit>>20)})
 		} else {
-			ps, err := ProblemsIn(bytes.Clone(s.capBuf), s.res.Version)
+			ps, err := ProblemsIn(s.opt.Errors, bytes.Clone(s.capBuf), s.res.Version, s.capPath)
 			if err != nil {
 				return err
 			}
