@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/printer"
 	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/transport"
@@ -82,7 +83,8 @@ func (a *appCtx) fmtOne(name string, q *query, pal *printer.Palette) error {
 		r = f
 	}
 	var doc bytes.Buffer
-	opt := reply.StreamOptions{Async: true}
+	// No dialect here: watch for the errors of every built-in one.
+	opt := reply.StreamOptions{Async: true, Errors: envelope.BuiltinErrors()}
 	var p *printer.Printer
 	if q != nil {
 		r = io.TeeReader(r, &doc)
