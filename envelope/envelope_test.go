@@ -24,8 +24,10 @@ func read(t *testing.T, name string) []byte {
 }
 
 // fromDocs turns a SQL Server Books Online header fragment into what a real
-// server sends: the pages print every namespace with https:// (a docs-wide
-// rewrite, notes/sqlsoap.md §9), and show only the SOAP-ENV:Header.
+// server sends: the pages print every namespace with https://, even the SOAP
+// envelope's (a docs-wide link rewrite that broke XML namespaces,
+// https://github.com/MicrosoftDocs/sql-docs/issues/1457; [MS-SSNWS] writes
+// http://), and show only the SOAP-ENV:Header.
 func fromDocs(t *testing.T, name string) []byte {
 	t.Helper()
 	b := bytes.ReplaceAll(read(t, name), []byte("https://schemas."), []byte("http://schemas."))
@@ -132,7 +134,9 @@ func TestSessionIDInRealReplies(t *testing.T) {
 	}
 }
 
-// Whatever prefix the server picks, or none, the DSML ID is found (notes/dsml.md §2.3).
+// Whatever prefix the server picks, or none, the DSML ID is found, as the .NET
+// client finds it (DsmlSoapHttpConnection.ExtractSessionID: @ad:SessionID,
+// then @SessionID, prefixes bound by namespace URI).
 func TestDSMLIDWithAnyPrefix(t *testing.T) {
 	const ad = "urn:schema-microsoft-com:activedirectory:dsmlv2"
 	for header, want := range map[string]string{
@@ -232,8 +236,11 @@ func TestNotNamespaceWellFormedIsRefused(t *testing.T) {
 	}
 }
 
-// The exact header bytes real clients send (notes: dsml.md §2.1 from .NET
-// DsmlConstants, xmla.md §1, sqlsoap.md §2), with SOAP-ENV as our envelope prefix.
+// The exact header bytes real clients send, with SOAP-ENV as our envelope
+// prefix: DSML as .NET's DsmlConstants write them
+// (System.DirectoryServices.Protocols), XMLA as in [MS-SSAS] 3.1.3.1,
+// SQL Server as in Books Online "Initiating a SOAP Session" (ms190712),
+// "Using a SOAP Session" (ms187904) and "Ending a SOAP Session" (ms175084).
 func TestHeadersAreByteExact(t *testing.T) {
 	const ad = `xmlns:ad="urn:schema-microsoft-com:activedirectory:dsmlv2"`
 	const xa = `xmlns="urn:schemas-microsoft-com:xml-analysis"`
