@@ -163,7 +163,8 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		keep = &bytes.Buffer{}
 		body = io.TeeReader(body, &limited{w: keep, n: KeepLimit})
 	}
-	opt := reply.StreamOptions{RequireSOAP: true, NotSOAP: x.sinks.NotSOAP, Header: x.sinks.Header, Body: x.sinks.Body}
+	opt := reply.StreamOptions{RequireSOAP: true, NotSOAP: x.sinks.NotSOAP, Header: x.sinks.Header, Body: x.sinks.Body,
+		Errors: x.dialect.Errors()}
 	if x.sinks.Raw != nil {
 		body = io.TeeReader(body, x.sinks.Raw)
 		opt.NotSOAP = nil

@@ -314,3 +314,17 @@ func TestBeginEndsASessionItCannotKeep(t *testing.T) {
 		t.Errorf("the other begin's session was touched: %+v", kept)
 	}
 }
+
+// Errors a dialect declares inside a successful reply are faults too: the
+// reference server's XMLA endpoint answers a statement with Messages/Error
+// in HTTP 200, as SSAS does.
+func TestInBodyErrorFromTheDialect(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	stmt := `<Execute xmlns="urn:schemas-microsoft-com:xml-analysis"><Command><Statement>SELECT 1</Statement></Command><Properties/></Execute>`
+	res, err := s.Send(context.Background(), Request{Body: body(stmt)})
+	var fe *FaultError
+	if !errors.As(err, &fe) || fe.Problem.Kind != "XMLA error" || res.Reply.Status != 200 {
+		t.Fatalf("err = %v; want the XMLA error in the 200 reply as a FaultError", err)
+	}
+}
