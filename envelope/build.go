@@ -33,14 +33,14 @@ var xmlName = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$`)
 })
 
-// Build renders the envelope for one phase of a session around body. A body
+// build renders the envelope for one phase of a session around body. A body
 // that is a whole envelope gets the session header put into its Header,
 // replacing one of the dialect's own already there (see Insert).
-func (d *Dialect) Build(p Phase, v Values, b *Body) ([]byte, error) {
+func (d *Dialect) build(p Phase, v Values, b *Body) ([]byte, error) {
 	if b.IsEnvelope() {
-		return d.Insert(p, v, b)
+		return d.insert(p, v, b)
 	}
-	if err := d.CheckBody(b); err != nil {
+	if err := d.checkBody(b); err != nil {
 		return nil, err
 	}
 	header, err := d.Header(p, v)
@@ -48,7 +48,7 @@ func (d *Dialect) Build(p Phase, v Values, b *Body) ([]byte, error) {
 		return nil, err
 	}
 	var env bytes.Buffer
-	env.WriteString(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.EnvelopeNS() + `">` + "\n")
+	env.WriteString(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.envelopeNS() + `">` + "\n")
 	if len(header) > 0 {
 		env.WriteString("<SOAP-ENV:Header>")
 		env.Write(header)
@@ -148,8 +148,8 @@ func (d *Dialect) RenderBody(name string, src []byte, v Values) ([]byte, error) 
 	return buf.Bytes(), nil
 }
 
-// CheckBody refuses a body the dialect's servers cannot take.
-func (d *Dialect) CheckBody(b *Body) error {
+// checkBody refuses a body the dialect's servers cannot take.
+func (d *Dialect) checkBody(b *Body) error {
 	req := d.manifest.Body.Require
 	if req == "" {
 		return nil
@@ -191,7 +191,7 @@ func (d *Dialect) CheckValues(v Values) error {
 		if err != nil {
 			return err
 		}
-		env := `<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.EnvelopeNS() + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header><SOAP-ENV:Body/></SOAP-ENV:Envelope>`
+		env := `<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.envelopeNS() + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header><SOAP-ENV:Body/></SOAP-ENV:Envelope>`
 		if err := wellFormed([]byte(env)); err != nil {
 			return fmt.Errorf("the %s header would be broken: %w", p, err)
 		}

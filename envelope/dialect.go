@@ -249,37 +249,8 @@ func (d *Dialect) Vars() map[string]string {
 // confirmation the dialect asks for.
 func (d *Dialect) EndAttempts() int { return d.manifest.Session.EndAttempts }
 
-// SOAPAction renders the SOAPAction header value for a body.
-func (d *Dialect) SOAPAction(b *Body) (string, error) {
-	var buf bytes.Buffer
-	err := d.soapAction.Execute(&buf, map[string]string{"Method": b.Local, "Namespace": b.Namespace})
-	if err != nil {
-		return "", &DialectError{"dialect " + d.Name + ": soapaction", err}
-	}
-	return buf.String(), nil
-}
-
-// HTTPHeaders returns the Content-Type and SOAPAction headers of a request
-// with body b. SOAP 1.1 sends the action in a SOAPAction header, quoted as
-// written in the manifest; SOAP 1.2 puts it, unquoted, in the Content-Type's
-// action parameter and sends no SOAPAction header.
-func (d *Dialect) HTTPHeaders(b *Body) (contentType, soapAction string, err error) {
-	action, err := d.SOAPAction(b)
-	if err != nil {
-		return "", "", err
-	}
-	if d.SOAPVersion == "1.2" {
-		ct := "application/soap+xml; charset=utf-8"
-		if a := strings.Trim(action, `"`); a != "" {
-			ct += `; action="` + a + `"`
-		}
-		return ct, "", nil
-	}
-	return "text/xml; charset=utf-8", action, nil
-}
-
-// EnvelopeNS is the namespace of the dialect's SOAP envelope.
-func (d *Dialect) EnvelopeNS() string {
+// envelopeNS is the namespace of the dialect's SOAP envelope.
+func (d *Dialect) envelopeNS() string {
 	if d.SOAPVersion == "1.2" {
 		return reply.NSSOAP12
 	}

@@ -214,7 +214,7 @@ func TestRecognizeRealRequests(t *testing.T) {
 			if tt.docs {
 				raw = fromDocs(t, tt.file)
 			}
-			phase, id, err := dialect(t, tt.dialect).Recognize(raw)
+			phase, id, err := dialect(t, tt.dialect).recognize(raw)
 			if tt.phase == "" {
 				if !errors.Is(err, ErrNoSessionHeader) {
 					t.Errorf("Recognize() = %q %q %v; want ErrNoSessionHeader", phase, id, err)
@@ -299,14 +299,14 @@ func TestHostileIDsRoundTrip(t *testing.T) {
 		}
 		for _, p := range []Phase{Session, End} {
 			for _, id := range ids {
-				env, err := d.Build(p, Values{ID: id, IDName: "SessionId"}, b)
+				env, err := d.build(p, Values{ID: id, IDName: "SessionId"}, b)
 				if err != nil {
 					t.Fatalf("%s %s %q: %v", name, p, id, err)
 				}
 				if bytes.Contains(env, []byte("<Evil")) {
 					t.Errorf("%s %s: markup from the ID reached the envelope:\n%s", name, p, env)
 				}
-				gotPhase, gotID, err := d.Recognize(env)
+				gotPhase, gotID, err := d.recognize(env)
 				if err != nil || gotPhase != p || gotID != id {
 					t.Errorf("%s %s: Recognize() = %q %q %v; want %q", name, p, gotPhase, gotID, err, id)
 				}
@@ -332,13 +332,13 @@ func TestSOAPAction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := dialect(t, tt.dialect).SOAPAction(b)
+		got, err := dialect(t, tt.dialect).renderAction(b)
 		if err != nil || got != tt.want {
 			t.Errorf("%s SOAPAction(%s) = %s, %v; want %s", tt.dialect, tt.body, got, err, tt.want)
 		}
 	}
 	empty, _, _ := dialect(t, "sqlsoap").DefaultBody(End, Values{})
-	if got, _ := dialect(t, "sqlsoap").SOAPAction(empty); got != `""` {
+	if got, _ := dialect(t, "sqlsoap").renderAction(empty); got != `""` {
 		t.Errorf("sqlsoap SOAPAction of an empty body = %s, want \"\"", got)
 	}
 }
@@ -370,15 +370,15 @@ func TestBodyChecks(t *testing.T) {
 		t.Errorf("ParseBody = %+v", b)
 	}
 	// Each dialect refuses the other's payload before anything is sent.
-	if err := dialect(t, "dsml").CheckBody(b); err == nil || !strings.Contains(err.Error(), "batchRequest") {
+	if err := dialect(t, "dsml").checkBody(b); err == nil || !strings.Contains(err.Error(), "batchRequest") {
 		t.Errorf("dsml accepted a Discover body: %v", err)
 	}
 	dsmlBody, _ := ParseBody([]byte(`<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core"/>`))
-	if err := dialect(t, "xmla").CheckBody(dsmlBody); err == nil {
+	if err := dialect(t, "xmla").checkBody(dsmlBody); err == nil {
 		t.Error("xmla accepted a batchRequest body")
 	}
 	wrongNS, _ := ParseBody([]byte(`<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0"/>`))
-	if err := dialect(t, "dsml").CheckBody(wrongNS); err == nil {
+	if err := dialect(t, "dsml").checkBody(wrongNS); err == nil {
 		t.Error("dsml accepted a batchRequest in the wrong namespace")
 	}
 }
@@ -465,7 +465,7 @@ func TestWholeEnvelopeGetsTheSessionHeader(t *testing.T) {
 	}
 	// An empty <Header/> is opened up, not followed.
 	empty := mustBody(t, []byte(`<s:Envelope xmlns:s="`+reply.NSSOAP11+`"><s:Header/><s:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></s:Body></s:Envelope>`))
-	env, err := dialect(t, "xmla").Build(Session, Values{ID: "E1", IDName: "SessionId"}, empty)
+	env, err := dialect(t, "xmla").build(Session, Values{ID: "E1", IDName: "SessionId"}, empty)
 	if err != nil || !bytes.Contains(env, []byte(`<s:Header><Session xmlns="urn:schemas-microsoft-com:xml-analysis" mustUnderstand="1" SessionId="E1"/></s:Header><s:Body>`)) {
 		t.Errorf("empty Header: %s %v", env, err)
 	}
@@ -475,12 +475,12 @@ func TestWholeEnvelopeGetsTheSessionHeader(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env, err := d.Build(tt.phase, Values{ID: "NEW-1", IDName: "SessionId"}, b)
+		env, err := d.build(tt.phase, Values{ID: "NEW-1", IDName: "SessionId"}, b)
 		if err != nil {
 			t.Errorf("%s %s: %v", tt.file, tt.phase, err)
 			continue
 		}
-		phase, id, err := d.Recognize(env)
+		phase, id, err := d.recognize(env)
 		if err != nil || phase != tt.phase || id != "NEW-1" {
 			t.Errorf("%s %s: Recognize() = %q %q %v\n%s", tt.file, tt.phase, phase, id, err, env)
 		}
@@ -498,16 +498,16 @@ func TestWholeEnvelopeGetsTheSessionHeader(t *testing.T) {
 			t.Errorf("%s: %d Header tags, want one element:\n%s", tt.file, n, env)
 		}
 	}
-	inner, err := dialect(t, "xmla").Inner(mustBody(t, read(t, "xmla/mondrian_excelxp_03_session_discover_request.xml")))
+	inner, err := dialect(t, "xmla").inner(mustBody(t, read(t, "xmla/mondrian_excelxp_03_session_discover_request.xml")))
 	if err != nil || inner.Local != "Discover" {
 		t.Errorf("Inner = %+v, %v", inner, err)
 	}
-	if a, _ := dialect(t, "xmla").SOAPAction(inner); a != `"urn:schemas-microsoft-com:xml-analysis:Discover"` {
+	if a, _ := dialect(t, "xmla").renderAction(inner); a != `"urn:schemas-microsoft-com:xml-analysis:Discover"` {
 		t.Errorf("SOAPAction of a whole envelope = %s", a)
 	}
 	v12 := mustBody(t, []byte(`<e:Envelope xmlns:e="`+reply.NSSOAP12+`"><e:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></e:Body></e:Envelope>`))
 	var be *BodyError
-	if _, err := dialect(t, "xmla").Build(Session, Values{ID: "1", IDName: "SessionId"}, v12); !errors.As(err, &be) {
+	if _, err := dialect(t, "xmla").build(Session, Values{ID: "1", IDName: "SessionId"}, v12); !errors.As(err, &be) {
 		t.Errorf("a SOAP 1.2 envelope in a 1.1 dialect gave %v", err)
 	}
 }

@@ -60,7 +60,7 @@ func TestUserDialectErrors(t *testing.T) {
 		got = append(got, p.Summary())
 	}
 	want := []string{"Acme error E42: the disk is full", "Acme warning W7: slow"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") || !st.Errors() || st.Problems[1].Severity != reply.SeverityWarning {
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || !anyError(st.Problems) || st.Problems[1].Severity != reply.SeverityWarning {
 		t.Errorf("problems %q (%+v), want %q", got, st.Problems, want)
 	}
 	// The built-in dialects know nothing of it.
@@ -142,7 +142,7 @@ func TestBuiltinErrorsInRealReplies(t *testing.T) {
 		if name == "xmla" {
 			n = 0
 		}
-		if len(st.Problems) != n || n == 1 && (st.Problems[0].Summary() != "SQL Server message 0 (class 0, state 1): hello" || st.Errors()) {
+		if len(st.Problems) != n || n == 1 && (st.Problems[0].Summary() != "SQL Server message 0 (class 0, state 1): hello" || anyError(st.Problems)) {
 			t.Errorf("%s: %+v", name, st.Problems)
 		}
 	}
@@ -161,4 +161,13 @@ func TestBuiltinsDeclareErrors(t *testing.T) {
 	if got := len(BuiltinErrors()); got != total {
 		t.Errorf("BuiltinErrors has %d rules, the dialects %d", got, total)
 	}
+}
+
+func anyError(ps []reply.Problem) bool {
+	for _, p := range ps {
+		if p.Severity == reply.SeverityError {
+			return true
+		}
+	}
+	return false
 }

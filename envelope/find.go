@@ -34,7 +34,7 @@ func Find(name, userDir string) (*Dialect, error) {
 		d.ref = name
 		return d, nil
 	}
-	if userDir != "" && validDialectName(name) {
+	if userDir != "" && ValidName(name) {
 		dir := filepath.Join(userDir, name)
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 			d, err := Load(os.DirFS(dir), name, dir)
@@ -68,9 +68,7 @@ func isPath(name string) bool {
 }
 
 // ValidName reports whether name can name a dialect in the user's directory.
-func ValidName(name string) bool { return validDialectName(name) }
-
-func validDialectName(name string) bool {
+func ValidName(name string) bool {
 	if name == "" || strings.HasPrefix(name, ".") {
 		return false
 	}
@@ -123,7 +121,7 @@ func List(userDir string) []Info {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && validDialectName(e.Name()) {
+		if e.IsDir() && ValidName(e.Name()) {
 			names = append(names, e.Name())
 		}
 	}

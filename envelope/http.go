@@ -24,24 +24,17 @@ type Request struct {
 // what else goes on the wire (credentials, Accept, User-Agent) is the
 // transport's.
 func (d *Dialect) NewRequest(ctx context.Context, url string, r Request) (*http.Request, error) {
-	env, err := d.Build(r.Phase, r.Values, r.Body)
+	env, err := d.build(r.Phase, r.Values, r.Body)
 	if err != nil {
 		return nil, err
 	}
-	inner, err := d.Inner(r.Body)
+	inner, err := d.inner(r.Body)
 	if err != nil {
 		return nil, err
 	}
-	ct, action, err := d.HTTPHeaders(inner)
+	ct, action, err := d.httpHeaders(inner, r.Action)
 	if err != nil {
 		return nil, err
-	}
-	if r.Action != "" {
-		if d.SOAPVersion == "1.2" {
-			ct = soap12ContentType(r.Action)
-		} else {
-			action = r.Action
-		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(env))
 	if err != nil {
@@ -54,13 +47,35 @@ func (d *Dialect) NewRequest(ctx context.Context, url string, r Request) (*http.
 	return req, nil
 }
 
-// soap12ContentType carries a SOAP 1.2 action, unquoted, in the Content-Type.
-func soap12ContentType(action string) string {
-	ct := "application/soap+xml; charset=utf-8"
-	if a := strings.Trim(action, `"`); a != "" {
-		ct += `; action="` + a + `"`
+// httpHeaders returns the Content-Type and SOAPAction headers of a request
+// with body b: the action given, else the dialect's for the body. SOAP 1.1
+// sends the action in a SOAPAction header, quoted as written; SOAP 1.2 puts
+// it, unquoted, in the Content-Type's action parameter and sends no
+// SOAPAction header.
+func (d *Dialect) httpHeaders(b *Body, action string) (contentType, soapAction string, err error) {
+	if action == "" {
+		if action, err = d.renderAction(b); err != nil {
+			return "", "", err
+		}
 	}
-	return ct
+	if d.SOAPVersion == "1.2" {
+		ct := "application/soap+xml; charset=utf-8"
+		if a := strings.Trim(action, `"`); a != "" {
+			ct += `; action="` + a + `"`
+		}
+		return ct, "", nil
+	}
+	return "text/xml; charset=utf-8", action, nil
+}
+
+// renderAction renders the manifest's soapaction template for a body.
+func (d *Dialect) renderAction(b *Body) (string, error) {
+	var buf bytes.Buffer
+	err := d.soapAction.Execute(&buf, map[string]string{"Method": b.Local, "Namespace": b.Namespace})
+	if err != nil {
+		return "", &DialectError{"dialect " + d.Name + ": soapaction", err}
+	}
+	return buf.String(), nil
 }
 
 // HasDefaultBody reports whether the dialect has its own body for a phase,

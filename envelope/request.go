@@ -31,7 +31,7 @@ func (d *Dialect) shapes() ([]headerShape, error) {
 		if err != nil {
 			return nil, err
 		}
-		doc, err := xmlquery.Parse(strings.NewReader(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.EnvelopeNS() + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header></SOAP-ENV:Envelope>`))
+		doc, err := xmlquery.Parse(strings.NewReader(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + d.envelopeNS() + `"><SOAP-ENV:Header>` + string(h) + `</SOAP-ENV:Header></SOAP-ENV:Envelope>`))
 		if err != nil {
 			return nil, &DialectError{"dialect " + d.Name + ": " + string(p) + ".xml", err}
 		}
@@ -59,10 +59,10 @@ func (d *Dialect) shapes() ([]headerShape, error) {
 // session header.
 var ErrNoSessionHeader = errors.New("no session header of this dialect")
 
-// Recognize finds this dialect's session header in a request envelope and
+// recognize finds this dialect's session header in a request envelope and
 // says which phase it belongs to and the session ID it carries ("" for a
 // begin).
-func (d *Dialect) Recognize(request []byte) (Phase, string, error) {
+func (d *Dialect) recognize(request []byte) (Phase, string, error) {
 	shapes, err := d.shapes()
 	if err != nil {
 		return "", "", err

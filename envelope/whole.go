@@ -10,12 +10,12 @@ import (
 	"github.com/soapsess/soapsess/xmltok"
 )
 
-// Insert puts the session header of phase p into a body that is a whole
+// insert puts the session header of phase p into a body that is a whole
 // envelope (a captured request, say). A session header of this dialect
 // already in its Header is replaced; everything else is kept byte for byte.
 // An envelope without a Header gets one.
-func (d *Dialect) Insert(p Phase, v Values, b *Body) ([]byte, error) {
-	if b.Namespace != d.EnvelopeNS() {
+func (d *Dialect) insert(p Phase, v Values, b *Body) ([]byte, error) {
+	if b.Namespace != d.envelopeNS() {
 		return nil, &BodyError{fmt.Errorf("the envelope is SOAP %s and the %s dialect speaks SOAP %s", versionOf(b.Namespace), d.Name, d.SOAPVersion)}
 	}
 	doc, err := scanEnvelope(b.XML, d)
@@ -25,7 +25,7 @@ func (d *Dialect) Insert(p Phase, v Values, b *Body) ([]byte, error) {
 	if doc.inner == nil {
 		return nil, &BodyError{errors.New("the envelope's Body is empty")}
 	}
-	if err := d.CheckBody(doc.inner); err != nil {
+	if err := d.checkBody(doc.inner); err != nil {
 		return nil, err
 	}
 	header, err := d.Header(p, v)
@@ -34,7 +34,7 @@ func (d *Dialect) Insert(p Phase, v Values, b *Body) ([]byte, error) {
 	}
 	// The templates write SOAP-ENV: for the envelope's namespace; the
 	// envelope may bind that prefix to nothing, or to something else.
-	if header, err = declareSOAPENV(header, d.EnvelopeNS()); err != nil {
+	if header, err = declareSOAPENV(header, d.envelopeNS()); err != nil {
 		return nil, err
 	}
 	src := b.XML
@@ -81,9 +81,9 @@ func (d *Dialect) Insert(p Phase, v Values, b *Body) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// Inner is the element inside a whole envelope's Body (nil when the body is
+// inner is the element inside a whole envelope's Body (nil when the body is
 // not an envelope, or its Body is empty): what decides the SOAPAction.
-func (d *Dialect) Inner(b *Body) (*Body, error) {
+func (d *Dialect) inner(b *Body) (*Body, error) {
 	if !b.IsEnvelope() {
 		return b, nil
 	}
@@ -124,7 +124,7 @@ func scanEnvelope(src []byte, d *Dialect) (*envelopeDoc, error) {
 	lx := xmltok.NewBytesLexer(src)
 	var scope xmltok.Scope
 	doc := &envelopeDoc{}
-	envNS := d.EnvelopeNS()
+	envNS := d.envelopeNS()
 	inHeader, inBody := false, false
 	var oldStart, innerStart int
 	var innerTag []byte

@@ -47,16 +47,6 @@ type Streamed struct {
 	Elements int       // elements in the SOAP Body (or, for other XML, in the document)
 }
 
-// Errors reports whether any problem is an error (not a warning).
-func (s *Streamed) Errors() bool {
-	for _, p := range s.Problems {
-		if p.Severity == SeverityError {
-			return true
-		}
-	}
-	return false
-}
-
 // captureLimit bounds the bytes kept of one element holding a problem.
 const captureLimit = 1 << 20
 
