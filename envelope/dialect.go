@@ -157,7 +157,7 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 		if x.expr == "" {
 			continue
 		}
-		if err := checkXPath(x.expr, m.Namespaces); err != nil {
+		if _, err := reply.CompileXPath(x.expr, m.Namespaces); err != nil {
 			return nil, &DialectError{line(x.key), fmt.Errorf("%s: bad XPath %q: %w", x.key, x.expr, err)}
 		}
 	}
@@ -303,18 +303,6 @@ func lineOf(raw []byte, key string) int {
 		}
 	}
 	return 1
-}
-
-// checkXPath compiles an expression, turning a panic of the XPath library
-// on odd input into an error.
-func checkXPath(expr string, ns map[string]string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	_, err = xpath.CompileWithNS(expr, ns)
-	return err
 }
 
 func (d *Dialect) compile(expr string) *xpath.Expr {

@@ -150,7 +150,7 @@ func NewErrorRule(d ErrorDecl, namespaces map[string]string) (ErrorRule, error) 
 		if x.expr == "" {
 			continue
 		}
-		e, err := compileXPath(x.expr, ns)
+		e, err := CompileXPath(x.expr, ns)
 		if err != nil {
 			return fail(x.key, fmt.Errorf("bad XPath %q: %w", x.expr, err))
 		}
@@ -167,23 +167,12 @@ func NewErrorRule(d ErrorDecl, namespaces map[string]string) (ErrorRule, error) 
 			expr string
 		}{{&c.each, d.Each}, {&c.severity, sev}, {&c.code, d.Code}, {&c.message, d.Message}, {&c.detail, d.Detail}, {&c.source, d.Source}} {
 			if x.expr != "" {
-				*x.to, _ = compileXPath(x.expr, ns) // checked above
+				*x.to, _ = CompileXPath(x.expr, ns) // checked above
 			}
 		}
 		return &c
 	}}
 	return r, nil
-}
-
-// compileXPath compiles an expression, turning a panic of the XPath library
-// on odd input into an error.
-func compileXPath(expr string, ns map[string]string) (e *xpath.Expr, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			e, err = nil, fmt.Errorf("%v", r)
-		}
-	}()
-	return xpath.CompileWithNS(expr, ns)
 }
 
 func (r *ErrorRule) named(ns, local string) bool {

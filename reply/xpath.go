@@ -10,13 +10,14 @@ import (
 )
 
 // XPathError is an expression the XPath library could not compile or
-// evaluate.
+// evaluate; its message is the library's, for the caller to put the
+// expression in context.
 type XPathError struct {
 	Expr string
 	Err  error
 }
 
-func (e *XPathError) Error() string { return fmt.Sprintf("XPath %q: %v", e.Expr, e.Err) }
+func (e *XPathError) Error() string { return e.Err.Error() }
 func (e *XPathError) Unwrap() error { return e.Err }
 
 // CompileXPath compiles an XPath 1.0 expression with prefixes bound by ns.
