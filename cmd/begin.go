@@ -90,7 +90,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 	}
 	m.Trace = a.trace(out)
 	asked := c.Int("timeout")
-	sinks, _, finish := a.sinks(out, envelope.Begin, nil)
+	sinks, finish := a.sinks(out, envelope.Begin, nil)
 	res, err := m.Begin(c.Context, session.BeginOptions{
 		Name: name, URL: url, Dialect: d, Timeout: asked, Vars: vars, Conn: conn, Body: b, Reply: sinks,
 		DryRun: c.Bool("dry-run"),

@@ -106,7 +106,7 @@ func (a *appCtx) showEnvelope(out *output, env []byte) {
 
 // sinks route a reply to stdout as the output options say. finish flushes
 // the printer; it runs once the call returned.
-func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (session.Sinks, *progress, func() error) {
+func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (session.Sinks, func() error) {
 	s := session.Sinks{NotSOAP: a.io.Out}
 	s.Arrived = func(r *transport.Response) {
 		if out.has('h') {
@@ -144,7 +144,7 @@ func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (
 		}
 		return nil
 	}
-	return s, prog, finish
+	return s, finish
 }
 
 // shown ends a call: the printer flushed, the problems the reply reported
@@ -236,7 +236,7 @@ func (a *appCtx) call(c *cli.Context, p envelope.Phase,
 		return err
 	}
 	m.Trace = a.trace(out)
-	sinks, _, finish := a.sinks(out, p, func() string { return s.State.ID })
+	sinks, finish := a.sinks(out, p, func() string { return s.State.ID })
 	res, err := do(s, session.Request{Body: b, Vars: vars, Reply: sinks, DryRun: c.Bool("dry-run")})
 	return a.shown(res, err, out, finish)
 }
