@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -149,14 +150,20 @@ func version() string {
 
 // store opens the state directory chosen by --state-dir or the default.
 func (a *appCtx) store(c *cli.Context) (*state.Store, error) {
-	dir := c.String("state-dir")
-	if dir == "" {
-		var err error
-		if dir, err = state.DefaultDir(a.io.getenv("XDG_STATE_HOME"), a.io.homeDir()); err != nil {
-			return nil, err
-		}
+	dir, err := a.stateDir(c.String("state-dir"))
+	if err != nil {
+		return nil, err
 	}
 	return state.Open(dir)
+}
+
+// stateDir is dir, else the default state directory for this user.
+func (a *appCtx) stateDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	return state.DefaultDir(state.Places{GOOS: runtime.GOOS,
+		XDGStateHome: a.io.getenv("XDG_STATE_HOME"), LocalAppData: a.io.getenv("LocalAppData"), Home: a.io.homeDir()})
 }
 
 func (a *appCtx) sessionName(c *cli.Context) (string, error) {

@@ -132,11 +132,9 @@ func (a *appCtx) sessionNames(args []string) []string {
 	if dir == "" {
 		dir = a.io.getenv("SOAPSESS_STATE_DIR")
 	}
-	if dir == "" {
-		var err error
-		if dir, err = state.DefaultDir(a.io.getenv("XDG_STATE_HOME"), a.io.homeDir()); err != nil {
-			return nil
-		}
+	dir, err := a.stateDir(dir)
+	if err != nil {
+		return nil
 	}
 	sessions, _ := (&state.Store{Dir: dir}).List()
 	var names []string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/session"
+	"github.com/soapsess/soapsess/state"
 	"github.com/soapsess/soapsess/transport"
 )
 
@@ -107,12 +108,12 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // anywhere.
 func (a *appCtx) password(c *cli.Context, user string) (string, error) {
 	if f := c.String("password-file"); f != "" {
-		fi, err := os.Stat(f)
-		if err != nil {
+		var np *state.NotPrivateError
+		switch err := state.CheckPrivate(f); {
+		case errors.As(err, &np):
+			return "", withCode(ExitUsage, fmt.Errorf("--password-file: %w: others can read it", err), privateHint(np))
+		case err != nil:
 			return "", withCode(ExitUsage, fmt.Errorf("--password-file: %w", err))
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			return "", withCode(ExitUsage, fmt.Errorf("--password-file %s has mode %04o: others can read it", f, fi.Mode().Perm()), "chmod 600 "+f)
 		}
 		raw, err := os.ReadFile(f)
 		if err != nil {

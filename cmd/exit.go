@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -63,6 +64,7 @@ func classify(err error) (int, []string) {
 	var (
 		ee          *exitError
 		corrupt     *state.CorruptError
+		notPrivate  *state.NotPrivateError
 		body        *envelope.BodyError
 		dialect     *envelope.DialectError
 		badURL      *transport.URLError
@@ -87,6 +89,8 @@ func classify(err error) (int, []string) {
 		return code, []string{"soapsess end again once the server is reachable, or soapsess end --forget"}
 	case errors.As(err, &notKept):
 		return ExitError, nil
+	case errors.As(err, &notPrivate):
+		return ExitError, []string{privateHint(notPrivate)}
 	case errors.As(err, &corrupt): // before what it wraps: that is the file's fault, not the user's
 		return ExitError, []string{"look at the file, then remove it (soapsess end --forget) to start afresh"}
 	case errors.As(err, &badURL):
@@ -120,6 +124,21 @@ func classify(err error) (int, []string) {
 		return ExitReply, nil
 	}
 	return ExitError, nil
+}
+
+// privateHint says how to make a file or directory the user's alone.
+func privateHint(np *state.NotPrivateError) string {
+	if runtime.GOOS == "windows" {
+		inherit := ""
+		if np.Dir {
+			inherit = "(OI)(CI)"
+		}
+		return fmt.Sprintf(`in PowerShell, icacls "%s" /inheritance:r /grant:r "${env:USERNAME}:%sF" lets in only you`, np.Path, inherit)
+	}
+	if np.Dir {
+		return "chmod 700 " + np.Path
+	}
+	return "chmod 600 " + np.Path
 }
 
 // message words an error for people: library errors name settings, cmd

@@ -80,28 +80,50 @@ type Store struct {
 	Dir string
 }
 
-// DefaultDir is $XDG_STATE_HOME/soapsess, else ~/.local/state/soapsess. The
-// caller passes XDG_STATE_HOME's value and the home directory ("" when
-// unknown); this package reads no environment. A relative XDG_STATE_HOME is
-// ignored, as the XDG Base Directory Specification asks.
-func DefaultDir(xdgStateHome, home string) (string, error) {
-	if xdgStateHome != "" && filepath.IsAbs(xdgStateHome) {
-		return filepath.Join(xdgStateHome, "soapsess"), nil
-	}
-	if home == "" {
-		return "", ErrNoHome
-	}
-	return filepath.Join(home, ".local", "state", "soapsess"), nil
+// Places are where a user's directories are, as the caller found them in
+// the environment: this package reads none.
+type Places struct {
+	GOOS         string // runtime.GOOS
+	XDGStateHome string // $XDG_STATE_HOME
+	LocalAppData string // %LocalAppData%, on Windows
+	Home         string // the home directory; "" when unknown
 }
 
-// ErrNoHome is DefaultDir's error when there is neither an absolute
-// XDG_STATE_HOME nor a home directory.
+// DefaultDir is where sessions are kept when no directory is given. On
+// Windows: %LocalAppData%\soapsess, else HOME\AppData\Local\soapsess. Elsewhere
+// (Linux, macOS, the BSDs): $XDG_STATE_HOME/soapsess, else
+// ~/.local/state/soapsess; a relative XDG_STATE_HOME is ignored, as the XDG
+// Base Directory Specification asks.
+func DefaultDir(p Places) (string, error) {
+	if p.GOOS == "windows" {
+		switch {
+		case p.LocalAppData != "":
+			return filepath.Join(p.LocalAppData, "soapsess"), nil
+		case p.Home != "":
+			return filepath.Join(p.Home, "AppData", "Local", "soapsess"), nil
+		}
+		return "", ErrNoHome
+	}
+	if p.XDGStateHome != "" && filepath.IsAbs(p.XDGStateHome) {
+		return filepath.Join(p.XDGStateHome, "soapsess"), nil
+	}
+	if p.Home == "" {
+		return "", ErrNoHome
+	}
+	return filepath.Join(p.Home, ".local", "state", "soapsess"), nil
+}
+
+// ErrNoHome is DefaultDir's error when neither the environment nor a home
+// directory says where the user's files go.
 var ErrNoHome = errors.New("find the state directory: no home directory")
 
-// Open returns the store in dir, creating the directory (mode 0700) if it
-// does not exist. An existing directory that others can read or enter is
-// refused rather than changed.
+// Open returns the store in dir, creating the directory if it does not
+// exist: mode 0700 on Unix; on Windows an access list of its own that lets
+// in only the user and SYSTEM. An existing directory that others can read
+// is refused rather than changed (see CheckPrivate).
 func Open(dir string) (*Store, error) {
+	_, err := os.Stat(dir)
+	created := errors.Is(err, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -112,8 +134,17 @@ func Open(dir string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("state directory %s is not a directory", dir)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("state directory %s has mode %04o: others could read session IDs; run chmod 700 %s", dir, perm, dir)
+	if created {
+		if err := makePrivate(dir); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	if err := checkPrivate(dir); err != nil {
+		var np *NotPrivateError
+		if errors.As(err, &np) {
+			return nil, fmt.Errorf("state %w: others could read session IDs", err)
+		}
+		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	return &Store{Dir: dir}, nil
 }
@@ -123,7 +154,8 @@ func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".js
 // Path is the file a session is kept in.
 func (s *Store) Path(name string) string { return s.path(name) }
 
-// lock takes the exclusive lock of one session name.
+// lock takes the exclusive lock of one session name, which writers hold
+// while they read, replace or remove its file.
 func (s *Store) lock(name string) (*flock.Flock, error) {
 	l := flock.New(filepath.Join(s.Dir, "."+name+".lock"), flock.SetPermissions(0o600))
 	if err := l.Lock(); err != nil {
@@ -132,12 +164,24 @@ func (s *Store) lock(name string) (*flock.Flock, error) {
 	return l, nil
 }
 
+// readLocked reads a session under the shared lock of its name. Readers
+// must not hold a session file open while a writer renames over it or
+// removes it: Windows refuses that ("Access denied").
+func (s *Store) readLocked(name string) (*Session, error) {
+	l := flock.New(filepath.Join(s.Dir, "."+name+".lock"), flock.SetPermissions(0o600))
+	if err := l.RLock(); err != nil {
+		return nil, fmt.Errorf("lock session %s: %w", name, err)
+	}
+	defer l.Unlock()
+	return s.read(name)
+}
+
 // Get reads the session open under name.
 func (s *Store) Get(name string) (*Session, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	return s.read(name)
+	return s.readLocked(name)
 }
 
 func (s *Store) read(name string) (*Session, error) {
@@ -251,7 +295,7 @@ func (s *Store) List() (sessions []*Session, errs []error) {
 		if CheckName(name) != nil {
 			continue
 		}
-		sess, err := s.read(name)
+		sess, err := s.readLocked(name)
 		if err != nil {
 			if !errors.Is(err, ErrNoSession) { // removed meanwhile
 				errs = append(errs, err)

@@ -139,20 +139,81 @@ func TestNames(t *testing.T) {
 }
 
 func TestDefaultDir(t *testing.T) {
+	j := filepath.Join
 	for _, tt := range []struct {
-		xdg, home, want string
-		err             error
+		p    Places
+		want string
+		err  error
 	}{
-		{"/xdg/state", "/home/ann", "/xdg/state/soapsess", nil},
-		{"/xdg/state", "", "/xdg/state/soapsess", nil},
-		{"", "/home/ann", "/home/ann/.local/state/soapsess", nil},
-		{"relative/state", "/home/ann", "/home/ann/.local/state/soapsess", nil}, // ignored, as XDG asks
-		{"", "", "", ErrNoHome},
-		{"relative/state", "", "", ErrNoHome},
+		{Places{GOOS: "linux", XDGStateHome: j("/xdg", "state"), Home: j("/home", "ann")}, j("/xdg", "state", "soapsess"), nil},
+		{Places{GOOS: "darwin", XDGStateHome: j("/xdg", "state")}, j("/xdg", "state", "soapsess"), nil},
+		{Places{GOOS: "linux", Home: j("/home", "ann")}, j("/home", "ann", ".local", "state", "soapsess"), nil},
+		{Places{GOOS: "darwin", Home: j("/Users", "ann")}, j("/Users", "ann", ".local", "state", "soapsess"), nil},
+		{Places{GOOS: "linux", XDGStateHome: "relative", Home: j("/home", "ann")}, j("/home", "ann", ".local", "state", "soapsess"), nil}, // ignored, as XDG asks
+		{Places{GOOS: "linux"}, "", ErrNoHome},
+		{Places{GOOS: "linux", XDGStateHome: "relative"}, "", ErrNoHome},
+		{Places{GOOS: "windows", LocalAppData: `C:\Users\ann\AppData\Local`, XDGStateHome: j("/xdg"), Home: `C:\Users\ann`}, j(`C:\Users\ann\AppData\Local`, "soapsess"), nil},
+		{Places{GOOS: "windows", Home: `C:\Users\ann`}, j(`C:\Users\ann`, "AppData", "Local", "soapsess"), nil},
+		{Places{GOOS: "windows", XDGStateHome: j("/xdg")}, "", ErrNoHome},
 	} {
-		d, err := DefaultDir(filepath.FromSlash(tt.xdg), filepath.FromSlash(tt.home))
-		if d != filepath.FromSlash(tt.want) || !errors.Is(err, tt.err) {
-			t.Errorf("DefaultDir(%q, %q) = %q, %v; want %q, %v", tt.xdg, tt.home, d, err, tt.want, tt.err)
+		d, err := DefaultDir(tt.p)
+		if d != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("DefaultDir(%+v) = %q, %v; want %q, %v", tt.p, d, err, tt.want, tt.err)
 		}
+	}
+}
+
+// Readers (status, ls, completion) never break a writer: on Windows a
+// rename over a file another handle holds open fails, so readers take the
+// shared lock. Bounded: 200 updates against 4 readers of 200 reads each.
+func TestReadersNeverBreakAWriter(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := st.Create(&Session{Name: "s", Dialect: "xmla", URL: "http://h/", ID: "A", Created: now, LastUsed: now}); err != nil {
+		t.Fatal(err)
+	}
+	const updates, reads = 200, 200
+	errs := make(chan error, 8)
+	var readers sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		readers.Add(1)
+		go func(list bool) {
+			defer readers.Done()
+			for range reads {
+				var err error
+				if list {
+					_, es := st.List()
+					if len(es) > 0 {
+						err = es[0]
+					}
+				} else {
+					_, err = st.Get("s")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(i%2 == 0)
+	}
+	var failed int
+	for i := 0; i < updates; i++ {
+		if _, err := st.Update("s", func(s *Session) error { s.Requests++; return nil }); err != nil {
+			failed++
+			if failed == 1 {
+				t.Errorf("update %d: %v", i, err)
+			}
+		}
+	}
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("reader: %v", err)
+	}
+	if s, err := st.Get("s"); err != nil || s.Requests != updates-failed || failed > 0 {
+		t.Errorf("%d of %d updates failed; requests %v (%v)", failed, updates, s, err)
 	}
 }
