@@ -104,7 +104,7 @@ func writeRow(b *bytes.Buffer, rnd *rand.Rand, ordinal int, pad string) {
 	case 0:
 		fmt.Fprintf(b, `<MEMBER_VALUE xsi:type="xsd:double">%.4f</MEMBER_VALUE>`, rnd.Float64()*1e6)
 	case 1:
-		fmt.Fprintf(b, `<MEMBER_VALUE xsi:type="xsd:int">%d</MEMBER_VALUE>`, rnd.IntN(1<<31))
+		fmt.Fprintf(b, `<MEMBER_VALUE xsi:type="xsd:int">%d</MEMBER_VALUE>`, rnd.Int64N(1<<31))
 	default:
 		fmt.Fprintf(b, `<MEMBER_VALUE xsi:type="xsd:string">%s &amp; %s</MEMBER_VALUE>`, cust, city)
 	}

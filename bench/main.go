@@ -218,11 +218,7 @@ func measure(cmd *exec.Cmd) (time.Duration, int64, error) {
 	if err != nil {
 		return wall, 0, fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = int64(ru.Maxrss) * 1024 // KB on Linux
-	}
-	return wall, rss, nil
+	return wall, peakRSS(cmd.ProcessState), nil
 }
 
 func (b *bench) command(name string, args ...string) *exec.Cmd {
