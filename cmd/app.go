@@ -83,7 +83,7 @@ func (a *appCtx) newApp() *cli.App {
 			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"SOAPSESS_COLOR"},
 				Usage: "colour: auto (on a terminal, unless NO_COLOR), always or never"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the HTTP exchange on stderr (secrets redacted)"},
-			&cli.BoolFlag{Name: "no-pager", Usage: "never send output through $PAGER (less -FRX), even on a terminal"},
+			&cli.BoolFlag{Name: "no-pager", Usage: "never send output through $PAGER (else less -FRX, where installed), even on a terminal"},
 		},
 		Before: func(c *cli.Context) error {
 			switch m := c.String("color"); m {

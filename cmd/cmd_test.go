@@ -50,8 +50,20 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits": exits,
+			"mode":  mode,
 		},
 	})
+}
+
+// mode FILE prints a file's permission bits in octal, as stat -c %a does
+// with GNU coreutils (macOS's stat has no -c).
+func mode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mode FILE")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%o\n", fi.Mode().Perm())
 }
 
 // exits N command args... runs a command and checks its exit status is N.

@@ -137,23 +137,26 @@ var testOnlyPrompt func(question string) (string, error)
 // errNoTerminal is returned when there is no terminal to ask on.
 var errNoTerminal = errors.New("no terminal")
 
-// prompt asks on the terminal, /dev/tty, without echo, so that pipes on
-// stdin and stdout stay clean.
+// prompt asks on the terminal (/dev/tty; the console on Windows) without
+// echo, so that pipes on stdin and stdout stay clean.
 func (a *appCtx) prompt(question string) (string, error) {
 	if testOnlyPrompt != nil {
 		return testOnlyPrompt(question)
 	}
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	in, out, err := openTerminal()
 	if err != nil {
 		return "", errNoTerminal
 	}
-	defer tty.Close()
-	if !term.IsTerminal(int(tty.Fd())) {
+	defer in.Close()
+	if out != in {
+		defer out.Close()
+	}
+	if !term.IsTerminal(int(in.Fd())) {
 		return "", errNoTerminal
 	}
-	fmt.Fprint(tty, question)
-	p, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	fmt.Fprint(out, question)
+	p, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(out)
 	if err != nil {
 		return "", err
 	}

@@ -100,7 +100,7 @@ func manPage(app *cli.App) ([]byte, error) {
 		{"XDG_STATE_HOME", "the state directory is $XDG_STATE_HOME/soapsess"},
 		{"XDG_CONFIG_HOME", "your dialects are in $XDG_CONFIG_HOME/soapsess/dialects"},
 		{"HTTPS_PROXY, HTTP_PROXY, NO_PROXY", "the proxy, when **--proxy** is not given"},
-		{"PAGER", "the pager for long output on a terminal (default **less -FRX**; empty or **cat** for none)"},
+		{"PAGER", "the pager for long output on a terminal (default **less -FRX** where **less** is installed, else none; empty or **cat** for none)"},
 		{"SOAPSESS_SERVE_PASSWORD", "makes **serve** require HTTP Basic auth with this password"},
 	} {
 		w("**%s**\n: %s\n\n", e[0], e[1])

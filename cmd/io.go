@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/mattn/go-colorable"
 	"github.com/mattn/go-isatty"
 )
 
@@ -30,7 +31,9 @@ type IO struct {
 // SystemIO is the process's standard streams.
 func SystemIO() *IO {
 	return &IO{
-		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
+		// On a Windows console both streams get colour escapes translated
+		// or enabled (go-colorable); elsewhere they are the files as they are.
+		In: os.Stdin, Out: colorable.NewColorableStdout(), Err: colorable.NewColorableStderr(),
 		InTTY:  isTerminal(os.Stdin),
 		OutTTY: isTerminal(os.Stdout),
 		ErrTTY: isTerminal(os.Stderr),

@@ -13,9 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// pager sends stdout through $PAGER (else less -FRX, which quits at once when
-// the output fits on one screen), when stdout is a terminal and --no-pager
-// was not given. Messages on stderr still go straight to the terminal.
+// pager sends stdout through $PAGER (else less -FRX where there is a less,
+// which quits at once when the output fits on one screen), when stdout is a
+// terminal and --no-pager was not given. Messages on stderr still go straight to the terminal.
 type pager struct {
 	cmd  *exec.Cmd
 	w    io.WriteCloser
@@ -28,12 +28,18 @@ func (a *appCtx) startPager(c *cli.Context) {
 	}
 	command, ok := a.io.lookupEnv("PAGER")
 	if !ok {
+		if _, err := exec.LookPath("less"); err != nil {
+			return // no pager where there is no less (Windows, mostly)
+		}
 		command = "less -FRX"
 	}
 	if strings.TrimSpace(command) == "" || command == "cat" {
 		return
 	}
 	cmd := exec.Command("sh", "-c", command)
+	if runtime.GOOS == "windows" {
+		cmd = exec.Command("cmd", "/C", command)
+	}
 	cmd.Stdout, cmd.Stderr = a.io.Out, a.io.Err
 	cmd.Env = pagerEnv(os.Environ(), a.io.getenv("LESS"))
 	w, err := cmd.StdinPipe()

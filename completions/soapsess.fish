@@ -15,7 +15,7 @@ complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l session -s s -r -d
 complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l state-dir -r -d 'where sessions are kept (default $XDG_STATE_HOME/soapsess or ~/.local/state/soapsess)'
 complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l color -r -d 'colour: auto (on a terminal, unless NO_COLOR), always or never'
 complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l verbose -s v -d 'show the HTTP exchange on stderr (secrets redacted)'
-complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l no-pager -d 'never send output through $PAGER (less -FRX), even on a terminal'
+complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l no-pager -d 'never send output through $PAGER (else less -FRX, where installed), even on a terminal'
 complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l help -s h -d 'show help'
 complete -c soapsess -n '__fish_soapsess_no_subcommand' -f -l version -d 'print the version'
 complete -c soapsess -n '__fish_seen_subcommand_from begin' -f -l help -s h -d 'show help'
