@@ -63,7 +63,8 @@ type appCtx struct {
 
 func init() {
 	// urfave/cli's --version flag is a global; -v is --verbose here. Set
-	// once: apps run in parallel in tests.
+	// once at start rather than by every app: a write while another app
+	// (serve, in the tests) reads it would be a race.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 }
 

@@ -75,12 +75,13 @@ func TestServe(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"soapsess", "serve", "--addr", addr}, &IO{In: strings.NewReader(""), Out: log, Err: log})
 	}()
-	// Wait, boundedly, for the listener rather than for a fixed time.
+	// Wait, boundedly, for the line serve writes once it listens, rather
+	// than for a fixed time. Reading it through the buffer's lock also
+	// orders serve's start (urfave/cli shares its help flag between apps)
+	// before the commands below, for the race detector.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
+		if strings.Contains(log.String(), "reference server on ") {
 			break
 		}
 		select {
