@@ -97,13 +97,15 @@ type exchange struct {
 	url     string
 	dialect *envelope.Dialect
 	conn    Conn
+	client  *transport.Client // made for conn
 	req     envelope.Request
 	sinks   Sinks
 	whole   bool // parse the whole reply: begin and end read it
 	dryRun  bool
 }
 
-func (m *Manager) client(c Conn) (*transport.Client, error) {
+// newClient makes the HTTP client for a connection's settings.
+func (m *Manager) newClient(c Conn) (*transport.Client, error) {
 	proxy := m.ProxyFromEnv
 	if proxy == nil {
 		proxy = func(*http.Request) (*url.URL, error) { return nil, nil }
@@ -128,10 +130,7 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := m.client(x.conn)
-	if err != nil {
-		return nil, err
-	}
+	cl := x.client
 	res := &Result{}
 	if x.dryRun {
 		head, env, err := cl.Preview(req)
@@ -184,8 +183,8 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		var ns *reply.NotSOAPError
 		var te *transport.Error
 		switch {
-		case errors.As(serr, &te):
-			return res, serr
+		case errors.As(serr, &te): // the connection broke, or the gzip stream did
+			return res, te
 		case errors.As(serr, &ns):
 			if loc := resp.Header.Get("Location"); resp.Status >= 300 && resp.Status < 400 && loc != "" {
 				return res, &RedirectError{URL: x.url, Reason: resp.Reason, Location: loc}

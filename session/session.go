@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"time"
 
 	"github.com/soapsess/soapsess/envelope"
@@ -59,8 +60,10 @@ type Manager struct {
 	EndBackoff time.Duration
 }
 
-// Retry says why an end is tried again: Err is a *transport.Error (the
-// server was not reached) or an *EndNotConfirmedError.
+// Retry says why an end is tried again: Err is a *transport.Error (no
+// answer came; when the request may have reached the server, the retry
+// carries the dialect's own end body, never a statement of the caller's) or
+// an *EndNotConfirmedError.
 type Retry struct {
 	Attempt, Of int // the attempt about to be made, of at most Of
 	Err         error
@@ -69,12 +72,38 @@ type Retry struct {
 // Session is an open session.
 type Session struct {
 	m       *Manager
-	State   state.Session // as kept, when loaded or begun
+	State   state.Session // as kept: when loaded or begun, and after each call
 	Dialect *envelope.Dialect
 	// Conn is how Send and End reach the server: the settings the session
 	// keeps, without the password. Set Conn.Password (and change any
 	// setting) before calling.
 	Conn Conn
+
+	client     *transport.Client // reused while Conn stays as it was made for
+	clientConn Conn
+}
+
+// transport is the session's HTTP client for its Conn, reused from call to
+// call (NTLM authenticates a connection, not a request) until Conn changes.
+func (s *Session) transport() (*transport.Client, error) {
+	if s.client != nil && reflect.DeepEqual(s.clientConn, s.Conn) {
+		return s.client, nil
+	}
+	cl, err := s.m.newClient(s.Conn)
+	if err != nil {
+		return nil, err
+	}
+	s.Close()
+	s.client, s.clientConn = cl, s.Conn
+	return cl, nil
+}
+
+// Close lets go of the session's idle connections; End does it itself.
+func (s *Session) Close() {
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+		s.client = nil
+	}
 }
 
 // Request is one call inside a session.
@@ -135,9 +164,15 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	if _, _, err := d.DefaultBody(envelope.End, later); err != nil && !errors.Is(err, envelope.ErrMissingVar) {
 		return nil, err
 	}
-	res, err := m.do(ctx, exchange{url: o.URL, dialect: d, conn: o.Conn, sinks: o.Reply, whole: true, dryRun: o.DryRun,
+	s := &Session{m: m, Dialect: d, Conn: o.Conn}
+	cl, err := s.transport()
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.do(ctx, exchange{url: o.URL, dialect: d, conn: o.Conn, client: cl, sinks: o.Reply, whole: true, dryRun: o.DryRun,
 		req: envelope.Request{Phase: envelope.Begin, Values: values, Body: b}})
 	if err != nil || o.DryRun {
+		s.Close()
 		return res, err
 	}
 	info, err := d.Session(res.parsed)
@@ -145,6 +180,7 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		if errors.Is(err, envelope.ErrNoSessionID) {
 			err = ErrNoSessionID
 		}
+		s.Close()
 		return res, &ReplyError{URL: o.URL, Reason: res.Reply.Reason, ContentType: res.Reply.Header.Get("Content-Type"), Err: err}
 	}
 	res.Granted = info.Timeout
@@ -155,11 +191,12 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		Auth: string(o.Conn.Auth), CACert: o.Conn.CACert, Cert: o.Conn.Cert, Key: o.Conn.Key,
 		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy,
 	}
-	s := &Session{m: m, State: kept, Dialect: d, Conn: o.Conn}
+	s.State = kept
 	res.Session = s
 	if err := m.Store.Create(&kept); err != nil {
 		// Never leave a server session nobody can end.
 		ended := s.endUnkept(ctx) == nil
+		s.Close()
 		return res, &NotKeptError{ID: info.ID, Ended: ended, Err: err}
 	}
 	return res, nil
@@ -188,7 +225,11 @@ func (s *Session) endUnkept(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, whole: true,
+	cl, err := s.transport()
+	if err != nil {
+		return err
+	}
+	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, whole: true,
 		req: envelope.Request{Phase: envelope.End, Values: v, Body: b}})
 	if err == nil && !s.Dialect.EndConfirmed(res.parsed) {
 		return &EndNotConfirmedError{Name: s.State.Name, Attempts: 1, Final: true}
@@ -268,7 +309,11 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, sinks: r.Reply, dryRun: r.DryRun,
+	cl, err := s.transport()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, sinks: r.Reply, dryRun: r.DryRun,
 		req: envelope.Request{Phase: envelope.Session, Values: v, Body: b}})
 	if res != nil {
 		res.Session = s
@@ -299,13 +344,18 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	cl, err := s.transport()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
 	attempts := s.Dialect.EndAttempts()
 	backoff := s.m.EndBackoff
 	if backoff <= 0 {
 		backoff = 300 * time.Millisecond
 	}
 	for i := 1; ; i++ {
-		res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, sinks: r.Reply, whole: true, dryRun: r.DryRun,
+		res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, sinks: r.Reply, whole: true, dryRun: r.DryRun,
 			req: envelope.Request{Phase: envelope.End, Values: v, Body: b}})
 		if r.DryRun && err == nil {
 			return res, nil
@@ -317,6 +367,13 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 		if res == nil && errors.As(err, &te) && i < endTries {
 			// Never answered: try again a few times, as the SQL Server docs
 			// advise for a terminate; the session stays until a server answers.
+			// A request that may have reached the server may have run: the
+			// retry carries the dialect's own end body, not the caller's.
+			if te.Reached {
+				if def, ok, derr := s.Dialect.DefaultBody(envelope.End, v); ok && derr == nil {
+					b = def
+				}
+			}
 			s.retry(Retry{Attempt: i + 1, Of: endTries, Err: err})
 			if !sleep(ctx, time.Duration(i)*backoff) {
 				return nil, &InterruptedError{URL: s.State.URL, While: "waiting to try again", Err: ctx.Err()}
@@ -326,8 +383,7 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 		if res == nil || !res.SOAP {
 			// No SOAP answer (refused, or a proxy's error page): the server
 			// may never have seen the end, so keep the session to try again.
-			var ie *InterruptedError
-			if err != nil && !errors.As(err, &ie) {
+			if sent(res, err) {
 				err = &NotEndedError{Name: s.State.Name, Err: err}
 			}
 			return res, err
@@ -353,6 +409,15 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 	}
 }
 
+// sent reports whether a failed call sent its request (whether or not it
+// arrived), as opposed to failing before (settings, a body) or being
+// interrupted.
+func sent(res *Result, err error) bool {
+	var te *transport.Error
+	var ie *InterruptedError
+	return err != nil && !errors.As(err, &ie) && (res != nil || errors.As(err, &te))
+}
+
 func (s *Session) retry(r Retry) {
 	if s.m.Retry != nil {
 		s.m.Retry(r)
@@ -370,6 +435,7 @@ func (s *Session) touch() error {
 			st.LastUsed = now
 		}
 		st.Requests++
+		s.State.LastUsed, s.State.Requests = st.LastUsed, st.Requests
 		return nil
 	})
 	if errors.Is(err, state.ErrNoSession) {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,10 +33,11 @@ func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.L
 
 // fixture is a store and a server whose handler a test can swap.
 type fixture struct {
-	t   *testing.T
-	m   *Manager
-	srv *httptest.Server
-	h   *switchable
+	t     *testing.T
+	m     *Manager
+	srv   *httptest.Server
+	h     *switchable
+	conns atomic.Int64 // connections the server accepted
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -45,9 +48,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	h := &switchable{}
 	h.set(refserver.New(refserver.Options{}))
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &fixture{t: t, m: &Manager{Store: store, EndBackoff: time.Millisecond}, srv: srv, h: h}
+	f := &fixture{t: t, m: &Manager{Store: store, EndBackoff: time.Millisecond}, h: h}
+	f.srv = httptest.NewUnstartedServer(h)
+	f.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	return f
 }
 
 func dialect(t *testing.T, name string) *envelope.Dialect {
@@ -211,6 +221,7 @@ func TestEndNotConfirmedIsRetriedThenKept(t *testing.T) {
 func TestUnreachableEndKeepsTheSession(t *testing.T) {
 	f := newFixture(t)
 	s := f.begin()
+	s.Close() // no kept connection: the server is gone, not just its connection
 	f.srv.Close()
 	var retries int
 	f.m.Retry = func(r Retry) {
@@ -326,5 +337,109 @@ func TestInBodyErrorFromTheDialect(t *testing.T) {
 	var fe *FaultError
 	if !errors.As(err, &fe) || fe.Problem.Kind != "XMLA error" || res.Reply.Status != 200 {
 		t.Fatalf("err = %v; want the XMLA error in the 200 reply as a FaultError", err)
+	}
+}
+
+// A failed end that may have reached the server is tried again with the
+// dialect's own end body: a statement given with the end never runs twice.
+func TestEndNeverSendsTheCallersBodyTwice(t *testing.T) {
+	f := newFixture(t)
+	var bodies []string
+	var mu sync.Mutex
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		if strings.Contains(string(b), "BeginSession") {
+			refserver.New(refserver.Options{}).ServeHTTP(w, r2(r, b))
+			return
+		}
+		c, _, _ := w.(http.Hijacker).Hijack()
+		c.Close() // read it, then hang up: it may have run
+	}))
+	s := f.begin()
+	stmt := `<Execute xmlns="urn:schemas-microsoft-com:xml-analysis"><Command><Statement>DROP CUBE important</Statement></Command><Properties/></Execute>`
+	_, err := s.End(context.Background(), Request{Body: body(stmt)})
+	var ne *NotEndedError
+	if !errors.As(err, &ne) {
+		t.Fatalf("err = %v; want NotEndedError", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	runs := 0
+	for _, b := range bodies {
+		runs += strings.Count(b, "DROP CUBE")
+	}
+	if len(bodies) != 4 || runs != 1 {
+		t.Errorf("%d requests (want a begin and 3 ends); the statement went %d times, want 1", len(bodies), runs)
+	}
+}
+
+func r2(r *http.Request, b []byte) *http.Request {
+	c := r.Clone(r.Context())
+	c.Body = io.NopCloser(bytes.NewReader(b))
+	return c
+}
+
+// A session reuses its connection from call to call (NTLM authenticates
+// connections), and a changed Conn gets a client of its own.
+func TestCallsReuseTheConnection(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	for range 5 {
+		if _, err := s.Send(context.Background(), Request{Body: body(discover)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.conns.Load(); n != 1 {
+		t.Errorf("a begin and 5 sends opened %d connections, want 1", n)
+	}
+	if s.State.Requests != 6 {
+		t.Errorf("Session.State.Requests = %d after a begin and 5 sends, want 6", s.State.Requests)
+	}
+	s.Conn.Header = http.Header{"X-Trace-Id": {"1"}}
+	if _, err := s.Send(context.Background(), Request{Body: body(discover)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.conns.Load(); n != 2 {
+		t.Errorf("a changed Conn reused the old client: %d connections, want 2", n)
+	}
+	if _, err := s.End(context.Background(), Request{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An end that fails before anything is sent (a setting that cannot work)
+// says so, not that the server could not be reached.
+func TestEndWithBadSettingsIsNotANotEndedError(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	s.Conn.CACert = filepath.Join(t.TempDir(), "missing.pem")
+	_, err := s.End(context.Background(), Request{})
+	var ne *NotEndedError
+	var ce *transport.ConfigError
+	if errors.As(err, &ne) || !errors.As(err, &ce) {
+		t.Errorf("err = %v; want a ConfigError, not a NotEndedError", err)
+	}
+}
+
+// An end reply cut off mid-tag is a broken connection: the session is
+// kept, as no confirmation came.
+func TestEndCutInsideATagKeepsTheSession(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("Content-Length", "500")
+		io.WriteString(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><EndSessionRes`)
+	}))
+	_, err := s.End(context.Background(), Request{})
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v; want the transport error of the cut", err)
+	}
+	if _, err := f.m.Store.Get("s"); err != nil {
+		t.Errorf("a cut-off end dropped the session: %v", err)
 	}
 }

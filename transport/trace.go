@@ -2,9 +2,12 @@ package transport
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,11 +28,11 @@ func secretHeader(name string) bool {
 	return false
 }
 
-// RedactHeader is a header value as a trace shows it: credentials keep
+// redactHeader is a header value as a trace shows it: credentials keep
 // their scheme ("Basic [redacted]", "NTLM [redacted]"); a challenge keeps
 // its scheme and parameters ("Basic realm=\"x\"", a bare "Negotiate"), its
 // token hidden; any other secret is replaced.
-func RedactHeader(name, value string) string {
+func redactHeader(name, value string) string {
 	if !secretHeader(name) {
 		return value
 	}
@@ -60,58 +63,80 @@ var (
 	})
 )
 
-// RedactXML hides the values of password-like elements and attributes
+// redactXML hides the values of password-like elements and attributes
 // (<password>, <wsse:Password>, secret="…") in a message shown to people.
-func RedactXML(b []byte) []byte {
+func redactXML(b []byte) []byte {
 	b = secretElement().ReplaceAll(b, []byte("${1}[redacted]${3}"))
 	b = secretDSML().ReplaceAll(b, []byte("${1}[redacted]${3}"))
 	return secretAttr().ReplaceAll(b, []byte(`${1}"[redacted]"`))
 }
 
-// Redact is RedactXML, and the known secrets themselves, as written or
+// redact is redactXML, and the known secrets themselves, as written or
 // XML-escaped, wherever they are.
-func Redact(b []byte, secrets ...string) []byte {
-	b = RedactXML(b)
+func redact(b []byte, secrets ...string) []byte {
+	b = redactXML(b)
 	for _, s := range secrets {
 		if len(s) < 3 { // too short to find without hiding ordinary text
 			continue
 		}
-		for _, form := range []string{s, xmlEscaper.Replace(s)} {
+		for _, form := range secretForms(s) {
 			b = bytes.ReplaceAll(b, []byte(form), []byte("[redacted]"))
 		}
 	}
 	return b
 }
 
-var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
+var (
+	xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
+	// As the envelope package escapes template values: white space as
+	// character references too.
+	xmlEscaperWS = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;",
+		"\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
+)
 
-// RenderHead is a message head as written on the wire (a request or
+// secretForms are the ways a secret may be written in a message: as is,
+// XML-escaped (with or without its white space as character references),
+// URL-encoded, and in base64.
+func secretForms(s string) []string {
+	forms := []string{s, xmlEscaper.Replace(s), xmlEscaperWS.Replace(s), url.QueryEscape(s), url.PathEscape(s),
+		base64.StdEncoding.EncodeToString([]byte(s))}
+	slices.Sort(forms)
+	forms = slices.Compact(forms)
+	// Longest first, so that no form is cut up by replacing one inside it.
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return forms
+}
+
+// renderHead is a message head as written on the wire (a request or
 // status line, then "Name: value" lines, CRLF or LF separated) as people
 // see it: one line each, LF-ended, secret header values redacted (see
-// RedactHeader) and the known secrets hidden wherever they appear.
-func RenderHead(raw []byte, secrets ...string) string {
+// redactHeader) and the known secrets hidden wherever they appear.
+func renderHead(raw []byte, secrets ...string) string {
 	var b strings.Builder
 	for i, line := range strings.Split(strings.TrimRight(string(raw), "\r\n"), "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		if i > 0 {
 			if name, value, ok := strings.Cut(line, ":"); ok {
-				line = name + ": " + RedactHeader(name, strings.TrimLeft(value, " \t"))
+				line = name + ": " + redactHeader(name, strings.TrimLeft(value, " \t"))
 			}
 		}
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	return string(Redact([]byte(b.String()), secrets...))
+	return string(redact([]byte(b.String()), secrets...))
 }
 
-// RenderResponse is a reply's status line and headers as RenderHead shows
+// renderResponse is a reply's status line and headers as renderHead shows
 // them, headers sorted by name, as Go received them.
-func RenderResponse(r *http.Response) string {
+func renderResponse(r *http.Response) string {
 	var raw bytes.Buffer
 	fmt.Fprintf(&raw, "%s %s\n", r.Proto, r.Status)
 	h := r.Header.Clone()
 	if len(r.TransferEncoding) > 0 { // Go moves it out of the header
 		h["Transfer-Encoding"] = r.TransferEncoding
+	}
+	for k := range r.Trailer { // and this one too
+		h.Add("Trailer", k)
 	}
 	keys := make([]string, 0, len(h))
 	for k := range h {
@@ -123,5 +148,5 @@ func RenderResponse(r *http.Response) string {
 			fmt.Fprintf(&raw, "%s: %s\n", k, v)
 		}
 	}
-	return RenderHead(raw.Bytes())
+	return renderHead(raw.Bytes())
 }

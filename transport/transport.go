@@ -2,8 +2,9 @@
 // reply with its body still streaming, telling apart failures before the
 // server was reached from failures after. It owns what goes on the wire
 // besides the envelope: authentication (Basic, NTLM), TLS, proxies,
-// timeouts, compression, and the one rendering of requests and replies that
-// traces, previews and --print show, secrets redacted.
+// timeouts, compression, and the one rendering of requests and replies, as
+// written on the connection and with secrets redacted, that a Trace and a
+// Preview show.
 package transport
 
 import (
@@ -12,6 +13,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -125,8 +127,8 @@ func ParseAuth(s string) (Auth, error) {
 func (a Auth) NTLM() bool { return a == AuthNTLM || a == AuthNegotiate }
 
 // Options shape how a client connects. The zero value is safe: TLS verified
-// against the system's CAs, proxies from the environment given in
-// ProxyFromEnv, Basic auth when a user is given.
+// against the system's CAs, the proxy New's caller chooses, Basic auth when
+// a user is given.
 type Options struct {
 	Auth           Auth
 	User           string // DOMAIN\user, user@domain or a plain name
@@ -163,14 +165,9 @@ type Client struct {
 	IdleTimeout time.Duration
 	// Trace, when set, sees each request and reply.
 	Trace *Trace
-	// Secrets are hidden wherever a trace would show them, besides the
-	// password, which always is.
-	Secrets []string
-	// ProxyFromEnv chooses a proxy when Options.Proxy is empty (typically
-	// http.ProxyFromEnvironment; nil for none). The library reads no
-	// environment itself.
-	proxyFromEnv func(*http.Request) (*url.URL, error)
-	usesProxy    func(*http.Request) bool
+
+	proxy func(*http.Request) (*url.URL, error) // nil: none
+	tr    *http.Transport
 }
 
 // Timeouts for one request.
@@ -234,14 +231,7 @@ func New(opt Options, proxyFromEnv func(*http.Request) (*url.URL, error)) (*Clie
 	if connect <= 0 {
 		connect = ConnectTimeout
 	}
-	c := &Client{opt: opt, UserAgent: "soapsess", IdleTimeout: IdleTimeout, proxyFromEnv: proxy}
-	c.usesProxy = func(r *http.Request) bool {
-		if proxy == nil || r.URL.Scheme != "http" {
-			return false // an https request goes through a CONNECT tunnel as it is
-		}
-		u, err := proxy(r)
-		return err == nil && u != nil
-	}
+	c := &Client{opt: opt, UserAgent: "soapsess", IdleTimeout: IdleTimeout, proxy: proxy}
 	tr := &http.Transport{
 		Proxy:                 proxy,
 		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
@@ -264,7 +254,24 @@ func New(opt Options, proxyFromEnv func(*http.Request) (*url.URL, error)) (*Clie
 		rt = ntlmssp.Negotiator{RoundTripper: rt}
 	}
 	c.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+	c.tr = tr
 	return c, nil
+}
+
+// CloseIdleConnections closes the connections kept for the next request.
+func (c *Client) CloseIdleConnections() { c.tr.CloseIdleConnections() }
+
+// viaProxy is the proxy a plain http:// request is written to, nil when
+// none: an https:// request goes through a CONNECT tunnel as it is.
+func (c *Client) viaProxy(r *http.Request) *url.URL {
+	if c.proxy == nil || r.URL.Scheme != "http" {
+		return nil
+	}
+	u, err := c.proxy(r)
+	if err != nil {
+		return nil
+	}
+	return u
 }
 
 // noRedirects hands a redirect back instead of following it: following a
@@ -307,19 +314,23 @@ func (c *Client) Preview(req *http.Request) (head string, body []byte, err error
 }
 
 func (c *Client) render(req *http.Request) (string, []byte, error) {
-	raw, err := wire(req, c.usesProxy(req))
+	raw, err := wire(req, c.viaProxy(req))
 	if err != nil {
 		return "", nil, err
 	}
 	head, body, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
-	return RenderHead(head, c.secrets()...), Redact(body, c.secrets()...), nil
+	secrets := c.secrets()
+	return renderHead(head, secrets...), redact(body, secrets...), nil
 }
 
+// secrets are the password, and the user and password as Basic auth
+// carries them, for redaction by value.
 func (c *Client) secrets() []string {
 	if c.opt.Password == "" {
-		return c.Secrets
+		return nil
 	}
-	return append([]string{c.opt.Password}, c.Secrets...)
+	basic := base64.StdEncoding.EncodeToString([]byte(c.opt.User + ":" + c.opt.Password))
+	return []string{c.opt.Password, basic}
 }
 
 // Do posts req (its context bounds it) and returns the final reply,
@@ -347,20 +358,33 @@ func (c *Client) Do(req *http.Request) (*Response, error) {
 		return nil, &Error{URL: where, Reached: reached(err), Err: unwrapURL(err)}
 	}
 	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header,
-		Elapsed: time.Since(start), Head: RenderResponse(resp)}
-	rb := &replyBody{c: resp.Body, url: where, cancel: cancel, idle: c.IdleTimeout}
-	rb.r = resp.Body
-	if c.Trace != nil && c.Trace.ReplyBody != nil {
-		rb.r = io.TeeReader(rb.r, c.Trace.ReplyBody)
-	}
+		Elapsed: time.Since(start), Head: renderResponse(resp)}
+	rb := &replyBody{r: resp.Body, c: resp.Body, url: where, cancel: cancel, idle: c.IdleTimeout, gzip: gzipped(resp.Header)}
 	if rb.idle > 0 {
 		rb.timer = time.AfterFunc(rb.idle, func() { rb.stalled.Store(true); cancel() })
 	}
-	if strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
-		rb.gzip = true
-	}
 	out.Body = rb
+	if c.Trace != nil && c.Trace.ReplyBody != nil {
+		out.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(rb, c.Trace.ReplyBody), rb}
+	}
 	return out, nil
+}
+
+// gzipped reports a body sent with gzip (x-gzip is its old name, RFC 9110
+// 8.4.1.3), identity codings aside.
+func gzipped(h http.Header) bool {
+	var codings []string
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	return len(codings) == 1 && (codings[0] == "gzip" || codings[0] == "x-gzip")
 }
 
 // tracer shows every request and reply that goes over the wire.
@@ -380,14 +404,20 @@ func (t *tracer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err == nil && tr != nil && tr.Response != nil {
-		tr.Response(RenderResponse(resp))
+		tr.Response(renderResponse(resp))
 	}
 	return resp, err
 }
 
-// wire is the request exactly as written on the connection, body included.
-func wire(req *http.Request, viaProxy bool) ([]byte, error) {
+// wire is the request exactly as written on the connection, body included;
+// through a proxy with the absolute URL, and the Proxy-Authorization Go's
+// transport adds for a proxy URL with credentials.
+func wire(req *http.Request, proxy *url.URL) ([]byte, error) {
 	r := req.Clone(req.Context())
+	if proxy != nil && proxy.User != nil && r.Header.Get("Proxy-Authorization") == "" {
+		pw, _ := proxy.User.Password()
+		r.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(proxy.User.Username()+":"+pw)))
+	}
 	if req.GetBody != nil {
 		b, err := req.GetBody()
 		if err != nil {
@@ -399,7 +429,7 @@ func wire(req *http.Request, viaProxy bool) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	write := r.Write
-	if viaProxy {
+	if proxy != nil {
 		write = r.WriteProxy
 	}
 	if err := write(&buf); err != nil {

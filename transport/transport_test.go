@@ -1,13 +1,16 @@
 package transport
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -159,5 +162,87 @@ func TestTraceRedactsAuthorization(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("trace lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+func gzipBytes(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	io.WriteString(zw, s)
+	zw.Close()
+	return b.Bytes()
+}
+
+// A gzip reply is decoded for the caller and for the trace alike, whatever
+// the server calls gzip; the trace's head shows the headers Go moves out of
+// the map (Transfer-Encoding, Trailer).
+func TestGzipAndTheTrace(t *testing.T) {
+	for _, coding := range []string{"gzip", "x-gzip", "identity, gzip", "GZIP"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", coding)
+			w.Header().Set("Trailer", "X-Checksum")
+			w.Write(gzipBytes(t, "<reply/>"))
+			w.(http.Flusher).Flush() // chunked
+			w.Header().Set("X-Checksum", "1")
+		}))
+		var head string
+		var traced bytes.Buffer
+		c := client(t, Options{})
+		c.Trace = &Trace{Response: func(h string) { head = h }, ReplyBody: &traced}
+		resp, err := c.Do(post(t, srv.URL, "<e/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if err != nil || string(body) != "<reply/>" || traced.String() != "<reply/>" {
+			t.Errorf("%s: body %q, traced %q (%v); want both decoded", coding, body, traced.String(), err)
+		}
+		if !strings.Contains(head, "Transfer-Encoding: chunked\n") || !strings.Contains(head, "Trailer: X-Checksum\n") {
+			t.Errorf("%s: the reply head lacks what Go moved out of the header map:\n%s", coding, head)
+		}
+	}
+}
+
+// The password is hidden in every form it may take on the wire: as is,
+// XML-escaped with its white space as character references (as templates
+// write it), URL-encoded, in base64, and as Basic auth; a proxy's
+// credentials, which Go's transport adds itself, are shown as sent and
+// redacted.
+func TestSecretsInEveryForm(t *testing.T) {
+	const pw = "Sekr\net&99 %"
+	var sentProxyAuth string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sentProxyAuth = r.Header.Get("Proxy-Authorization")
+		io.WriteString(w, "<ok/>")
+	}))
+	defer proxy.Close()
+	pu, _ := url.Parse(proxy.URL)
+	pu.User = url.UserPassword("pu", "proxy-pw")
+	c, err := New(Options{User: "ann", Password: pw, Header: http.Header{
+		"X-B64": {base64.StdEncoding.EncodeToString([]byte(pw))},
+		"X-Pct": {url.QueryEscape(pw)},
+	}}, http.ProxyURL(pu))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trace strings.Builder
+	c.Trace = &Trace{Request: func(head string, body []byte) { trace.WriteString(head + string(body)) }}
+	body := "<e><note>Sekr&#xA;et&amp;99 %</note><other>" + url.PathEscape(pw) + "</other></e>"
+	resp, err := c.Do(post(t, "http://soap.example/x", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s := trace.String()
+	for _, leak := range []string{"Sekr", "et&amp;99", url.QueryEscape(pw), base64.StdEncoding.EncodeToString([]byte(pw)), "proxy-pw", "cHU6cHJveHktcHc="} {
+		if strings.Contains(s, leak) {
+			t.Errorf("the trace shows %q:\n%s", leak, s)
+		}
+	}
+	if sentProxyAuth == "" || !strings.Contains(s, "Proxy-Authorization: Basic [redacted]\n") || !strings.HasPrefix(s, "POST http://soap.example/x HTTP/1.1\n") {
+		t.Errorf("through a proxy with credentials (sent %q), the trace shows:\n%s", sentProxyAuth, s)
 	}
 }

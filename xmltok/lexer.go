@@ -134,7 +134,7 @@ func (l *Lexer) Next() (Token, error) {
 	}
 	for l.end-l.pos < 2 {
 		if !l.fill() {
-			return Token{}, l.errorf(l.line, "the document ends inside a tag")
+			return Token{}, l.ended(l.line, "the document ends inside a tag")
 		}
 	}
 	switch l.buf[l.pos+1] {
@@ -250,7 +250,7 @@ func (l *Lexer) tag(k Kind, skip int) (Token, error) {
 			if l.end-l.pos >= l.MaxToken {
 				return Token{}, l.errorf(l.line, "a tag longer than %d bytes", l.MaxToken)
 			}
-			return Token{}, l.errorf(l.line, "the document ends inside a tag")
+			return Token{}, l.ended(l.line, "the document ends inside a tag")
 		}
 		i = l.pos + rel
 	}
@@ -296,7 +296,7 @@ func (l *Lexer) delimited(k Kind, skip int, close string) (Token, error) {
 			if l.end-l.pos >= l.MaxToken {
 				return Token{}, l.errorf(l.line, "a %s longer than %d bytes", k, l.MaxToken)
 			}
-			return Token{}, l.errorf(l.line, "the document ends inside a %s", k)
+			return Token{}, l.ended(l.line, "the document ends inside a %s", k)
 		}
 	}
 }
@@ -337,10 +337,20 @@ func (l *Lexer) directive() (Token, error) {
 		}
 		off := i - l.pos
 		if !l.fill() {
-			return Token{}, l.errorf(l.line, "the document ends inside a declaration")
+			return Token{}, l.ended(l.line, "the document ends inside a declaration")
 		}
 		i = l.pos + off
 	}
+}
+
+// ended is the error for input that stops inside a token: the read error
+// that stopped it (a connection cut), else a syntax error, as the document
+// itself ends there.
+func (l *Lexer) ended(line int, format string, args ...any) error {
+	if l.rerr != nil {
+		return l.rerr
+	}
+	return l.errorf(line, format, args...)
 }
 
 func (l *Lexer) errorf(line int, format string, args ...any) error {

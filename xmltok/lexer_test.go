@@ -229,3 +229,34 @@ func join(ts []tok) string {
 	}
 	return b.String()
 }
+
+// failingReader gives its bytes, then fails as a cut connection does.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// Input cut off inside a token by a read error reports that error, not a
+// document that ends there: inside a tag, a comment, a declaration, or text.
+func TestReadErrorInsideATokenIsKept(t *testing.T) {
+	cut := errors.New("connection reset")
+	for _, doc := range []string{`<a><b attr="x`, `<a><!-- no`, `<a><![CDATA[ x`, `<`, `<a>text`} {
+		lx := NewLexer(&failingReader{data: []byte(doc), err: cut})
+		var err error
+		for err == nil {
+			_, err = lx.Next()
+		}
+		if !errors.Is(err, cut) {
+			t.Errorf("%q: %v; want the read error", doc, err)
+		}
+	}
+}
