@@ -138,6 +138,10 @@ func traced(trace, prefix, start string) []httpMessage {
 	return out
 }
 
+// secretHeaders are the headers of these exchanges whose values may be
+// shown redacted: credentials, and a challenge's token.
+var secretHeaders = map[string]bool{"authorization": true, "www-authenticate": true}
+
 // sameHead checks that a shown head is the wire's: the same first line and
 // the same header fields, each secret's value redacted and nothing else.
 func sameHead(t *testing.T, what string, shown, wire httpMessage) {
@@ -159,7 +163,7 @@ func sameHead(t *testing.T, what string, shown, wire httpMessage) {
 		}
 		name, value, _ := strings.Cut(w, ": ")
 		scheme, _, _ := strings.Cut(value, " ")
-		if !(g == name+": [redacted]" || g == name+": "+scheme+" [redacted]") {
+		if !secretHeaders[name] || !(g == name+": [redacted]" || g == name+": "+scheme+" [redacted]") {
 			t.Errorf("%s: shows %q, the wire has %q", what, g, w)
 		}
 	}

@@ -45,12 +45,13 @@ type Dialect struct {
 	fsys        fs.FS
 	ref         string
 
-	manifest   manifest
-	soapAction *template.Template
-	headers    *template.Template
-	bodies     map[Phase][]byte // default bodies, templates
-	rejected   []*regexp.Regexp
-	errors     []reply.ErrorRule
+	manifest      manifest
+	soapAction    *template.Template
+	headers       *template.Template
+	bodies        map[Phase][]byte // default bodies, templates
+	rejected      []*regexp.Regexp
+	errors        []reply.ErrorRule
+	inheritErrors bool // no [[errors]] key: the built-ins' conventions
 }
 
 // manifest is the dialect's manifest.toml.
@@ -161,6 +162,10 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 			return nil, &DialectError{line(x.key), fmt.Errorf("%s: bad XPath %q: %w", x.key, x.expr, err)}
 		}
 	}
+	// A dialect that says nothing of [[errors]] (one copied from a built-in
+	// before they were data) watches the built-ins' conventions, as every
+	// dialect used to; errors = [] watches none.
+	d.inheritErrors = source != "built-in" && !md.IsDefined("errors")
 	if err := d.compileErrors(raw, at("manifest.toml")); err != nil {
 		return nil, err
 	}

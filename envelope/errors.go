@@ -91,8 +91,14 @@ func tableName(header string) string {
 }
 
 // Errors returns the dialect's compiled [[errors]] conventions, for
-// reply.StreamOptions.Errors.
-func (d *Dialect) Errors() []reply.ErrorRule { return slices.Clone(d.errors) }
+// reply.StreamOptions.Errors; a dialect whose manifest has no errors key
+// gets the built-ins' (BuiltinErrors).
+func (d *Dialect) Errors() []reply.ErrorRule {
+	if d.inheritErrors {
+		return BuiltinErrors()
+	}
+	return slices.Clone(d.errors)
+}
 
 // BuiltinErrors returns the conventions of all the built-in dialects, for
 // reading a reply whose dialect is not known (soapsess fmt).

@@ -171,3 +171,27 @@ func anyError(ps []reply.Problem) bool {
 	}
 	return false
 }
+
+// A user's dialect that says nothing of [[errors]] (a copy of a built-in
+// made before they were data) watches the built-ins' conventions, as all
+// dialects did; errors = [] watches none.
+func TestUserDialectWithoutErrorsKey(t *testing.T) {
+	const manifest = "[session]\nid = \"//@SessionId\"\n"
+	const doc = `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><ExecuteResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return><root xmlns="urn:schemas-microsoft-com:xml-analysis:empty"><Messages xmlns="urn:schemas-microsoft-com:xml-analysis:exception"><Error ErrorCode="1" Description="no"/></Messages></root></return></ExecuteResponse></s:Body></s:Envelope>`
+	for _, tt := range []struct {
+		manifest string
+		problems int
+	}{
+		{manifest, 1},
+		{"errors = []\n" + manifest, 0},
+	} {
+		d, err := Load(userDialect(tt.manifest), "old", "/home/u/.config/soapsess/dialects/old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := reply.Stream(strings.NewReader(doc), reply.StreamOptions{RequireSOAP: true, Errors: d.Errors()})
+		if err != nil || len(st.Problems) != tt.problems {
+			t.Errorf("%q: %d problems (%v), want %d", tt.manifest, len(st.Problems), err, tt.problems)
+		}
+	}
+}
