@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/internal/testdir"
 	"github.com/soapsess/soapsess/refserver"
 	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/state"
@@ -42,7 +43,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	store, err := state.Open(filepath.Join(t.TempDir(), "state"))
+	store, err := state.Open(filepath.Join(testdir.New(t), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func TestCallsReuseTheConnection(t *testing.T) {
 func TestEndWithBadSettingsIsNotANotEndedError(t *testing.T) {
 	f := newFixture(t)
 	s := f.begin()
-	s.Conn.CACert = filepath.Join(t.TempDir(), "missing.pem")
+	s.Conn.CACert = filepath.Join(testdir.New(t), "missing.pem")
 	_, err := s.End(context.Background(), Request{})
 	var ne *NotEndedError
 	var ce *transport.ConfigError

@@ -26,17 +26,34 @@ func checkPrivate(path string) error {
 		return fmt.Errorf("read the access list of %s: %w", path, err)
 	}
 	dacl, _, err := sd.DACL()
-	if err != nil || dacl == nil {
-		return &NotPrivateError{Path: path, Dir: fi.IsDir(), Who: "everyone (it has no access list)"}
+	if err != nil {
+		dacl = nil
 	}
 	trusted, err := trustedSIDs()
 	if err != nil {
 		return err
 	}
+	who, err := outsider(dacl, trusted)
+	if err != nil {
+		return fmt.Errorf("read the access list of %s: %w", path, err)
+	}
+	if who != "" {
+		return &NotPrivateError{Path: path, Dir: fi.IsDir(), Who: who}
+	}
+	return nil
+}
+
+// outsider names an account other than the trusted that the access list
+// lets see more than harmless rights of the object itself; "" when there is
+// none. A missing access list lets everyone in.
+func outsider(dacl *windows.ACL, trusted []*windows.SID) (string, error) {
+	if dacl == nil {
+		return "everyone (it has no access list)", nil
+	}
 	for i := uint32(0); i < uint32(dacl.AceCount); i++ {
 		var ace *windows.ACCESS_ALLOWED_ACE
 		if err := windows.GetAce(dacl, i, &ace); err != nil {
-			return fmt.Errorf("read the access list of %s: %w", path, err)
+			return "", err
 		}
 		if ace.Header.AceType != windows.ACCESS_ALLOWED_ACE_TYPE || ace.Header.AceFlags&windows.INHERIT_ONLY_ACE != 0 ||
 			ace.Mask&^harmless == 0 {
@@ -44,10 +61,10 @@ func checkPrivate(path string) error {
 		}
 		sid := (*windows.SID)(unsafe.Pointer(&ace.SidStart))
 		if !anyEqual(trusted, sid) {
-			return &NotPrivateError{Path: path, Dir: fi.IsDir(), Who: accountName(sid)}
+			return accountName(sid), nil
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // makePrivate gives a directory soapsess created an access list of its

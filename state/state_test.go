@@ -4,14 +4,18 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/soapsess/soapsess/internal/testdir"
 )
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "state"))
+	s, err := Open(filepath.Join(testdir.New(t), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +42,18 @@ func TestLifecycleAndPermissions(t *testing.T) {
 	if err != nil || got.ID != "ABC" || got.URL != "http://127.0.0.1:1/xmla" {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
-	dir, _ := os.Stat(s.Dir)
-	file, _ := os.Stat(filepath.Join(s.Dir, "default.json"))
-	if dir.Mode().Perm() != 0o700 || file.Mode().Perm() != 0o600 {
-		t.Errorf("modes: dir %o, file %o; want 700, 600", dir.Mode().Perm(), file.Mode().Perm())
+	if err := CheckPrivate(s.Dir); err != nil {
+		t.Errorf("the state directory: %v", err)
+	}
+	if err := CheckPrivate(filepath.Join(s.Dir, "default.json")); err != nil {
+		t.Errorf("the session file: %v", err)
+	}
+	if runtime.GOOS != "windows" { // Windows has access lists, not modes: see TestOutsider
+		dir, _ := os.Stat(s.Dir)
+		file, _ := os.Stat(filepath.Join(s.Dir, "default.json"))
+		if dir.Mode().Perm() != 0o700 || file.Mode().Perm() != 0o600 {
+			t.Errorf("modes: dir %o, file %o; want 700, 600", dir.Mode().Perm(), file.Mode().Perm())
+		}
 	}
 	if ok, err := s.Delete("default", "OTHER"); ok || err != nil {
 		t.Errorf("Delete with another ID = %v, %v; must keep the session", ok, err)
@@ -58,8 +70,12 @@ func TestLifecycleAndPermissions(t *testing.T) {
 	}
 }
 
+// Unix modes; on Windows the access list rule is TestOutsider's.
 func TestOpenRefusesADirectoryOthersCanRead(t *testing.T) {
-	dir := t.TempDir()
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no modes to chmod; TestOutsider checks its access lists")
+	}
+	dir := testdir.New(t)
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +155,13 @@ func TestNames(t *testing.T) {
 }
 
 func TestDefaultDir(t *testing.T) {
-	j := filepath.Join
+	j := func(elem ...string) string { // an absolute path on the OS the test runs on
+		p := filepath.Join(elem...)
+		if runtime.GOOS == "windows" && strings.HasPrefix(elem[0], "/") {
+			p = "C:" + p
+		}
+		return p
+	}
 	for _, tt := range []struct {
 		p    Places
 		want string
@@ -167,7 +189,7 @@ func TestDefaultDir(t *testing.T) {
 // rename over a file another handle holds open fails, so readers take the
 // shared lock. Bounded: 200 updates against 4 readers of 200 reads each.
 func TestReadersNeverBreakAWriter(t *testing.T) {
-	st, err := Open(filepath.Join(t.TempDir(), "state"))
+	st, err := Open(filepath.Join(testdir.New(t), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
