@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -128,7 +129,16 @@ func (a *appCtx) password(c *cli.Context, user string) (string, error) {
 		return p, nil
 	}
 	return "", withCode(ExitUsage, fmt.Errorf("user %q needs a password: set SOAPSESS_PASSWORD, give --password-file, or run on a terminal to be asked", user),
-		"read -rs SOAPSESS_PASSWORD && export SOAPSESS_PASSWORD  (never put it on the command line)")
+		passwordHint())
+}
+
+// passwordHint says how to set SOAPSESS_PASSWORD without it showing, in the
+// shell people use on this OS.
+func passwordHint() string {
+	if runtime.GOOS == "windows" {
+		return "$env:SOAPSESS_PASSWORD = Read-Host -MaskInput  (PowerShell; never put it on the command line)"
+	}
+	return "read -rs SOAPSESS_PASSWORD && export SOAPSESS_PASSWORD  (never put it on the command line)"
 }
 
 // testOnlyPrompt answers prompts in tests, which have no terminal.
