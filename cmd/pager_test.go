@@ -168,3 +168,37 @@ func TestDirectoriesFromIOEnv(t *testing.T) {
 		t.Errorf("ls without a home: exit %d %s", code, errb.String())
 	}
 }
+
+// Without $PAGER, less pages where there is one; where there is none (a
+// stock Windows), output goes straight out, with no error.
+func TestDefaultPagerOnlyWhereLessIs(t *testing.T) {
+	doc := filepath.Join("..", "testdata", "corpus", "dsml", "02-msdsml-beginsession.response.xml")
+	withLess, without := t.TempDir(), t.TempDir()
+	fake := "#!/bin/sh\n/bin/sed 's/^/paged: /'\n"
+	if err := os.WriteFile(filepath.Join(withLess, "less"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/bin/sh", filepath.Join(withLess, "sh")); err != nil { // the pager runs through sh
+		t.Fatal(err)
+	}
+	noPager := func(k string) string { // PAGER unset; the rest as it is
+		if k == "PAGER" {
+			return ""
+		}
+		return os.Getenv(k)
+	}
+	for _, tt := range []struct {
+		path  string
+		paged bool
+	}{{withLess, true}, {without, false}} {
+		t.Setenv("PATH", tt.path) // exec.LookPath reads it
+		var out, errb bytes.Buffer
+		io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, OutTTY: true, ColorMode: "never", Getenv: noPager}
+		if code := run(context.Background(), []string{"soapsess", "--color", "never", "fmt", doc}, io); code != 0 {
+			t.Fatalf("PATH=%s: exit %d %s", tt.path, code, errb.String())
+		}
+		if got := strings.Contains(out.String(), "paged: <soap:Envelope"); got != tt.paged || !strings.Contains(out.String(), "<soap:Envelope") {
+			t.Errorf("PATH=%s: paged=%v, want %v:\n%s", tt.path, got, tt.paged, out.String())
+		}
+	}
+}
