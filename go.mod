@@ -9,6 +9,7 @@ require (
 	github.com/antchfx/xpath v1.3.9
 	github.com/cpuguy83/go-md2man/v2 v2.0.7
 	github.com/fatih/color v1.19.0
+	github.com/go-asn1-ber/asn1-ber v1.5.8
 	github.com/gofrs/flock v0.13.1
 	github.com/mattn/go-colorable v0.1.14
 	github.com/mattn/go-isatty v0.0.24
