@@ -1,9 +1,13 @@
 package cmd
 
 import (
+	"bytes"
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/printer"
 	"github.com/soapsess/soapsess/session"
 )
 
@@ -15,17 +19,70 @@ func (a *appCtx) sendCommand() *cli.Command {
 		Description: `Wraps BODY (a file, or - or nothing for stdin) in an envelope carrying the
 session header and posts it. The reply's Body goes to stdout as XML.
 
+With --all-pages (DSML), BODY is a searchRequest (alone or in a batchRequest)
+that soapsess pages through with the paged results control, page after page
+inside the session, until the server has no more: stdout is one batchResponse
+holding every entry. Ctrl-C or a failing page abandons the search on the
+server first.
+
 Examples:
    soapsess send discover.xml | xmllint --format -
    echo '<Execute xmlns="urn:schemas-microsoft-com:xml-analysis">...</Execute>' | soapsess send
-   soapsess --session ad send search.xml`,
-		Flags:  append(append(append(varFlags(), outputFlags()...), queryFlags()...), connFlags()...),
+   soapsess --session ad send search.xml
+   soapsess --session ad send --all-pages --page-size 1000 users.xml > users.xml`,
+		Flags: append(append(append(append([]cli.Flag{
+			&cli.BoolFlag{Name: "all-pages", Usage: "page through a DSML search with the paged results control; one batchResponse with every entry"},
+			&cli.IntFlag{Name: "page-size", Value: session.DefaultPageSize, Usage: fmt.Sprintf("entries a page with --all-pages, `N` from 1 to %d", session.MaxPageSize)},
+		}, varFlags()...), outputFlags()...), queryFlags()...), connFlags()...),
 		Action: a.send,
 	}
 }
 
 func (a *appCtx) send(c *cli.Context) error {
+	if !c.Bool("all-pages") {
+		if c.IsSet("page-size") {
+			return usageError("--page-size goes with --all-pages")
+		}
+		return a.call(c, envelope.Session, func(s *session.Session, r session.Request) (*session.Result, error) {
+			return s.Send(c.Context, r)
+		})
+	}
+	size := c.Int("page-size")
+	if size < 1 || size > session.MaxPageSize {
+		return usageError("--page-size %d: want 1 to %d (Active Directory returns at most %d entries a page)", size, session.MaxPageSize, session.MaxPageSize)
+	}
+	if c.Bool("raw") || c.Bool("dry-run") {
+		return usageError("--all-pages makes one document of many replies: --raw and --dry-run show single requests")
+	}
 	return a.call(c, envelope.Session, func(s *session.Session, r session.Request) (*session.Result, error) {
-		return s.Send(c.Context, r)
+		var merged *bytes.Buffer
+		var pr *printer.Printer
+		if r.Reply.Keep { // --xpath: over the merged document, held whole
+			merged = &bytes.Buffer{}
+			pr = printer.New(merged, printer.Options{Trusted: true})
+			r.Reply.Body, r.Reply.Keep = pr, false
+		}
+		progress := func(pages, entries int) {
+			if a.io.ErrTTY {
+				fmt.Fprintf(a.io.Err, "\r\x1b[Kpage %d, %d entries", pages, entries)
+			}
+		}
+		res, err := s.SendAllPages(c.Context, r, session.Paging{Size: size, Progress: progress})
+		if a.io.ErrTTY {
+			fmt.Fprint(a.io.Err, "\r\x1b[K")
+		}
+		if res != nil {
+			if res.AbandonErr != nil {
+				warnf(a.io, "the search could not be abandoned on the server: %v", res.AbandonErr)
+			}
+			infof(a.io, "%d pages, %d entries", res.Pages, res.Entries)
+			if pr != nil {
+				if cerr := pr.Close(); cerr != nil && err == nil {
+					err = cerr
+				}
+				res.Kept = merged.Bytes()
+			}
+		}
+		return res, err
 	})
 }

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/antchfx/xmlquery"
+	"github.com/soapsess/soapsess/ldapcontrol"
 )
 
 // Values are what the header templates of a dialect can refer to. Build
@@ -127,10 +129,31 @@ func (d *Dialect) templateError(file string, err error) error {
 	return &DialectError{"dialect " + d.Name + ": " + file, err}
 }
 
+// templateFuncs are the functions header and body templates may call:
+//
+//	{{fail "message"}}                  refuse to render, with this message
+//	{{pagedControl 500 .Var.cookie}}    the base64 value of a paged results
+//	                                    control (RFC 2696) asking for 500
+//	                                    entries after the page whose cookie
+//	                                    (base64) is given; "" for the first
+var templateFuncs = template.FuncMap{
+	"fail": func(msg string) (string, error) { return "", errors.New(msg) },
+	"pagedControl": func(size int, cookie string) (string, error) {
+		c, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cookie))
+		if err != nil {
+			return "", fmt.Errorf("pagedControl: the cookie is not base64: %w", err)
+		}
+		if size < 0 {
+			return "", fmt.Errorf("pagedControl: size %d", size)
+		}
+		return ldapcontrol.Paged{Size: size, Cookie: c}.Base64(), nil
+	},
+}
+
 // RenderBody runs a body through text/template with the same values the
 // header templates see, escaped the same way.
 func (d *Dialect) RenderBody(name string, src []byte, v Values) ([]byte, error) {
-	t, err := template.New(name).Option("missingkey=error").Parse(string(src))
+	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(string(src))
 	if err != nil {
 		return nil, &BodyError{err}
 	}

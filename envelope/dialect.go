@@ -182,9 +182,7 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 	if d.soapAction, err = template.New("soapaction").Option("missingkey=error").Parse(m.SOAPAction); err != nil {
 		return nil, &DialectError{line("soapaction"), fmt.Errorf("soapaction: %w", err)}
 	}
-	d.headers = template.New(name).Option("missingkey=error").Funcs(template.FuncMap{
-		"fail": func(msg string) (string, error) { return "", errors.New(msg) },
-	})
+	d.headers = template.New(name).Option("missingkey=error").Funcs(templateFuncs)
 	// common.xml may define templates the phase templates share.
 	if src, err := fs.ReadFile(fsys, "common.xml"); err == nil {
 		if _, err := d.headers.New("common.xml").Parse(string(src)); err != nil {

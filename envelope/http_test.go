@@ -52,3 +52,19 @@ func TestNewRequest(t *testing.T) {
 		})
 	}
 }
+
+// A body of one's own pages by hand: {{pagedControl SIZE COOKIE}} writes
+// the control's value, the cookie given as a variable in base64.
+func TestPagedControlInABodyTemplate(t *testing.T) {
+	d := dialect(t, "dsml")
+	src := []byte(`<searchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core" dn="dc=x"><control type="1.2.840.113556.1.4.319"><controlValue>{{pagedControl 500 .Var.cookie}}</controlValue></control><filter><present name="cn"/></filter></searchRequest>`)
+	for cookie, want := range map[string]string{"": "MAYCAgH0BAA=", "AQID": "MAkCAgH0BAMBAgM="} {
+		out, err := d.RenderBody("search.xml", src, Values{Vars: map[string]string{"cookie": cookie}})
+		if err != nil || !strings.Contains(string(out), "<controlValue>"+want+"</controlValue>") {
+			t.Errorf("cookie %q: %s, %v; want %s", cookie, out, err, want)
+		}
+	}
+	if _, err := d.RenderBody("search.xml", src, Values{Vars: map[string]string{"cookie": "not base64!"}}); err == nil {
+		t.Error("a cookie that is not base64 was taken")
+	}
+}

@@ -82,6 +82,11 @@ type Result struct {
 	Granted int
 	// Attempts is how many requests an end took.
 	Attempts int
+	// Pages and Entries are what SendAllPages read; AbandonErr is why a
+	// search it gave up could not be abandoned on the server (nil when it
+	// was, or when none was left open).
+	Pages, Entries int
+	AbandonErr     error
 
 	parsed *reply.Reply
 }

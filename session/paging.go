@@ -1,0 +1,447 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/antchfx/xmlquery"
+
+	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/ldapcontrol"
+	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/xmltok"
+)
+
+// Page sizes of a paged search.
+const (
+	DefaultPageSize = 500
+	// MaxPageSize is Active Directory's MaxPageSize: it returns no more
+	// entries per page, nor to a search without paging.
+	MaxPageSize = 1000
+)
+
+const dsmlCoreNS = "urn:oasis:names:tc:DSML:2:0:core"
+
+// Paging says how SendAllPages pages.
+type Paging struct {
+	// Size is the number of entries asked for per page, 1 to MaxPageSize; 0
+	// asks for DefaultPageSize.
+	Size int
+	// Progress, when set, is told after each page.
+	Progress func(pages, entries int)
+}
+
+// PageSizeError is a page size out of 1..MaxPageSize.
+type PageSizeError struct{ Size int }
+
+func (e *PageSizeError) Error() string {
+	return fmt.Sprintf("page size %d: want 1 to %d (Active Directory returns at most %d entries a page)", e.Size, MaxPageSize, MaxPageSize)
+}
+
+// NotPageableError is a body SendAllPages cannot page: it must be a DSML
+// batchRequest holding one searchRequest, or just the searchRequest.
+type NotPageableError struct{ Why string }
+
+func (e *NotPageableError) Error() string {
+	return "the body cannot be paged: " + e.Why + "; want a DSML searchRequest, alone or as the one request of a batchRequest"
+}
+
+// SendAllPages runs a DSML search page by page inside the session, with
+// the paged results control (RFC 2696): each page's cookie goes with the
+// next request, until the server returns none. r.Reply.Body receives one
+// batchResponse holding one searchResponse with every entry of every page,
+// each as soon as it is complete, and at the end the last page's
+// searchResultDone without its control. When a page fails or ctx ends, the
+// search is abandoned on the server (the cookie sent back with size 0),
+// the document is closed after the last complete entry, and the page's
+// error (an *InterruptedError for ctx) is returned.
+func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Result, error) {
+	size := p.Size
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	if size < 1 || size > MaxPageSize {
+		return nil, &PageSizeError{Size: p.Size}
+	}
+	if r.Reply.Raw != nil || r.DryRun {
+		return nil, &NotPageableError{Why: "a raw copy or a dry run of many pages is not one reply"}
+	}
+	v, err := s.checkedValues(r.Vars)
+	if err != nil {
+		return nil, err
+	}
+	b, err := readBody(s.Dialect, envelope.Session, r.Body, v)
+	if err != nil {
+		return nil, err
+	}
+	search, err := pageable(b)
+	if err != nil {
+		return nil, err
+	}
+	m := &merger{out: r.Reply.Body}
+	total := &Result{Session: s}
+	var cookie []byte
+	for page := 1; ; page++ {
+		m.startPage()
+		res, err := s.Send(ctx, Request{
+			Body:  Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: size, Cookie: cookie})), Name: r.Body.Name},
+			Vars:  r.Vars,
+			Reply: Sinks{Body: m, NotSOAP: r.Reply.NotSOAP, Arrived: r.Reply.Arrived, Reading: r.Reply.Reading},
+		})
+		if res != nil {
+			total.Reply, total.SOAP = res.Reply, res.SOAP
+			total.Problems = append(total.Problems, res.Problems...)
+		}
+		if err == nil {
+			err = m.err
+		}
+		if err == nil {
+			err = m.pageDone()
+		}
+		if err == nil && ctx.Err() != nil {
+			err = &InterruptedError{URL: s.State.URL, While: "paging through", Err: ctx.Err()}
+		}
+		if err != nil {
+			if len(cookie) > 0 {
+				total.AbandonErr = s.abandon(ctx, search, r, cookie)
+			}
+			m.close(false)
+			total.Pages, total.Entries = page-1, m.entries
+			return total, err
+		}
+		total.Pages, total.Entries = page, m.entries
+		if p.Progress != nil {
+			p.Progress(page, m.entries)
+		}
+		cookie = m.cookie
+		if len(cookie) == 0 {
+			return total, m.close(true)
+		}
+	}
+}
+
+// abandon sends the cookie back with size 0, so the server frees the
+// search (RFC 2696 §3), even when ctx has ended; its reply is not shown.
+func (s *Session) abandon(ctx context.Context, search *searchBody, r Request, cookie []byte) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := s.Send(ctx, Request{Body: Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: 0, Cookie: cookie}))}, Vars: r.Vars})
+	return err
+}
+
+// searchBody is a DSML batchRequest with one searchRequest, cut where the
+// paged results control goes (the first child of the searchRequest, as
+// DSML puts controls first), any such control of the caller's taken out.
+type searchBody struct {
+	head, tail []byte
+	prefix     string // of the searchRequest's name, for the control's
+}
+
+func (sb *searchBody) page(p ldapcontrol.Paged) []byte {
+	pf := sb.prefix
+	if pf != "" {
+		pf += ":"
+	}
+	var b bytes.Buffer
+	b.Write(sb.head)
+	fmt.Fprintf(&b, `<%scontrol type="%s" criticality="true"><%scontrolValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xsi:type="xsd:base64Binary">%s</%scontrolValue></%scontrol>`,
+		pf, ldapcontrol.PagedResultsOID, pf, p.Base64(), pf, pf)
+	b.Write(sb.tail)
+	return b.Bytes()
+}
+
+// pageable checks a body is one DSML search and cuts it for paging.
+func pageable(b *envelope.Body) (*searchBody, error) {
+	if b.IsEnvelope() {
+		return nil, &NotPageableError{Why: "it is a whole envelope"}
+	}
+	if b.Namespace != dsmlCoreNS || (b.Local != "batchRequest" && b.Local != "searchRequest") {
+		return nil, &NotPageableError{Why: fmt.Sprintf("it is <%s> in namespace %q", b.Local, b.Namespace)}
+	}
+	src := b.XML
+	if b.Local == "searchRequest" {
+		src = append(append([]byte(`<batchRequest xmlns="`+dsmlCoreNS+`">`), src...), "</batchRequest>"...)
+	}
+	lx := xmltok.NewBytesLexer(src)
+	var scope xmltok.Scope
+	var (
+		out      bytes.Buffer
+		sb       searchBody
+		searches int
+		cut      = -1 // where the control goes, in out
+		skip     = 0  // depth of a paged control being dropped, 0 when none
+		attrs    []xmltok.Attr
+	)
+	for {
+		t, err := lx.Next()
+		if err != nil {
+			break // the body was checked to be well-formed: this is its end
+		}
+		depth := scope.Depth()
+		switch t.Kind {
+		case xmltok.StartTag, xmltok.EmptyTag:
+			if err := scope.Push(&t); err != nil {
+				return nil, &NotPageableError{Why: err.Error()}
+			}
+			prefix, local := xmltok.Split(t.Name)
+			ns, _ := scope.URI(prefix)
+			switch {
+			case skip > 0:
+			case depth == 1 && (ns != dsmlCoreNS || string(local) != "searchRequest"):
+				return nil, &NotPageableError{Why: fmt.Sprintf("the batchRequest holds a <%s>", local)}
+			case depth == 1:
+				searches++
+				if t.Kind == xmltok.EmptyTag {
+					return nil, &NotPageableError{Why: "the searchRequest has no filter"}
+				}
+				sb.prefix = string(prefix)
+				out.Write(t.Raw)
+				cut = out.Len()
+				continue
+			case depth == 2 && ns == dsmlCoreNS && string(local) == "control":
+				if attrs, err = t.Attrs(attrs[:0]); err == nil && pagedControl(attrs) {
+					if t.Kind == xmltok.StartTag {
+						skip = depth + 1
+					}
+					if t.Kind == xmltok.EmptyTag {
+						scope.Pop(&t)
+					}
+					continue
+				}
+			}
+			if t.Kind == xmltok.EmptyTag {
+				scope.Pop(&t)
+			}
+			if skip == 0 {
+				out.Write(t.Raw)
+			}
+			continue
+		case xmltok.EndTag:
+			scope.Pop(&t)
+			if skip > 0 {
+				if depth == skip {
+					skip = 0
+				}
+				continue
+			}
+		default:
+			if skip > 0 {
+				continue
+			}
+		}
+		out.Write(t.Raw)
+	}
+	if searches != 1 {
+		return nil, &NotPageableError{Why: fmt.Sprintf("it holds %d searchRequests", searches)}
+	}
+	all := out.Bytes()
+	sb.head, sb.tail = all[:cut], all[cut:]
+	return &sb, nil
+}
+
+// pagedControl reports whether a control's attributes make it the paged
+// results control.
+func pagedControl(attrs []xmltok.Attr) bool {
+	for _, a := range attrs {
+		if string(a.Name) == "type" && strings.TrimSpace(string(a.Value)) == ldapcontrol.PagedResultsOID {
+			return true
+		}
+	}
+	return false
+}
+
+// merger joins the batchResponses of the pages into one: the first page's
+// batchResponse and searchResponse start tags, every entry (passed on only
+// once complete), and the last page's searchResultDone without its control.
+type merger struct {
+	out     reply.TokenWriter
+	err     error // the first error of out
+	started bool  // the merged document's start tags are written
+	depth   int   // within the page's body element
+	names   [2][]byte
+
+	entry           []xmltok.Token // the entry being read
+	inEntry         bool
+	done            []xmltok.Token // this page's searchResultDone
+	inDone          bool
+	last            []xmltok.Token // the last page's searchResultDone
+	cookie          []byte
+	entries         int
+	searchResponses int
+}
+
+func (m *merger) startPage() {
+	m.depth, m.done, m.inDone, m.cookie, m.searchResponses = 0, nil, false, nil, 0
+}
+
+func clone(t *xmltok.Token) xmltok.Token {
+	return xmltok.Token{Kind: t.Kind, Raw: bytes.Clone(t.Raw), Name: bytes.Clone(t.Name), Line: t.Line}
+}
+
+func (m *merger) emit(t *xmltok.Token) {
+	if m.err == nil && m.out != nil {
+		m.err = m.out.Write(t)
+	}
+}
+
+// Write takes the tokens of a page's Body, as reply.Stream passes them.
+func (m *merger) Write(t *xmltok.Token) error {
+	d := m.depth
+	switch t.Kind {
+	case xmltok.StartTag, xmltok.EmptyTag:
+		if t.Kind == xmltok.StartTag {
+			m.depth++
+		}
+		switch {
+		case m.inEntry:
+			m.entry = append(m.entry, clone(t))
+		case m.inDone:
+			m.done = append(m.done, clone(t))
+		case d == 0 || d == 1: // batchResponse, searchResponse
+			if d == 1 {
+				m.searchResponses++
+			}
+			if !m.started {
+				m.names[d] = bytes.Clone(t.Name)
+				m.emit(t)
+				if d == 1 {
+					m.started = true
+				}
+			}
+		case d == 2 && localIs(t.Name, "searchResultDone"):
+			m.done = append(m.done[:0], clone(t))
+			m.inDone = t.Kind == xmltok.StartTag
+		case d == 2:
+			m.entry = append(m.entry[:0], clone(t))
+			m.inEntry = t.Kind == xmltok.StartTag
+			if !m.inEntry {
+				m.flushEntry()
+			}
+		}
+	case xmltok.EndTag:
+		m.depth--
+		switch {
+		case m.inEntry:
+			m.entry = append(m.entry, clone(t))
+			if m.depth == 2 {
+				m.inEntry = false
+				m.flushEntry()
+			}
+		case m.inDone:
+			m.done = append(m.done, clone(t))
+			if m.depth == 2 {
+				m.inDone = false
+			}
+		}
+	default:
+		switch {
+		case m.inEntry:
+			m.entry = append(m.entry, clone(t))
+		case m.inDone:
+			m.done = append(m.done, clone(t))
+		}
+	}
+	return nil // the page streams on; m.err ends the paging after it
+}
+
+func (m *merger) flushEntry() {
+	for i := range m.entry {
+		m.emit(&m.entry[i])
+	}
+	if localIs(m.entry[0].Name, "searchResultEntry") {
+		m.entries++
+	}
+	m.entry = m.entry[:0]
+}
+
+// pageDone checks the page's searchResultDone: a result code other than
+// success fails the paging; its paged control's cookie asks for the next.
+func (m *merger) pageDone() error {
+	if m.searchResponses != 1 || len(m.done) == 0 {
+		return &ReplyError{Err: errors.New("the page holds no searchResponse ending in a searchResultDone")}
+	}
+	var raw bytes.Buffer
+	for _, t := range m.done {
+		raw.Write(t.Raw)
+	}
+	// Parsed alone, its prefixes may be undeclared: the queries go by local
+	// names.
+	doc, err := xmlquery.Parse(bytes.NewReader(raw.Bytes()))
+	if err != nil {
+		return &ReplyError{Err: fmt.Errorf("searchResultDone: %w", err)}
+	}
+	rc := xmlquery.FindOne(doc, "//*[local-name()='searchResultDone']/*[local-name()='resultCode']")
+	if rc == nil {
+		return &ReplyError{Err: errors.New("searchResultDone without a resultCode")}
+	}
+	if code := rc.SelectAttr("code"); strings.TrimSpace(code) != "0" {
+		msg := ""
+		if em := xmlquery.FindOne(doc, "//*[local-name()='searchResultDone']/*[local-name()='errorMessage']"); em != nil {
+			msg = em.InnerText()
+		}
+		return &FaultError{Problem: reply.Problem{Kind: "DSML searchResultDone", Severity: reply.SeverityError,
+			Code: strings.TrimSpace(code) + " " + rc.SelectAttr("descr"), Message: msg}}
+	}
+	m.cookie = nil
+	for _, c := range xmlquery.Find(doc, "//*[local-name()='searchResultDone']/*[local-name()='control']") {
+		if strings.TrimSpace(c.SelectAttr("type")) != ldapcontrol.PagedResultsOID {
+			continue
+		}
+		v := xmlquery.FindOne(c, "*[local-name()='controlValue']")
+		if v == nil {
+			continue
+		}
+		p, err := ldapcontrol.DecodePagedBase64(strings.TrimSpace(v.InnerText()))
+		if err != nil {
+			return &ReplyError{Err: fmt.Errorf("searchResultDone: paged results control: %w", err)}
+		}
+		m.cookie = p.Cookie
+	}
+	m.last = m.done
+	return nil
+}
+
+// close ends the merged document: after the last page with its
+// searchResultDone (its paged control taken out); after a failure right
+// after the last complete entry, with no searchResultDone, which would
+// claim a result.
+func (m *merger) close(complete bool) error {
+	if !m.started {
+		return m.err
+	}
+	if complete {
+		skip := 0
+		for i := range m.last {
+			t := &m.last[i]
+			if skip > 0 {
+				if t.Kind == xmltok.StartTag {
+					skip++
+				} else if t.Kind == xmltok.EndTag {
+					skip--
+				}
+				continue
+			}
+			if i > 0 && (t.Kind == xmltok.StartTag || t.Kind == xmltok.EmptyTag) && localIs(t.Name, "control") {
+				if t.Kind == xmltok.StartTag {
+					skip = 1
+				}
+				continue
+			}
+			m.emit(t)
+		}
+	}
+	for _, name := range []([]byte){m.names[1], m.names[0]} {
+		m.emit(&xmltok.Token{Kind: xmltok.EndTag, Raw: []byte("</" + string(name) + ">"), Name: name})
+	}
+	m.emit(&xmltok.Token{Kind: xmltok.Text, Raw: []byte("\n")})
+	return m.err
+}
+
+func localIs(qname []byte, local string) bool {
+	_, l := xmltok.Split(qname)
+	return string(l) == local
+}
