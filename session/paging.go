@@ -100,7 +100,12 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 			err = m.err
 		}
 		if err == nil {
-			err = m.pageDone()
+			if err = m.pageDone(); err != nil {
+				var fe *FaultError
+				if !errors.As(err, &fe) {
+					err = &ReplyError{URL: s.State.URL, Reason: res.Reply.Reason, ContentType: res.Reply.Header.Get("Content-Type"), Err: err}
+				}
+			}
 		}
 		if err == nil && ctx.Err() != nil {
 			err = &InterruptedError{URL: s.State.URL, While: "paging through", Err: ctx.Err()}
@@ -264,6 +269,8 @@ type merger struct {
 	depth   int   // within the page's body element
 	names   [2][]byte
 
+	root            []byte // this page's batchResponse start tag, standing alone
+	rootName        []byte
 	entry           []xmltok.Token // the entry being read
 	inEntry         bool
 	done            []xmltok.Token // this page's searchResultDone
@@ -302,6 +309,9 @@ func (m *merger) Write(t *xmltok.Token) error {
 		case m.inDone:
 			m.done = append(m.done, clone(t))
 		case d == 0 || d == 1: // batchResponse, searchResponse
+			if d == 0 && t.Kind == xmltok.StartTag {
+				m.root, m.rootName = bytes.Clone(t.Raw), bytes.Clone(t.Name)
+			}
 			if d == 1 {
 				m.searchResponses++
 			}
@@ -362,21 +372,23 @@ func (m *merger) flushEntry() {
 // success fails the paging; its paged control's cookie asks for the next.
 func (m *merger) pageDone() error {
 	if m.searchResponses != 1 || len(m.done) == 0 {
-		return &ReplyError{Err: errors.New("the page holds no searchResponse ending in a searchResultDone")}
+		return errors.New("the page holds no searchResponse ending in a searchResultDone")
 	}
+	// Parsed inside the page's batchResponse start tag, which declares the
+	// namespaces in scope, so that its prefixes resolve.
 	var raw bytes.Buffer
+	raw.Write(m.root)
 	for _, t := range m.done {
 		raw.Write(t.Raw)
 	}
-	// Parsed alone, its prefixes may be undeclared: the queries go by local
-	// names.
+	raw.WriteString("</" + string(m.rootName) + ">")
 	doc, err := xmlquery.Parse(bytes.NewReader(raw.Bytes()))
 	if err != nil {
-		return &ReplyError{Err: fmt.Errorf("searchResultDone: %w", err)}
+		return fmt.Errorf("searchResultDone: %w", err)
 	}
 	rc := xmlquery.FindOne(doc, "//*[local-name()='searchResultDone']/*[local-name()='resultCode']")
 	if rc == nil {
-		return &ReplyError{Err: errors.New("searchResultDone without a resultCode")}
+		return errors.New("searchResultDone without a resultCode")
 	}
 	if code := rc.SelectAttr("code"); strings.TrimSpace(code) != "0" {
 		msg := ""
@@ -397,7 +409,7 @@ func (m *merger) pageDone() error {
 		}
 		p, err := ldapcontrol.DecodePagedBase64(strings.TrimSpace(v.InnerText()))
 		if err != nil {
-			return &ReplyError{Err: fmt.Errorf("searchResultDone: paged results control: %w", err)}
+			return fmt.Errorf("searchResultDone: paged results control: %w", err)
 		}
 		m.cookie = p.Cookie
 	}
