@@ -78,6 +78,8 @@ func classify(err error) (int, []string) {
 		httpErr     *session.HTTPError
 		redirect    *session.RedirectError
 		replyErr    *session.ReplyError
+		notPageable *session.NotPageableError
+		pageSize    *session.PageSizeError
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -97,6 +99,8 @@ func classify(err error) (int, []string) {
 		if errors.Is(err, transport.ErrURLCredentials) {
 			return ExitUsage, []string{"use --user, and SOAPSESS_PASSWORD or --password-file"}
 		}
+		return ExitUsage, nil
+	case errors.As(err, &notPageable), errors.As(err, &pageSize):
 		return ExitUsage, nil
 	case errors.As(err, &config), errors.As(err, &body), errors.As(err, &dialect),
 		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName),
