@@ -7,8 +7,12 @@
 //
 // It exists so the CLI can be demonstrated and tested without Windows, SSAS or
 // SQL Server. It is written independently of the client packages (stdlib
-// encoding/xml only), so that a bug shared by client and server cannot hide.
-// It stores sessions and a tiny LDAP-like directory, but executes no MDX or SQL.
+// encoding/xml only), so that a bug shared by client and server cannot hide;
+// the one shared piece is the BER codec of the paged results control
+// (package ldapcontrol), which is tested on its own against the encodings
+// Windows writes. It stores sessions and an LDAP-like directory (small, or
+// with Options.DSMLEntries generated users, searchable in pages inside a DSML
+// session as through DSML Services for Windows), but executes no MDX or SQL.
 package refserver
 
 import (
@@ -36,6 +40,15 @@ type Options struct {
 	// GzipMinimum is the smallest reply gzipped for a client that accepts it;
 	// 0 => 1024, as web servers leave small replies alone; 1 gzips everything.
 	GzipMinimum int
+	// DSMLEntries adds that many generated users to the DSML directory, in
+	// the container DSMLUsersDN (cn=Users,dc=example,dc=com), as
+	// "cn=User 00001,cn=Users,dc=example,dc=com" and on, each with
+	// objectClass (top, person, organizationalPerson, user), cn, sn,
+	// sAMAccountName and mail; numbers have at least five digits, zero-padded.
+	// They are built when a search reaches them, so a large directory costs
+	// almost no memory. 0 => only the small fixed directory, without
+	// cn=Users; values above MaxDSMLEntries are cut to it.
+	DSMLEntries int
 }
 
 // Server is the reference server. Create it with New; it is safe for
@@ -69,7 +82,7 @@ func New(opts Options) *Server {
 		sqlMax:  opts.SQLMaxTimeout,
 		maxBody: opts.MaxBody,
 		now:     opts.Now,
-		dir:     newDirectory(),
+		dir:     newDirectory(opts.DSMLEntries),
 	}
 	if s.idle <= 0 {
 		s.idle = 10 * time.Minute
@@ -103,6 +116,26 @@ func (s *Server) ActiveSessions() int {
 	return s.sessions.active()
 }
 
+// Cursors returns the number of open paged searches (DSML paged results
+// cursors) across all live sessions. A cursor is freed by the last page of
+// its search, by an abandon (size 0 with its cookie), by being discarded when
+// its session opens an eleventh, or with its session (EndSession or expiry).
+func (s *Server) Cursors() int {
+	return s.sessions.cursors()
+}
+
+// DSMLEntryDNs returns, in the directory's order, the DNs a DSML search of
+// base with searchScope ("baseObject", "singleLevel" or "wholeSubtree") and a filter
+// matching everything would return, without the size limit; nil when base
+// does not exist. It panics on any other scope.
+func (s *Server) DSMLEntryDNs(base, searchScope string) []string {
+	sc, ok := map[string]scope{"baseObject": scopeBase, "singleLevel": scopeOne, "wholeSubtree": scopeSub}[searchScope]
+	if !ok {
+		panic("refserver: DSMLEntryDNs: scope " + strconv.Quote(searchScope) + " is not baseObject, singleLevel or wholeSubtree")
+	}
+	return s.dir.dns(normDN(base), sc)
+}
+
 // call is one accepted SOAP request as the dialect handlers see it.
 type call struct {
 	r    *http.Request
@@ -133,7 +166,8 @@ POST /xmla/virtuoso  XML for Analysis sessions, OpenLink Virtuoso style (Session
 POST /sql            SQL Server native XML Web Services sessions (sqloptions:sqlSession)
 
 Requests: SOAP 1.1, Content-Type text/xml. Nothing is executed: the server keeps
-sessions and a tiny in-memory directory for DSML.
+sessions and an in-memory directory for DSML; inside a DSML session, searches
+page with the paged results control (1.2.840.113556.1.4.319).
 `
 
 // ServeHTTP routes a request to the endpoint named by its path.

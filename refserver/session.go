@@ -22,7 +22,36 @@ type session struct {
 	user     string
 	lastUsed time.Time
 	idle     time.Duration
+	// cursors are the session's open paged searches (DSML only), by cookie.
+	// They live and die with the session, as DSFW's paged-search state lives
+	// on the session's own LDAP connection: ending or expiring the session
+	// drops them with it.
+	cursors map[string]*cursor
+	clock   uint64 // orders cursors by last use
 }
+
+// cursor is where an open paged search stands: the search it belongs to (its
+// base, scope and filter, canonically) and the sequence number of the next
+// directory entry to look at. It holds no entries.
+type cursor struct {
+	search  string
+	next    uint64
+	lastUse uint64
+}
+
+// maxCursorsPerSession is Active Directory's default MaxResultSetsPerConn:
+// "The LDAP server allows no more than MaxResultSetsPerConn cookies per LDAP
+// connection" (Microsoft, "How LDAP server cookies are handled"). As there,
+// storing one more discards another (here the least recently used), whose
+// cookie then fails like any unknown one.
+const maxCursorsPerSession = 10
+
+var (
+	// errNoCursor: the cookie is not one of this session's open searches.
+	errNoCursor = errors.New("paged results cookie unknown in this session")
+	// errOtherSearch: the cookie is the session's, for another search.
+	errOtherSearch = errors.New("paged results cookie issued for a different search")
+)
 
 func (s *session) expired(now time.Time) bool {
 	return !now.Before(s.lastUsed.Add(s.idle))
@@ -88,6 +117,86 @@ func (st *sessionStore) end(endpoint, id, user string) error {
 	}
 	delete(st.m, k)
 	return nil
+}
+
+// takeCursor removes and returns the session's cursor for cookie, if search
+// is the one it belongs to; a cookie presented for another search stays valid
+// for its own.
+func (st *sessionStore) takeCursor(k sessionKey, cookie, search string) (*cursor, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.live(k)
+	if s == nil {
+		return nil, errNoCursor
+	}
+	c, ok := s.cursors[cookie]
+	if !ok {
+		return nil, errNoCursor
+	}
+	if c.search != search {
+		return nil, errOtherSearch
+	}
+	delete(s.cursors, cookie)
+	return c, nil
+}
+
+// putCursor stores c under a fresh random cookie and returns the cookie. When
+// the session has gone meanwhile (an EndSession's own body, or expiry), the
+// cursor is dropped with it and the cookie leads nowhere.
+func (st *sessionStore) putCursor(k sessionKey, c *cursor) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cookie := string(randomBytes(16))
+	s := st.live(k)
+	if s == nil {
+		return cookie
+	}
+	if s.cursors == nil {
+		s.cursors = map[string]*cursor{}
+	}
+	for s.cursors[cookie] != nil {
+		cookie = string(randomBytes(16))
+	}
+	for len(s.cursors) >= maxCursorsPerSession {
+		var oldest string
+		for ck, oc := range s.cursors {
+			if oldest == "" || oc.lastUse < s.cursors[oldest].lastUse {
+				oldest = ck
+			}
+		}
+		delete(s.cursors, oldest)
+	}
+	s.clock++
+	c.lastUse = s.clock
+	s.cursors[cookie] = c
+	return cookie
+}
+
+// cursors counts the open paged searches of all live sessions.
+func (st *sessionStore) cursors() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.sweep(st.now())
+	n := 0
+	for _, s := range st.m {
+		n += len(s.cursors)
+	}
+	return n
+}
+
+// live returns the session k if it exists and has not expired; it must be
+// called with mu held. Cursor operations run after the request was admitted
+// and do not check the user again.
+func (st *sessionStore) live(k sessionKey) *session {
+	s, ok := st.m[k]
+	if !ok {
+		return nil
+	}
+	if s.expired(st.now()) {
+		delete(st.m, k)
+		return nil
+	}
+	return s
 }
 
 func (st *sessionStore) active() int {
