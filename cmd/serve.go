@@ -23,16 +23,21 @@ semantics, so soapsess (or any SOAP client) can be tried without them:
    /xmla            XML for Analysis, SSAS-like (DISCOVER_DATASOURCES, empty Execute)
    /xmla/virtuoso   XML for Analysis, Virtuoso-like (SessionID spelling)
    /sql             SQL Server native SOAP (sqlbatch answers a row count)
+--dsml-entries N adds N users under cn=Users,dc=example,dc=com to page
+through inside a DSML session; an unpaged search returns at most 1000 of
+them, as Active Directory does.
 Set SOAPSESS_SERVE_PASSWORD to require that password with HTTP Basic auth.
 One line per request is logged on stderr. Stop it with Ctrl-C.
 
 Examples:
    soapsess serve
-   soapsess serve --addr 127.0.0.1:9000 --idle-timeout 30s`,
+   soapsess serve --addr 127.0.0.1:9000 --idle-timeout 30s
+   soapsess serve --dsml-entries 5000`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8808", Usage: "address to listen on; keep it on loopback"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end DSML and XMLA sessions idle this long"},
 			&cli.IntFlag{Name: "sql-max-timeout", Value: 300, Usage: "the SQL endpoint's session timeout cap, in `SECONDS`"},
+			&cli.IntFlag{Name: "dsml-entries", Value: 0, Usage: "add `N` generated users under cn=Users,dc=example,dc=com to the DSML directory (0 to 1000000)"},
 		},
 		Action: a.serve,
 	}
@@ -45,6 +50,9 @@ func (a *appCtx) serve(c *cli.Context) error {
 	if c.Duration("idle-timeout") <= 0 || c.Int("sql-max-timeout") <= 0 {
 		return usageError("--idle-timeout and --sql-max-timeout must be positive")
 	}
+	if n := c.Int("dsml-entries"); n < 0 || n > refserver.MaxDSMLEntries {
+		return usageError("--dsml-entries must be between 0 and %d", refserver.MaxDSMLEntries)
+	}
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return withCode(ExitError, fmt.Errorf("listen: %w", err))
@@ -56,6 +64,7 @@ func (a *appCtx) serve(c *cli.Context) error {
 		Handler: refserver.New(refserver.Options{
 			IdleTimeout:   c.Duration("idle-timeout"),
 			SQLMaxTimeout: c.Int("sql-max-timeout"),
+			DSMLEntries:   c.Int("dsml-entries"),
 			Password:      a.io.getenv("SOAPSESS_SERVE_PASSWORD"),
 			Log:           a.io.Err,
 		}),

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,21 +61,35 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-func TestServe(t *testing.T) {
+// startServe runs soapsess serve with args on a free loopback port and
+// returns its address, its log, and a stop that cancels it (Ctrl-C) and
+// returns its exit code.
+func startServe(t *testing.T, args ...string) (addr string, log *lockedBuffer, stop func() int) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
+	addr = ln.Addr().String()
 	ln.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := &lockedBuffer{}
+	log = &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"soapsess", "serve", "--addr", addr}, &IO{In: strings.NewReader(""), Out: log, Err: log})
+		done <- run(ctx, append([]string{"soapsess", "serve", "--addr", addr}, args...), &IO{In: strings.NewReader(""), Out: log, Err: log})
 	}()
+	stopped := false
+	stop = func() int {
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() {
+		if !stopped {
+			stop()
+		}
+	})
 	// Wait, boundedly, for the line serve writes once it listens, rather
 	// than for a fixed time. Reading it through the buffer's lock also
 	// orders serve's start (urfave/cli shares its help flag between apps)
@@ -82,10 +97,11 @@ func TestServe(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if strings.Contains(log.String(), "reference server on ") {
-			break
+			return addr, log, stop
 		}
 		select {
 		case code := <-done:
+			stopped = true
 			t.Fatalf("serve exited %d early:\n%s", code, log.String())
 		default:
 		}
@@ -94,7 +110,10 @@ func TestServe(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
 
+func TestServe(t *testing.T) {
+	addr, log, stop := startServe(t)
 	state := t.TempDir() + "/state"
 	for _, args := range [][]string{
 		{"begin", "--url", "http://" + addr + "/xmla", "--dialect", "xmla"},
@@ -106,8 +125,7 @@ func TestServe(t *testing.T) {
 			t.Fatalf("%v exited %d: %s", args, code, errb.String())
 		}
 	}
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Errorf("serve exited %d after Ctrl-C", code)
 	}
 	s := log.String()
@@ -116,6 +134,44 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(s, "reference server stopped") {
 		t.Errorf("serve did not say it stopped:\n%s", s)
+	}
+}
+
+// --dsml-entries N: N users under cn=Users, of which an unpaged search
+// returns the first 1,000 and sizeLimitExceeded.
+func TestServeDSMLEntries(t *testing.T) {
+	addr, _, _ := startServe(t, "--dsml-entries", "1200")
+	const body = `<se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/"><se:Body>` +
+		`<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core"><searchRequest dn="` + refserver.DSMLUsersDN + `" scope="singleLevel">` +
+		`<filter><present name="objectClass"/></filter><attributes><attribute name="1.1"/></attributes></searchRequest></batchRequest></se:Body></se:Envelope>`
+	resp, err := http.Post("http://"+addr+refserver.PathDSML, "text/xml; charset=utf-8", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	reply, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := string(reply)
+	if n := strings.Count(r, "<searchResultEntry "); n != 1000 {
+		t.Errorf("unpaged search of 1200 users returned %d entries, want 1000", n)
+	}
+	if !strings.Contains(r, `dn="cn=User 01000,cn=Users,dc=example,dc=com"`) || strings.Contains(r, `dn="cn=User 01001,`) {
+		t.Errorf("the unpaged reply is not the first 1000 users")
+	}
+	if !strings.Contains(r, `<resultCode code="4" descr="sizeLimitExceeded"/>`) {
+		t.Errorf("the unpaged reply does not end in sizeLimitExceeded")
+	}
+}
+
+func TestServeDSMLEntriesRange(t *testing.T) {
+	for _, n := range []string{"-1", "1000001"} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"soapsess", "serve", "--addr", "127.0.0.1:0", "--dsml-entries", n}, testIO(&out, &errb))
+		if code != ExitUsage || !strings.Contains(errb.String(), "--dsml-entries must be between 0 and 1000000") {
+			t.Errorf("--dsml-entries %s: exit %d, stderr %q; want %d and the range", n, code, errb.String(), ExitUsage)
+		}
 	}
 }
 
