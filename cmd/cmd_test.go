@@ -94,6 +94,7 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	/dsml /xmla /xmla/virtuoso /sql   the reference server
 //	/expiring/...                     a reference server whose clock jumps an hour per look, so every session has expired by its next request
 //	/auth/...                         a reference server that wants the password s3cret-pw
+//	/big/dsml                          a reference server whose DSML directory has 5,000 users
 //	/broken/...                       answers no real server should give
 func startServers(t *testing.T) string {
 	t.Helper()
@@ -105,6 +106,7 @@ func startServers(t *testing.T) string {
 		Now: func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Hour) },
 	})))
 	mux.Handle("/auth/", http.StripPrefix("/auth", refserver.New(refserver.Options{Password: "s3cret-pw"})))
+	mux.Handle("/big/", http.StripPrefix("/big", refserver.New(refserver.Options{DSMLEntries: 5000})))
 	mux.HandleFunc("/broken/html502", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)

@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -131,22 +130,28 @@ func (d *Dialect) templateError(file string, err error) error {
 
 // templateFuncs are the functions header and body templates may call:
 //
-//	{{fail "message"}}                  refuse to render, with this message
-//	{{pagedControl 500 .Var.cookie}}    the base64 value of a paged results
-//	                                    control (RFC 2696) asking for 500
-//	                                    entries after the page whose cookie
-//	                                    (base64) is given; "" for the first
+//	{{fail "message"}}                 refuse to render, with this message
+//	{{pagedControl 500 .Var.last}}     the value of a paged results control
+//	                                   (RFC 2696, base64) asking for 500
+//	                                   entries after the page whose own
+//	                                   control value (the controlValue of its
+//	                                   searchResultDone, as the server sent
+//	                                   it) is given; "" for the first page
 var templateFuncs = template.FuncMap{
 	"fail": func(msg string) (string, error) { return "", errors.New(msg) },
-	"pagedControl": func(size int, cookie string) (string, error) {
-		c, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cookie))
-		if err != nil {
-			return "", fmt.Errorf("pagedControl: the cookie is not base64: %w", err)
-		}
+	"pagedControl": func(size int, last string) (string, error) {
 		if size < 0 {
 			return "", fmt.Errorf("pagedControl: size %d", size)
 		}
-		return ldapcontrol.Paged{Size: size, Cookie: c}.Base64(), nil
+		var cookie []byte
+		if last = strings.TrimSpace(last); last != "" {
+			p, err := ldapcontrol.DecodePagedBase64(last)
+			if err != nil {
+				return "", fmt.Errorf("pagedControl: the last page's control value: %w", err)
+			}
+			cookie = p.Cookie
+		}
+		return ldapcontrol.Paged{Size: size, Cookie: cookie}.Base64(), nil
 	},
 }
 

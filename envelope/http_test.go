@@ -53,18 +53,24 @@ func TestNewRequest(t *testing.T) {
 	}
 }
 
-// A body of one's own pages by hand: {{pagedControl SIZE COOKIE}} writes
-// the control's value, the cookie given as a variable in base64.
+// A body of one's own pages by hand: {{pagedControl SIZE LAST}} writes the
+// control's value, with the cookie of the last page's control value (as the
+// server sent it) given as a variable.
 func TestPagedControlInABodyTemplate(t *testing.T) {
 	d := dialect(t, "dsml")
-	src := []byte(`<searchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core" dn="dc=x"><control type="1.2.840.113556.1.4.319"><controlValue>{{pagedControl 500 .Var.cookie}}</controlValue></control><filter><present name="cn"/></filter></searchRequest>`)
-	for cookie, want := range map[string]string{"": "MAYCAgH0BAA=", "AQID": "MAkCAgH0BAMBAgM="} {
-		out, err := d.RenderBody("search.xml", src, Values{Vars: map[string]string{"cookie": cookie}})
+	src := []byte(`<searchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core" dn="dc=x"><control type="1.2.840.113556.1.4.319"><controlValue>{{pagedControl 500 .Var.last}}</controlValue></control><filter><present name="cn"/></filter></searchRequest>`)
+	for last, want := range map[string]string{
+		"":                     "MAYCAgH0BAA=",     // the first page
+		"MIQAAAAJAgIB9AQDAQID": "MAkCAgH0BAMBAgM=", // after a page whose cookie is 01 02 03, long form as Windows writes it
+	} {
+		out, err := d.RenderBody("search.xml", src, Values{Vars: map[string]string{"last": last}})
 		if err != nil || !strings.Contains(string(out), "<controlValue>"+want+"</controlValue>") {
-			t.Errorf("cookie %q: %s, %v; want %s", cookie, out, err, want)
+			t.Errorf("last %q: %s, %v; want %s", last, out, err, want)
 		}
 	}
-	if _, err := d.RenderBody("search.xml", src, Values{Vars: map[string]string{"cookie": "not base64!"}}); err == nil {
-		t.Error("a cookie that is not base64 was taken")
+	for _, bad := range []string{"not base64!", "AQID"} {
+		if _, err := d.RenderBody("search.xml", src, Values{Vars: map[string]string{"last": bad}}); err == nil {
+			t.Errorf("%q was taken for a control value", bad)
+		}
 	}
 }

@@ -87,11 +87,16 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 	var cookie []byte
 	for page := 1; ; page++ {
 		m.startPage()
-		res, err := s.Send(ctx, Request{
+		// A page on its way when ctx ends is let finish, for a while: the
+		// server has moved its search on, and only that page's cookie can
+		// abandon it.
+		pageCtx, stop := finishing(ctx, PageGrace)
+		res, err := s.Send(pageCtx, Request{
 			Body:  Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: size, Cookie: cookie})), Name: r.Body.Name},
 			Vars:  r.Vars,
 			Reply: Sinks{Body: m, NotSOAP: r.Reply.NotSOAP, Arrived: r.Reply.Arrived, Reading: r.Reply.Reading},
 		})
+		stop()
 		if res != nil {
 			total.Reply, total.SOAP = res.Reply, res.SOAP
 			total.Problems = append(total.Problems, res.Problems...)
@@ -107,7 +112,15 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 				}
 			}
 		}
-		if err == nil && ctx.Err() != nil {
+		if err == nil {
+			cookie = m.cookie
+			total.Pages, total.Entries = page, m.entries
+			if p.Progress != nil {
+				p.Progress(page, m.entries)
+			}
+		}
+		var ie *InterruptedError
+		if ctx.Err() != nil && (err == nil || errors.As(err, &ie)) {
 			err = &InterruptedError{URL: s.State.URL, While: "paging through", Err: ctx.Err()}
 		}
 		if err != nil {
@@ -115,18 +128,36 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 				total.AbandonErr = s.abandon(ctx, search, r, cookie)
 			}
 			m.close(false)
-			total.Pages, total.Entries = page-1, m.entries
 			return total, err
 		}
-		total.Pages, total.Entries = page, m.entries
-		if p.Progress != nil {
-			p.Progress(page, m.entries)
-		}
-		cookie = m.cookie
 		if len(cookie) == 0 {
 			return total, m.close(true)
 		}
 	}
+}
+
+// PageGrace is how long a page on its way when the paging is interrupted
+// may take to arrive, so that its cookie can abandon the search.
+const PageGrace = 10 * time.Second
+
+// finishing is a context that ends grace after ctx does.
+func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			t := time.NewTimer(grace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancel()
+			case <-done:
+			}
+		case <-done:
+		}
+	}()
+	return fctx, func() { close(done); cancel() }
 }
 
 // abandon sends the cookie back with size 0, so the server frees the
