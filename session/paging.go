@@ -70,11 +70,7 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 	if r.Reply.Raw != nil || r.DryRun {
 		return nil, &NotPageableError{Why: "a raw copy or a dry run of many pages is not one reply"}
 	}
-	v, err := s.checkedValues(r.Vars)
-	if err != nil {
-		return nil, err
-	}
-	b, err := readBody(s.Dialect, envelope.Session, r.Body, v)
+	_, b, err := s.prepare(envelope.Session, r)
 	if err != nil {
 		return nil, err
 	}

@@ -297,15 +297,23 @@ func (s *Session) checkedValues(vars map[string]string) (envelope.Values, error)
 	return v, &state.CorruptError{Path: s.m.Store.Path(s.State.Name), Err: err}
 }
 
+// prepare is what a request of phase p is made of: the session's values
+// with the request's variables, and its body (the dialect's own when none
+// is given).
+func (s *Session) prepare(p envelope.Phase, r Request) (envelope.Values, *envelope.Body, error) {
+	v, err := s.checkedValues(r.Vars)
+	if err != nil {
+		return v, nil, err
+	}
+	b, err := readBody(s.Dialect, p, r.Body, v)
+	return v, b, err
+}
+
 // Send posts a request inside the session. A request the server answered
 // with SOAP is counted; a session the server says it does not know is
 // dropped (the *FaultError says Rejected).
 func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
-	v, err := s.checkedValues(r.Vars)
-	if err != nil {
-		return nil, err
-	}
-	b, err := readBody(s.Dialect, envelope.Session, r.Body, v)
+	v, b, err := s.prepare(envelope.Session, r)
 	if err != nil {
 		return nil, err
 	}
@@ -336,11 +344,7 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 // with the dialect's own end body (so a statement in r.Body never runs
 // twice). Without a SOAP answer the session is kept (*NotEndedError).
 func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
-	v, err := s.checkedValues(r.Vars)
-	if err != nil {
-		return nil, err
-	}
-	b, err := readBody(s.Dialect, envelope.End, r.Body, v)
+	v, b, err := s.prepare(envelope.End, r)
 	if err != nil {
 		return nil, err
 	}
