@@ -22,8 +22,14 @@ import (
 // Main runs soapsess with args (args[0] is the program name) and returns the
 // exit code.
 func Main(args []string, io *IO) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first signal asks the command to wind down (end a paged search
+		// on the server, keep the state whole); a second one is not caught.
+		<-ctx.Done()
+		stop()
+	}()
 	return run(ctx, args, io)
 }
 
@@ -59,6 +65,7 @@ type appCtx struct {
 	notFound string
 	verbose  bool
 	pager    *pager
+	paging   bool // send --all-pages: one progress line instead of one per request
 }
 
 func init() {

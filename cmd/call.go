@@ -112,11 +112,14 @@ func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (
 		if out.has('h') {
 			fmt.Fprintf(a.io.Out, "%s\n", r.Head)
 		}
-		if p != envelope.Begin {
+		if p != envelope.Begin && !a.paging {
 			infof(a.io, "%s %s in %s, session %s", r.Proto, r.Reason, ms(r.Elapsed), sessionID())
 		}
 	}
-	prog := a.startProgress(a.io.OutTTY)
+	var prog *progress
+	if !a.paging {
+		prog = a.startProgress(a.io.OutTTY)
+	}
 	if prog != nil {
 		s.Reading = func(r io.Reader) io.Reader { return &counting{r: r, p: prog} }
 	}

@@ -3,6 +3,9 @@ package cmd
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,9 +54,12 @@ func (a *appCtx) send(c *cli.Context) error {
 	if size < 1 || size > session.MaxPageSize {
 		return usageError("--page-size %d: want 1 to %d (Active Directory returns at most %d entries a page)", size, session.MaxPageSize, session.MaxPageSize)
 	}
-	if c.Bool("raw") || c.Bool("dry-run") {
-		return usageError("--all-pages makes one document of many replies: --raw and --dry-run show single requests")
+	if c.Bool("raw") || c.Bool("dry-run") || strings.ContainsAny(c.String("print"), "EHhs") {
+		return usageError("--all-pages makes one document of many replies: --raw, --dry-run and --print E, H, h or s show single requests (-v shows them all)")
 	}
+	a.paging = true
+	// The note that Ctrl-C was heard is written while the paging winds down.
+	a.io.Err = &lockedWriter{w: a.io.Err}
 	return a.call(c, envelope.Session, func(s *session.Session, r session.Request) (*session.Result, error) {
 		var merged *bytes.Buffer
 		var pr *printer.Printer
@@ -67,7 +73,18 @@ func (a *appCtx) send(c *cli.Context) error {
 				fmt.Fprintf(a.io.Err, "\r\x1b[Kpage %d, %d entries", pages, entries)
 			}
 		}
+		paged, noted := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(noted)
+			select {
+			case <-c.Context.Done():
+				fmt.Fprintf(a.io.Err, "\r\x1b[Ksoapsess: interrupted: ending the search on the server (Ctrl-C again to quit at once)\n")
+			case <-paged:
+			}
+		}()
 		res, err := s.SendAllPages(c.Context, r, session.Paging{Size: size, Progress: progress})
+		close(paged)
+		<-noted
 		if a.io.ErrTTY {
 			fmt.Fprint(a.io.Err, "\r\x1b[K")
 		}
@@ -85,4 +102,16 @@ func (a *appCtx) send(c *cli.Context) error {
 		}
 		return res, err
 	})
+}
+
+// lockedWriter serialises writes from more than one goroutine.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

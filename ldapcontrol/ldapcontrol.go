@@ -65,7 +65,8 @@ func DecodePaged(b []byte) (p Paged, err error) {
 		return Paged{}, fmt.Errorf("%w: want a SEQUENCE of an INTEGER and an OCTET STRING", ErrNotPaged)
 	}
 	size, cookie := pkt.Children[0], pkt.Children[1]
-	if size.Tag != ber.TagInteger || size.TagType != ber.TypePrimitive || cookie.Tag != ber.TagOctetString || cookie.TagType != ber.TypePrimitive {
+	if size.ClassType != ber.ClassUniversal || size.Tag != ber.TagInteger || size.TagType != ber.TypePrimitive ||
+		cookie.ClassType != ber.ClassUniversal || cookie.Tag != ber.TagOctetString || cookie.TagType != ber.TypePrimitive {
 		return Paged{}, fmt.Errorf("%w: want a SEQUENCE of an INTEGER and an OCTET STRING", ErrNotPaged)
 	}
 	n, ok := size.Value.(int64)

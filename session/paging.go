@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -81,6 +82,7 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 	m := &merger{out: r.Reply.Body}
 	total := &Result{Session: s}
 	var cookie []byte
+	notSOAP, empty := r.Reply.NotSOAP, 0
 	for page := 1; ; page++ {
 		m.startPage()
 		// A page on its way when ctx ends is let finish, for a while: the
@@ -90,9 +92,10 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 		res, err := s.Send(pageCtx, Request{
 			Body:  Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: size, Cookie: cookie})), Name: r.Body.Name},
 			Vars:  r.Vars,
-			Reply: Sinks{Body: m, NotSOAP: r.Reply.NotSOAP, Arrived: r.Reply.Arrived, Reading: r.Reply.Reading},
+			Reply: Sinks{Body: m, NotSOAP: notSOAP, Arrived: r.Reply.Arrived, Reading: r.Reply.Reading},
 		})
 		stop()
+		notSOAP = nil // after the first page, stdout is the merged document: the error says what came
 		if res != nil {
 			total.Reply, total.SOAP = res.Reply, res.SOAP
 			total.Problems = append(total.Problems, res.Problems...)
@@ -103,10 +106,19 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 		if err == nil {
 			if err = m.pageDone(); err != nil {
 				var fe *FaultError
-				if !errors.As(err, &fe) {
+				if errors.As(err, &fe) {
+					total.Problems = append(total.Problems, fe.Problem) // for the caller to show, as a reply's own
+				} else {
 					err = &ReplyError{URL: s.State.URL, Reason: res.Reply.Reason, ContentType: res.Reply.Header.Get("Content-Type"), Err: err}
 				}
 			}
+		}
+		if err == nil && len(m.cookie) > 0 && m.onPage == 0 {
+			if empty++; empty > 1 { // a server that would keep us asking forever
+				err = &ReplyError{URL: s.State.URL, Reason: res.Reply.Reason, Err: errors.New("two pages in a row with no entries and a cookie for more")}
+			}
+		} else {
+			empty = 0
 		}
 		if err == nil {
 			cookie = m.cookie
@@ -132,9 +144,13 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 	}
 }
 
-// PageGrace is how long a page on its way when the paging is interrupted
-// may take to arrive, so that its cookie can abandon the search.
-const PageGrace = 10 * time.Second
+// How long an interrupted paging waits: for a page on its way to arrive
+// (only its cookie can abandon the search the server moved on), and for the
+// server to answer the abandon.
+const (
+	PageGrace   = 10 * time.Second
+	AbandonWait = 10 * time.Second
+)
 
 // finishing is a context that ends grace after ctx does.
 func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
@@ -159,9 +175,12 @@ func finishing(ctx context.Context, grace time.Duration) (context.Context, conte
 // abandon sends the cookie back with size 0, so the server frees the
 // search (RFC 2696 §3), even when ctx has ended; its reply is not shown.
 func (s *Session) abandon(ctx context.Context, search *searchBody, r Request, cookie []byte) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AbandonWait)
 	defer cancel()
 	_, err := s.Send(ctx, Request{Body: Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: 0, Cookie: cookie}))}, Vars: r.Vars})
+	if ctx.Err() != nil {
+		return fmt.Errorf("no answer within %s", AbandonWait)
+	}
 	return err
 }
 
@@ -287,29 +306,38 @@ func pagedControl(attrs []xmltok.Attr) bool {
 }
 
 // merger joins the batchResponses of the pages into one: the first page's
-// batchResponse and searchResponse start tags, every entry (passed on only
-// once complete), and the last page's searchResultDone without its control.
+// batchResponse and searchResponse start tags, every entry of a DSML
+// searchResponse (passed on only once complete), and the last page's
+// searchResultDone without its paged control. Anything else a page holds
+// (an errorResponse, another response) is not copied: the page's problems
+// say what it was. An element from a page whose namespace declarations
+// differ from the first page's gets its own.
 type merger struct {
 	out     reply.TokenWriter
 	err     error // the first error of out
 	started bool  // the merged document's start tags are written
-	depth   int   // within the page's body element
 	names   [2][]byte
+	outer   map[string]string // the bindings in scope in the merged searchResponse
 
-	root            []byte // this page's batchResponse start tag, standing alone
-	rootName        []byte
-	entry           []xmltok.Token // the entry being read
-	inEntry         bool
-	done            []xmltok.Token // this page's searchResultDone
-	inDone          bool
-	last            []xmltok.Token // the last page's searchResultDone
-	cookie          []byte
-	entries         int
-	searchResponses int
+	scope    xmltok.Scope // of this page's body element and below
+	search   bool         // inside this page's DSML searchResponse
+	skip     int          // depth of an element not copied, 0 when none
+	entry    []xmltok.Token
+	inEntry  bool
+	done     []xmltok.Token // this page's searchResultDone, standing alone
+	inDone   bool
+	last     []xmltok.Token // the last page's
+	cookie   []byte
+	entries  int // in all pages
+	onPage   int // in this page
+	searches int // searchResponses in this page
+	attrs    []xmltok.Attr
 }
 
 func (m *merger) startPage() {
-	m.depth, m.done, m.inDone, m.cookie, m.searchResponses = 0, nil, false, nil, 0
+	m.scope = xmltok.Scope{}
+	m.search, m.skip, m.inEntry, m.inDone = false, 0, false, false
+	m.entry, m.done, m.cookie, m.onPage, m.searches = m.entry[:0], nil, nil, 0, 0
 }
 
 func clone(t *xmltok.Token) xmltok.Token {
@@ -322,60 +350,45 @@ func (m *merger) emit(t *xmltok.Token) {
 	}
 }
 
+// alone is a start tag with the declarations it needs where it is put in
+// the merged document: those of its page that the merged searchResponse
+// does not already make.
+func (m *merger) alone(t *xmltok.Token) xmltok.Token {
+	c := clone(t)
+	var missing []xmltok.Binding
+	for _, b := range m.scope.InScope() {
+		if uri, ok := m.outer[b.Prefix]; !ok || uri != b.URI {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) > 0 {
+		if raw, err := xmltok.Declare(t, missing); err == nil {
+			c.Raw = raw
+		}
+	}
+	return c
+}
+
 // Write takes the tokens of a page's Body, as reply.Stream passes them.
 func (m *merger) Write(t *xmltok.Token) error {
-	d := m.depth
 	switch t.Kind {
 	case xmltok.StartTag, xmltok.EmptyTag:
-		if t.Kind == xmltok.StartTag {
-			m.depth++
+		d := m.scope.Depth()
+		if err := m.scope.Push(t); err != nil {
+			return err
 		}
-		switch {
-		case m.inEntry:
-			m.entry = append(m.entry, clone(t))
-		case m.inDone:
-			m.done = append(m.done, clone(t))
-		case d == 0 || d == 1: // batchResponse, searchResponse
-			if d == 0 && t.Kind == xmltok.StartTag {
-				m.root, m.rootName = bytes.Clone(t.Raw), bytes.Clone(t.Name)
-			}
-			if d == 1 {
-				m.searchResponses++
-			}
-			if !m.started {
-				m.names[d] = bytes.Clone(t.Name)
-				m.emit(t)
-				if d == 1 {
-					m.started = true
-				}
-			}
-		case d == 2 && localIs(t.Name, "searchResultDone"):
-			m.done = append(m.done[:0], clone(t))
-			m.inDone = t.Kind == xmltok.StartTag
-		case d == 2:
-			m.entry = append(m.entry[:0], clone(t))
-			m.inEntry = t.Kind == xmltok.StartTag
-			if !m.inEntry {
-				m.flushEntry()
-			}
+		m.start(t, d)
+		if t.Kind == xmltok.EmptyTag {
+			m.end(t, d)
+			return m.scope.Pop(t)
 		}
 	case xmltok.EndTag:
-		m.depth--
-		switch {
-		case m.inEntry:
-			m.entry = append(m.entry, clone(t))
-			if m.depth == 2 {
-				m.inEntry = false
-				m.flushEntry()
-			}
-		case m.inDone:
-			m.done = append(m.done, clone(t))
-			if m.depth == 2 {
-				m.inDone = false
-			}
-		}
+		d := m.scope.Depth() - 1
+		m.end(t, d)
+		return m.scope.Pop(t)
 	default:
 		switch {
+		case m.skip > 0:
 		case m.inEntry:
 			m.entry = append(m.entry, clone(t))
 		case m.inDone:
@@ -385,12 +398,77 @@ func (m *merger) Write(t *xmltok.Token) error {
 	return nil // the page streams on; m.err ends the paging after it
 }
 
+// start takes a start tag at depth d (0: the page's batchResponse).
+func (m *merger) start(t *xmltok.Token, d int) {
+	prefix, local := xmltok.Split(t.Name)
+	ns, _ := m.scope.URI(prefix)
+	dsml := func(name string) bool { return ns == dsmlCoreNS && string(local) == name }
+	switch {
+	case m.skip > 0:
+	case m.inEntry:
+		m.entry = append(m.entry, clone(t))
+	case m.inDone:
+		m.done = append(m.done, clone(t))
+	case d == 0 && dsml("batchResponse"), d == 1 && dsml("searchResponse"):
+		if d == 1 {
+			m.search = true
+			m.searches++
+		}
+		if !m.started {
+			m.names[d] = bytes.Clone(t.Name)
+			m.emit(t)
+			if d == 1 {
+				m.started, m.outer = true, map[string]string{}
+				for _, b := range m.scope.InScope() {
+					m.outer[b.Prefix] = b.URI
+				}
+			}
+		}
+	case d == 2 && m.search && dsml("searchResultDone"):
+		m.done = append(m.done[:0], m.alone(t))
+		m.inDone = t.Kind == xmltok.StartTag
+	case d == 2 && m.search && (dsml("searchResultEntry") || dsml("searchResultReference")):
+		m.entry = append(m.entry[:0], m.alone(t))
+		m.inEntry = t.Kind == xmltok.StartTag
+	default: // not part of a search's result: not copied
+		m.skip = d + 1
+	}
+}
+
+// end takes the end of the element at depth d.
+func (m *merger) end(t *xmltok.Token, d int) {
+	switch {
+	case m.skip > 0:
+		if d+1 == m.skip {
+			m.skip = 0
+		}
+	case m.inEntry:
+		if t.Kind == xmltok.EndTag {
+			m.entry = append(m.entry, clone(t))
+		}
+		if d == 2 {
+			m.inEntry = false
+			m.flushEntry()
+		}
+	case m.inDone:
+		if t.Kind == xmltok.EndTag {
+			m.done = append(m.done, clone(t))
+		}
+		if d == 2 {
+			m.inDone = false
+		}
+	case d == 1:
+		m.search = false
+	}
+}
+
 func (m *merger) flushEntry() {
 	for i := range m.entry {
 		m.emit(&m.entry[i])
 	}
 	if localIs(m.entry[0].Name, "searchResultEntry") {
 		m.entries++
+		m.onPage++
 	}
 	m.entry = m.entry[:0]
 }
@@ -398,35 +476,42 @@ func (m *merger) flushEntry() {
 // pageDone checks the page's searchResultDone: a result code other than
 // success fails the paging; its paged control's cookie asks for the next.
 func (m *merger) pageDone() error {
-	if m.searchResponses != 1 || len(m.done) == 0 {
-		return errors.New("the page holds no searchResponse ending in a searchResultDone")
+	if m.searches != 1 || len(m.done) == 0 {
+		return errors.New("the page holds no DSML searchResponse ending in a searchResultDone")
 	}
-	// Parsed inside the page's batchResponse start tag, which declares the
-	// namespaces in scope, so that its prefixes resolve.
 	var raw bytes.Buffer
-	raw.Write(m.root)
 	for _, t := range m.done {
 		raw.Write(t.Raw)
 	}
-	raw.WriteString("</" + string(m.rootName) + ">")
-	doc, err := xmlquery.Parse(bytes.NewReader(raw.Bytes()))
+	// Standing alone but for the merged root's declarations: put those
+	// around it to parse it.
+	wrap := &xmltok.Token{Kind: xmltok.StartTag, Raw: []byte("<w>"), Name: []byte("w")}
+	var bs []xmltok.Binding
+	for p, u := range m.outer {
+		bs = append(bs, xmltok.Binding{Prefix: p, URI: u})
+	}
+	open, err := xmltok.Declare(wrap, bs)
+	if err != nil {
+		return err
+	}
+	doc, err := xmlquery.Parse(io.MultiReader(bytes.NewReader(open), &raw, strings.NewReader("</w>")))
 	if err != nil {
 		return fmt.Errorf("searchResultDone: %w", err)
 	}
-	rc := xmlquery.FindOne(doc, "//*[local-name()='searchResultDone']/*[local-name()='resultCode']")
+	rc := xmlquery.FindOne(doc, "/w/*[local-name()='searchResultDone']/*[local-name()='resultCode']")
 	if rc == nil {
 		return errors.New("searchResultDone without a resultCode")
 	}
 	if code := rc.SelectAttr("code"); strings.TrimSpace(code) != "0" {
 		msg := ""
-		if em := xmlquery.FindOne(doc, "//*[local-name()='searchResultDone']/*[local-name()='errorMessage']"); em != nil {
+		if em := xmlquery.FindOne(doc, "/w/*[local-name()='searchResultDone']/*[local-name()='errorMessage']"); em != nil {
 			msg = em.InnerText()
 		}
 		return &FaultError{Problem: reply.Problem{Kind: "DSML searchResultDone", Severity: reply.SeverityError,
-			Code: strings.TrimSpace(code) + " " + rc.SelectAttr("descr"), Message: msg}}
+			Code: strings.TrimSpace(strings.TrimSpace(code) + " " + rc.SelectAttr("descr")), Message: msg}}
 	}
 	m.cookie = nil
-	for _, c := range xmlquery.Find(doc, "//*[local-name()='searchResultDone']/*[local-name()='control']") {
+	for _, c := range xmlquery.Find(doc, "/w/*[local-name()='searchResultDone']/*[local-name()='control']") {
 		if strings.TrimSpace(c.SelectAttr("type")) != ldapcontrol.PagedResultsOID {
 			continue
 		}
@@ -465,15 +550,17 @@ func (m *merger) close(complete bool) error {
 				continue
 			}
 			if i > 0 && (t.Kind == xmltok.StartTag || t.Kind == xmltok.EmptyTag) && localIs(t.Name, "control") {
-				if t.Kind == xmltok.StartTag {
-					skip = 1
+				if m.attrs, _ = t.Attrs(m.attrs[:0]); pagedControl(m.attrs) {
+					if t.Kind == xmltok.StartTag {
+						skip = 1
+					}
+					continue
 				}
-				continue
 			}
 			m.emit(t)
 		}
 	}
-	for _, name := range []([]byte){m.names[1], m.names[0]} {
+	for _, name := range [][]byte{m.names[1], m.names[0]} {
 		m.emit(&xmltok.Token{Kind: xmltok.EndTag, Raw: []byte("</" + string(name) + ">"), Name: name})
 	}
 	m.emit(&xmltok.Token{Kind: xmltok.Text, Raw: []byte("\n")})

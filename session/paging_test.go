@@ -26,11 +26,16 @@ import (
 // page wait until the client gives up.
 type pager struct {
 	n, fail, block int
-	ref            http.Handler
-	mu             sync.Mutex
-	requests       []ldapcontrol.Paged // the paged controls received
-	blocked        chan struct{}       // closed when the block page arrives
-	release        chan struct{}       // closed to let it go on
+	// Odd replies: page 2 declares its prefix elsewhere (on searchResponse,
+	// with another prefix); errorPage holds an errorResponse; rcPage a
+	// failed result; stuck always answers the same cookie and no entries.
+	odd, stuck        bool
+	errorPage, rcPage int
+	ref               http.Handler
+	mu                sync.Mutex
+	requests          []ldapcontrol.Paged // the paged controls received
+	blocked           chan struct{}       // closed when the block page arrives
+	release           chan struct{}       // closed to let it go on
 }
 
 var controlValue = regexp.MustCompile(`<controlValue[^>]*>([^<]*)</controlValue>`)
@@ -71,17 +76,42 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Sscanf(string(ctl.Cookie), "next=%d", &from)
 	}
 	to := min(from+ctl.Size, p.n)
-	var b strings.Builder
-	b.WriteString(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:dsml="urn:oasis:names:tc:DSML:2:0:core"><s:Body><dsml:batchResponse><dsml:searchResponse>`)
-	for i := from; i < to; i++ {
-		fmt.Fprintf(&b, `<dsml:searchResultEntry dn="cn=u%05d,dc=x"><dsml:attr name="cn"><dsml:value>u%05d</dsml:value></dsml:attr></dsml:searchResultEntry>`, i, i)
-	}
 	next := ""
 	if to < p.n {
 		next = fmt.Sprintf("next=%d", to)
 	}
-	fmt.Fprintf(&b, `<dsml:searchResultDone><dsml:control type="%s"><dsml:controlValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xsd:base64Binary">%s</dsml:controlValue></dsml:control><dsml:resultCode code="0" descr="success"/></dsml:searchResultDone></dsml:searchResponse></dsml:batchResponse></s:Body></s:Envelope>`,
-		ldapcontrol.PagedResultsOID, ldapcontrol.Paged{Size: p.n, Cookie: []byte(next)}.Base64())
+	if p.stuck {
+		to, next = from, string(ctl.Cookie)+"x"[:min(1, len(ctl.Cookie))]
+		if next == "" {
+			next = "again"
+		}
+	}
+	pf, open := "dsml", `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:dsml="urn:oasis:names:tc:DSML:2:0:core"><s:Body><dsml:batchResponse><dsml:searchResponse>`
+	closing := `</dsml:searchResponse></dsml:batchResponse></s:Body></s:Envelope>`
+	if p.odd && page == 2 {
+		pf, open = "q", `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><batchResponse xmlns="urn:oasis:names:tc:DSML:2:0:core"><searchResponse xmlns:q="urn:oasis:names:tc:DSML:2:0:core">`
+		closing = `</searchResponse></batchResponse></s:Body></s:Envelope>`
+	}
+	var b strings.Builder
+	b.WriteString(open)
+	if page == p.errorPage {
+		b.Reset()
+		b.WriteString(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:dsml="urn:oasis:names:tc:DSML:2:0:core"><s:Body><dsml:batchResponse><dsml:errorResponse type="couldNotConnect"><dsml:message>LDAP connection lost</dsml:message></dsml:errorResponse></dsml:batchResponse></s:Body></s:Envelope>`)
+		fmt.Fprint(w, b.String())
+		return
+	}
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, `<%s:searchResultEntry dn="cn=u%05d,dc=x"><%s:attr name="cn"><%s:value>u%05d</%s:value></%s:attr></%s:searchResultEntry>`, pf, i, pf, pf, i, pf, pf, pf)
+	}
+	rc := `<%s:resultCode code="0" descr="success"/>`
+	if page == p.rcPage {
+		rc = `<%s:resultCode code="53" descr="unwillingToPerform"/><%s:errorMessage>00002024: busy</%s:errorMessage>`
+	}
+	fmt.Fprintf(&b, `<%s:searchResultDone><%s:control type="1.2.840.113556.1.4.474"><%s:controlValue>MAMKAQA=</%s:controlValue></%s:control><%s:control type="%s"><%s:controlValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xsd:base64Binary">%s</%s:controlValue></%s:control>`,
+		pf, pf, pf, pf, pf, pf, ldapcontrol.PagedResultsOID, pf, ldapcontrol.Paged{Size: p.n, Cookie: []byte(next)}.Base64(), pf, pf)
+	b.WriteString(strings.ReplaceAll(rc, "%s", pf))
+	fmt.Fprintf(&b, `</%s:searchResultDone>`, pf)
+	b.WriteString(closing)
 	fmt.Fprint(w, b.String())
 }
 
@@ -133,8 +163,9 @@ func TestSendAllPages(t *testing.T) {
 	if len(got) != 7 || got[0] != "cn=u00000,dc=x" || got[6] != "cn=u00006,dc=x" || res.Pages != 3 || res.Entries != 7 {
 		t.Errorf("%d pages, %d entries: %q", res.Pages, res.Entries, got)
 	}
-	if strings.Count(out.String(), "searchResultDone>") != 2 || strings.Contains(out.String(), "control") || strings.Count(out.String(), "<dsml:batchResponse") != 1 {
-		t.Errorf("want one batchResponse and one searchResultDone without control:\n%s", out.String())
+	if strings.Count(out.String(), "searchResultDone>") != 2 || strings.Contains(out.String(), ldapcontrol.PagedResultsOID) ||
+		!strings.Contains(out.String(), "1.2.840.113556.1.4.474") || strings.Count(out.String(), "<dsml:batchResponse") != 1 {
+		t.Errorf("want one batchResponse and one searchResultDone without its paged control (and with its sort control):\n%s", out.String())
 	}
 	cookies := []string{}
 	for _, r := range p.requests {
@@ -231,5 +262,76 @@ func TestPageable(t *testing.T) {
 	}
 	if _, err := readBody(dialect(t, "dsml"), envelope.Session, body(got), envelope.Values{}); err != nil {
 		t.Errorf("the paged body is not a body: %v", err)
+	}
+}
+
+// Replies a server may legitimately vary: page 2 declares the DSML
+// namespace elsewhere and with another prefix. The merged document still
+// resolves every prefix.
+func TestSendAllPagesPrefixesChange(t *testing.T) {
+	p := &pager{n: 7, odd: true}
+	_, s := pagedFixture(t, p)
+	var out bytes.Buffer
+	pr := printer.New(&out, printer.Options{Trusted: true})
+	if _, err := s.SendAllPages(context.Background(), Request{Body: body(search), Reply: Sinks{Body: pr}}, Paging{Size: 3}); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	root, err := xmlquery.Parse(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	n := 0
+	for _, e := range xmlquery.Find(root, "//*[local-name()='searchResultEntry']") {
+		if e.NamespaceURI != dsmlCoreNS {
+			t.Errorf("entry %s in namespace %q", e.SelectAttr("dn"), e.NamespaceURI)
+		}
+		n++
+	}
+	if n != 7 {
+		t.Errorf("%d entries:\n%s", n, out.String())
+	}
+}
+
+// What a page holds besides its search result is not copied; a failed
+// result fails the paging as a problem of the reply, and the search is
+// abandoned.
+func TestSendAllPagesOddPages(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		p       *pager
+		kind    string
+		entries int // written: a failed result's page streamed its entries before its end
+	}{
+		{"errorResponse", &pager{n: 10, errorPage: 2}, "DSML errorResponse", 3},
+		{"resultCode", &pager{n: 10, rcPage: 2}, "DSML searchResultDone", 6},
+	} {
+		_, s := pagedFixture(t, tt.p)
+		var out bytes.Buffer
+		pr := printer.New(&out, printer.Options{Trusted: true})
+		res, err := s.SendAllPages(context.Background(), Request{Body: body(search), Reply: Sinks{Body: pr}}, Paging{Size: 3})
+		pr.Close()
+		var fe *FaultError
+		if !errors.As(err, &fe) || fe.Problem.Kind != tt.kind || len(res.Problems) == 0 || res.Problems[len(res.Problems)-1].Kind != tt.kind {
+			t.Errorf("%s: err %v, problems %+v", tt.name, err, res.Problems)
+		}
+		if strings.Contains(out.String(), "message") || strings.Contains(out.String(), "busy") || len(dns(t, out.Bytes())) != tt.entries {
+			t.Errorf("%s: stdout:\n%s", tt.name, out.String())
+		}
+		if last := tt.p.requests[len(tt.p.requests)-1]; last.Size != 0 {
+			t.Errorf("%s: not abandoned: %+v", tt.name, tt.p.requests)
+		}
+	}
+}
+
+// A server that answers no entries and a cookie for more, again and again,
+// is not asked forever.
+func TestSendAllPagesStuckServer(t *testing.T) {
+	p := &pager{n: 10, stuck: true}
+	_, s := pagedFixture(t, p)
+	_, err := s.SendAllPages(context.Background(), Request{Body: body(search)}, Paging{Size: 3})
+	var re *ReplyError
+	if !errors.As(err, &re) || len(p.requests) > 4 {
+		t.Errorf("err %v after %d requests", err, len(p.requests))
 	}
 }
