@@ -33,6 +33,7 @@ func TestDecodePagedRefuses(t *testing.T) {
 		"MAUCAf8EAA==", // size -1
 		"MAUCAQAEAAAA", // trailing bytes
 		"MIQAAAD/AgEC", // a length longer than the data
+		"MAUCAQKEAA==", // a context-tagged [4] where the OCTET STRING goes
 		"not base64!",
 	} {
 		if _, err := DecodePagedBase64(b64); !errors.Is(err, ErrNotPaged) {
