@@ -140,6 +140,12 @@ type Options struct {
 	ConnectTimeout time.Duration
 	MaxTime        time.Duration // bounds a whole request, reply included; 0 for none
 	Header         http.Header   // extra request headers, replacing ours of the same name
+	// Jar, when set, gives every request the cookies it holds for the URL
+	// and is handed every cookie a reply sets, each round of an NTLM
+	// handshake included (a load balancer's affinity cookie on the first
+	// 401 must come back on the next round). Traces show their values as
+	// [redacted].
+	Jar http.CookieJar
 }
 
 // Trace receives what goes over the wire, rendered with secrets redacted
@@ -245,8 +251,13 @@ func New(opt Options, proxyFromEnv func(*http.Request) (*url.URL, error)) (*Clie
 		// that the request a trace shows is the one on the wire.
 		DisableCompression: true,
 	}
-	// The trace sits below the NTLM handshake, so it sees every round.
+	// The trace sits below the NTLM handshake, so it sees every round;
+	// the cookies between the two, so that every round carries them and the
+	// trace shows the Cookie header as sent.
 	var rt http.RoundTripper = &tracer{next: tr, c: c}
+	if opt.Jar != nil {
+		rt = &cookies{next: rt, jar: opt.Jar}
+	}
 	if opt.Auth.NTLM() {
 		// The Negotiator answers a 401 offering NTLM or Negotiate with the
 		// NTLMv2 handshake, from the user and password set as Basic auth on
@@ -309,6 +320,11 @@ func (c *Client) Preview(req *http.Request) (head string, body []byte, err error
 	}
 	if c.opt.Auth.NTLM() {
 		req.Header.Del("Authorization")
+	}
+	if c.opt.Jar != nil {
+		for _, ck := range c.opt.Jar.Cookies(req.URL) {
+			req.AddCookie(ck)
+		}
 	}
 	return c.render(req)
 }
@@ -385,6 +401,30 @@ func gzipped(h http.Header) bool {
 		}
 	}
 	return len(codings) == 1 && (codings[0] == "gzip" || codings[0] == "x-gzip")
+}
+
+// cookies sends the jar's cookies with every request and hands the jar
+// those every reply sets, as http.Client does with its Jar, but for each
+// round of an NTLM handshake (which happens below http.Client).
+type cookies struct {
+	next http.RoundTripper
+	jar  http.CookieJar
+}
+
+func (c *cookies) RoundTrip(req *http.Request) (*http.Response, error) {
+	if cs := c.jar.Cookies(req.URL); len(cs) > 0 {
+		req = req.Clone(req.Context()) // a RoundTripper must not change its request
+		for _, ck := range cs {
+			req.AddCookie(ck)
+		}
+	}
+	resp, err := c.next.RoundTrip(req)
+	if err == nil {
+		if rc := resp.Cookies(); len(rc) > 0 {
+			c.jar.SetCookies(req.URL, rc)
+		}
+	}
+	return resp, err
 }
 
 // tracer shows every request and reply that goes over the wire.
