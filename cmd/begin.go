@@ -30,7 +30,7 @@ Examples:
 			&cli.StringFlag{Name: "dialect", Aliases: []string{"d"}, Usage: "session protocol: " + strings.Join(envelope.Builtins(), ", ") + ", a dialect directory, or a name in ~/.config/soapsess/dialects"},
 			&cli.IntFlag{Name: "timeout", Usage: "ask the server for a session timeout, in `SECONDS` (sqlsoap)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user `NAME` for HTTP auth (DOMAIN\\user or user@domain); kept with the session, its password never: see --password-file"},
-		}, append(varFlags(), outputFlags()...)...), connFlags()...),
+		}, append(append(append(varFlags(), captureFlags()...), nsFlag()), outputFlags()...)...), connFlags()...),
 		Action: a.begin,
 	}
 }
@@ -89,12 +89,17 @@ func (a *appCtx) begin(c *cli.Context) error {
 		return err
 	}
 	m.Trace = a.trace(out)
+	caps, err := captures(c)
+	if err != nil {
+		return err
+	}
 	asked := c.Int("timeout")
 	sinks, finish := a.sinks(out, envelope.Begin, nil)
 	res, err := m.Begin(c.Context, session.BeginOptions{
 		Name: name, URL: url, Dialect: d, Timeout: asked, Vars: vars, Conn: conn, Body: b, Reply: sinks,
-		DryRun: c.Bool("dry-run"),
+		DryRun: c.Bool("dry-run"), Captures: caps,
 	})
+	a.showCaptures(res, caps)
 	if err := a.shown(res, err, out, finish); err != nil || res.Preview != nil {
 		return err
 	}

@@ -229,6 +229,12 @@ func (a *appCtx) call(c *cli.Context, p envelope.Phase,
 	if err != nil {
 		return err
 	}
+	var caps []envelope.Capture
+	if p == envelope.Session {
+		if caps, err = captures(c); err != nil {
+			return err
+		}
+	}
 	b, closeBody, err := a.body(c, s.Dialect, p)
 	if err != nil {
 		return err
@@ -240,7 +246,8 @@ func (a *appCtx) call(c *cli.Context, p envelope.Phase,
 	}
 	m.Trace = a.trace(out)
 	sinks, finish := a.sinks(out, p, func() string { return s.State.ID })
-	res, err := do(s, session.Request{Body: b, Vars: vars, Reply: sinks, DryRun: c.Bool("dry-run")})
+	res, err := do(s, session.Request{Body: b, Vars: vars, Reply: sinks, DryRun: c.Bool("dry-run"), Captures: caps})
+	a.showCaptures(res, caps)
 	return a.shown(res, err, out, finish)
 }
 

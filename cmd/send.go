@@ -32,11 +32,12 @@ Examples:
    soapsess send discover.xml | xmllint --format -
    echo '<Execute xmlns="urn:schemas-microsoft-com:xml-analysis">...</Execute>' | soapsess send
    soapsess --session ad send search.xml
-   soapsess --session ad send --all-pages --page-size 1000 users.xml > users.xml`,
+   soapsess --session ad send --all-pages --page-size 1000 users.xml > users.xml
+   soapsess send --capture token=//ns:Token --ns ns=urn:acme login.xml`,
 		Flags: append(append(append(append([]cli.Flag{
 			&cli.BoolFlag{Name: "all-pages", Usage: "page through a DSML search with the paged results control; one batchResponse with every entry"},
 			&cli.IntFlag{Name: "page-size", Value: session.DefaultPageSize, Usage: fmt.Sprintf("entries a page with --all-pages, `N` from 1 to %d", session.MaxPageSize)},
-		}, varFlags()...), outputFlags()...), queryFlags()...), connFlags()...),
+		}, append(varFlags(), captureFlags()...)...), outputFlags()...), queryFlags()...), connFlags()...),
 		Action: a.send,
 	}
 }

@@ -51,6 +51,7 @@ type Dialect struct {
 	bodies        map[Phase][]byte // default bodies, templates
 	rejected      []*regexp.Regexp
 	errors        []reply.ErrorRule
+	captures      []Capture
 	inheritErrors bool // no [[errors]] key: the built-ins' conventions
 }
 
@@ -72,7 +73,8 @@ type manifest struct {
 		EndAttempts int      `toml:"end_attempts"`
 		Rejected    []string `toml:"rejected"`
 	} `toml:"session"`
-	Errors []reply.ErrorDecl `toml:"errors"` // see errors.go
+	Errors   []reply.ErrorDecl `toml:"errors"`   // see errors.go
+	Captures []CaptureDecl     `toml:"captures"` // see captures.go
 }
 
 // DialectError names the dialect file at fault.
@@ -166,6 +168,9 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 	// before they were data) watches the built-ins' conventions, as every
 	// dialect used to; errors = [] watches none.
 	d.inheritErrors = source != "built-in" && !md.IsDefined("errors")
+	if err := d.compileCaptures(raw, at("manifest.toml")); err != nil {
+		return nil, err
+	}
 	if err := d.compileErrors(raw, at("manifest.toml")); err != nil {
 		return nil, err
 	}

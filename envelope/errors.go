@@ -32,7 +32,11 @@ func (d *Dialect) compileErrors(raw []byte, file string) error {
 
 // errorsLine is the line of raw where the i-th (from 0) [[errors]] table
 // sets key, or else where that table begins (1 when not found).
-func errorsLine(raw []byte, i int, key string) int {
+func errorsLine(raw []byte, i int, key string) int { return tableLine(raw, "errors", i, key) }
+
+// tableLine is the line of raw where the i-th (from 0) [[name]] table sets
+// key, or else where that table begins (1 when not found).
+func tableLine(raw []byte, name string, i int, key string) int {
 	table, n := 0, -1
 	inString := "" // the delimiter of the multi-line string being read
 	for ln, l := range strings.Split(string(raw), "\n") {
@@ -49,7 +53,7 @@ func errorsLine(raw []byte, i int, key string) int {
 			}
 		}
 		switch {
-		case strings.HasPrefix(t, "[[") && tableName(t) == "errors":
+		case strings.HasPrefix(t, "[[") && tableName(t) == name:
 			n++
 			if n == i {
 				table = ln + 1

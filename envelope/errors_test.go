@@ -195,3 +195,27 @@ func TestUserDialectWithoutErrorsKey(t *testing.T) {
 		}
 	}
 }
+
+// [[captures]] are checked when the dialect loads: a name templates can
+// use, an XPath that compiles, value or clear.
+func TestCapturesDeclared(t *testing.T) {
+	base := "[namespaces]\ntx = \"urn:tx\"\n[session]\nid = \"//@SessionId\"\n"
+	d, err := Load(userDialect(base+"[[captures]]\nname = \"transaction\"\nvalue = \"//tx:Begin/tx:Descriptor\"\nclear = \"//tx:Commit\"\n"), "tx", "/d/tx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := d.Captures(); len(cs) != 1 || cs[0].Name != "transaction" || cs[0].Value == nil || cs[0].Clear == nil {
+		t.Errorf("captures %+v", cs)
+	}
+	for _, tt := range []struct{ decl, want string }{
+		{"[[captures]]\nname = \"1x\"\nvalue = \"//a\"\n", "/d/tx/manifest.toml:6: [[captures]] #1: name"},
+		{"[[captures]]\nname = \"x\"\nvalue = \"//[\"\n", "/d/tx/manifest.toml:7: [[captures]] #1: value: bad XPath"},
+		{"[[captures]]\nname = \"x\"\n", "[[captures]] #1: give value, clear or both"},
+		{"[[captures]]\nname = \"x\"\nclear = \"//nope:a\"\n", "/d/tx/manifest.toml:7: [[captures]] #1: clear: bad XPath"},
+	} {
+		_, err := Load(userDialect(base+tt.decl), "tx", "/d/tx")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v; want %q", tt.decl, err, tt.want)
+		}
+	}
+}

@@ -38,11 +38,39 @@ func CompileXPath(expr string, ns map[string]string) (e *xpath.Expr, err error) 
 
 // Values evaluates e over a whole document: the string value of each node
 // it selects, or its one number, boolean or string.
-func Values(doc []byte, e *xpath.Expr) (out []string, err error) {
+func Values(doc []byte, e *xpath.Expr) ([]string, error) {
 	root, err := xmlquery.Parse(bytes.NewReader(bytes.TrimPrefix(doc, bom)))
 	if err != nil {
 		return nil, err
 	}
+	return values(root, e)
+}
+
+// Values evaluates e over the reply, as the package function does.
+func (r *Reply) Values(e *xpath.Expr) ([]string, error) { return values(r.doc, e) }
+
+// Matches reports whether e holds for the reply, as XPath's boolean()
+// has it: a node-set that is not empty, a number not 0, a string not "".
+func (r *Reply) Matches(e *xpath.Expr) (ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok, err = false, &XPathError{Expr: e.String(), Err: fmt.Errorf("%v", p)}
+		}
+	}()
+	switch v := e.Evaluate(xmlquery.CreateXPathNavigator(r.doc)).(type) {
+	case *xpath.NodeIterator:
+		return v.MoveNext(), nil
+	case float64:
+		return v != 0 && v == v, nil
+	case bool:
+		return v, nil
+	case string:
+		return v != "", nil
+	}
+	return false, nil
+}
+
+func values(root *xmlquery.Node, e *xpath.Expr) (out []string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, &XPathError{Expr: e.String(), Err: fmt.Errorf("%v", r)}

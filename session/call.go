@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/reply"
@@ -87,6 +88,14 @@ type Result struct {
 	// was, or when none was left open).
 	Pages, Entries int
 	AbandonErr     error
+	// Captured are the variables the reply set (see envelope.Capture),
+	// Cleared those it removed, Unmatched the captures whose value it did
+	// not hold (the variables stay as they were). CaptureSkipped says the
+	// reply was too large to search for them.
+	Captured       map[string]string
+	Cleared        []string
+	Unmatched      []string
+	CaptureSkipped bool
 
 	parsed *reply.Reply
 }
@@ -107,6 +116,9 @@ type exchange struct {
 	sinks   Sinks
 	whole   bool // parse the whole reply: begin and end read it
 	dryRun  bool
+	// captures, the dialect's and the request's, are applied to the reply;
+	// one too large to hold whole is not searched (Result.CaptureSkipped).
+	captures []envelope.Capture
 }
 
 // newClient makes the HTTP client for a connection's settings.
@@ -163,7 +175,7 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		body = x.sinks.Reading(body)
 	}
 	var keep *bytes.Buffer
-	if x.whole || x.sinks.Keep {
+	if x.whole || x.sinks.Keep || len(x.captures) > 0 {
 		keep = &bytes.Buffer{}
 		body = io.TeeReader(body, &limited{w: keep, n: KeepLimit})
 	}
@@ -214,7 +226,11 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 	}
 	if keep != nil {
 		if keep.Len() >= KeepLimit {
-			return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: ErrTooLarge}
+			if x.whole || x.sinks.Keep {
+				return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: ErrTooLarge}
+			}
+			res.CaptureSkipped = true
+			return res, nil
 		}
 		if res.parsed, err = reply.Parse(keep.Bytes()); err != nil {
 			return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: err}
@@ -222,8 +238,46 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		if x.sinks.Keep {
 			res.Kept = keep.Bytes()
 		}
+		if err := res.capture(x.captures); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
+}
+
+// capture applies captures to the parsed reply, in order (a request's
+// after its dialect's): a Clear that holds removes the variable, a Value
+// that selects something sets it.
+func (res *Result) capture(cs []envelope.Capture) error {
+	for _, c := range cs {
+		if c.Clear != nil {
+			ok, err := res.parsed.Matches(c.Clear)
+			if err != nil {
+				return err
+			}
+			if ok {
+				delete(res.Captured, c.Name)
+				res.Cleared = append(res.Cleared, c.Name)
+			}
+		}
+		if c.Value == nil {
+			continue
+		}
+		vs, err := res.parsed.Values(c.Value)
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 || vs[0] == "" {
+			res.Unmatched = append(res.Unmatched, c.Name)
+			continue
+		}
+		if res.Captured == nil {
+			res.Captured = map[string]string{}
+		}
+		res.Captured[c.Name] = vs[0]
+		res.Cleared = slices.DeleteFunc(res.Cleared, func(n string) bool { return n == c.Name })
+	}
+	return nil
 }
 
 // MalformedError is wrapped by the ReplyError of a SOAP reply that is not

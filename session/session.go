@@ -116,6 +116,9 @@ type Request struct {
 	// DryRun builds the request and returns it in Result.Preview; nothing is
 	// sent and nothing changes.
 	DryRun bool
+	// Captures keep values of the reply as session variables, after the
+	// dialect's own (see envelope.Capture).
+	Captures []envelope.Capture
 }
 
 // BeginOptions are what a session begins with.
@@ -132,6 +135,9 @@ type BeginOptions struct {
 	Body   Body
 	Reply  Sinks
 	DryRun bool
+	// Captures keep values of the reply as session variables from the
+	// start, after the dialect's own.
+	Captures []envelope.Capture
 }
 
 // endTries bounds how often an end tries a server it cannot reach.
@@ -170,7 +176,7 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		return nil, err
 	}
 	res, err := m.do(ctx, exchange{url: o.URL, dialect: d, conn: o.Conn, client: cl, sinks: o.Reply, whole: true, dryRun: o.DryRun,
-		req: envelope.Request{Phase: envelope.Begin, Values: values, Body: b}})
+		req: envelope.Request{Phase: envelope.Begin, Values: values, Body: b}, captures: append(d.Captures(), o.Captures...)})
 	if err != nil || o.DryRun {
 		s.Close()
 		return res, err
@@ -185,9 +191,10 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	}
 	res.Granted = info.Timeout
 	now := time.Now().UTC().Truncate(time.Second)
+	vars := withCaptures(o.Vars, res)
 	kept := state.Session{
 		Name: o.Name, Dialect: d.Ref(), URL: o.URL, ID: info.ID, IDName: info.IDName,
-		Created: now, LastUsed: now, Timeout: info.Timeout, User: o.Conn.User, Vars: o.Vars, Requests: 1,
+		Created: now, LastUsed: now, Timeout: info.Timeout, User: o.Conn.User, Vars: vars, Requests: 1,
 		Auth: string(o.Conn.Auth), CACert: o.Conn.CACert, Cert: o.Conn.Cert, Key: o.Conn.Key,
 		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy,
 	}
@@ -322,7 +329,7 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 		return nil, err
 	}
 	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, sinks: r.Reply, dryRun: r.DryRun,
-		req: envelope.Request{Phase: envelope.Session, Values: v, Body: b}})
+		req: envelope.Request{Phase: envelope.Session, Values: v, Body: b}, captures: append(s.Dialect.Captures(), r.Captures...)})
 	if res != nil {
 		res.Session = s
 	}
@@ -331,11 +338,30 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 		return res, s.drop(fe)
 	}
 	if res != nil && res.SOAP {
-		if terr := s.touch(); terr != nil && err == nil {
+		if terr := s.touch(res); terr != nil && err == nil {
 			err = terr
 		}
 	}
 	return res, err
+}
+
+// withCaptures is vars with what a reply captured set and what it
+// cleared removed; vars itself is left as it is.
+func withCaptures(vars map[string]string, res *Result) map[string]string {
+	if len(res.Captured) == 0 && len(res.Cleared) == 0 {
+		return vars
+	}
+	out := map[string]string{}
+	for k, v := range vars {
+		out[k] = v
+	}
+	for _, k := range res.Cleared {
+		delete(out, k)
+	}
+	for k, v := range res.Captured {
+		out[k] = v
+	}
+	return out
 }
 
 // End closes the session on the server and forgets it locally once the
@@ -428,8 +454,9 @@ func (s *Session) retry(r Retry) {
 	}
 }
 
-// touch records a request the server answered within the session.
-func (s *Session) touch() error {
+// touch records a request the server answered within the session, and
+// the variables its reply captured or cleared.
+func (s *Session) touch(res *Result) error {
 	_, err := s.m.Store.Update(s.State.Name, func(st *state.Session) error {
 		if st.ID != s.State.ID {
 			return nil // begun again meanwhile; that session was not used
@@ -439,7 +466,8 @@ func (s *Session) touch() error {
 			st.LastUsed = now
 		}
 		st.Requests++
-		s.State.LastUsed, s.State.Requests = st.LastUsed, st.Requests
+		st.Vars = withCaptures(st.Vars, res)
+		s.State.LastUsed, s.State.Requests, s.State.Vars = st.LastUsed, st.Requests, st.Vars
 		return nil
 	})
 	if errors.Is(err, state.ErrNoSession) {

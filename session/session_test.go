@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -442,5 +445,86 @@ func TestEndCutInsideATagKeepsTheSession(t *testing.T) {
 	}
 	if _, err := f.m.Store.Get("s"); err != nil {
 		t.Errorf("a cut-off end dropped the session: %v", err)
+	}
+}
+
+// A dialect's own captures: a value the server hands out is kept as a
+// session variable, sent with later requests through the templates, and
+// cleared when the reply says so.
+func TestDialectCaptures(t *testing.T) {
+	f := newFixture(t)
+	dir := testdir.New(t)
+	xmla, _ := envelope.Builtin("xmla")
+	names, files, err := xmla.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		b := files[n]
+		switch n {
+		case "manifest.toml":
+			b = append(b, "\n[[captures]]\nname = \"ticket\"\nvalue = \"//*[local-name()='Ticket']\"\nclear = \"//*[local-name()='Done']\"\n"...)
+		case "session.xml": // the ticket goes with every request, when there is one
+			b = append(b, "{{with index .Var \"ticket\"}}<Ticket xmlns=\"urn:t\">{{.}}</Ticket>{{end}}"...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := envelope.Load(os.DirFS(dir), "ticketed", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	var mu sync.Mutex
+	ref := refserver.New(refserver.Options{})
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, regexp.MustCompile(`<Ticket[^>]*>([^<]*)<`).FindString(string(b)))
+		n := len(seen)
+		mu.Unlock()
+		rec := httptest.NewRecorder()
+		ref.ServeHTTP(rec, r2(r, b))
+		out := rec.Body.String()
+		switch n {
+		case 2: // the first send: a ticket comes back
+			out = strings.Replace(out, "</soap:Body>", `<Ticket xmlns="urn:t">T-42</Ticket></soap:Body>`, 1)
+		case 4: // the third: the server is done with it
+			out = strings.Replace(out, "</soap:Body>", `<Done xmlns="urn:t"/></soap:Body>`, 1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		io.WriteString(w, out)
+	}))
+	res, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/xmla", Dialect: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Session
+	for i := range 4 {
+		res, err := s.Send(context.Background(), Request{Body: body(discover)})
+		if err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+		if i == 0 && res.Captured["ticket"] != "T-42" || i == 2 && !slices.Contains(res.Cleared, "ticket") {
+			t.Errorf("send %d: captured %v, cleared %v", i+1, res.Captured, res.Cleared)
+		}
+	}
+	kept, _ := f.m.Store.Get("s")
+	if _, ok := kept.Vars["ticket"]; ok {
+		t.Errorf("the ticket is still kept: %v", kept.Vars)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// begin, then sends 1-4: the ticket goes with sends 2 and 3 only.
+	want := []bool{false, false, true, true, false}
+	for i, w := range want {
+		if (seen[i] != "") != w {
+			t.Errorf("request %d carried %q", i+1, seen[i])
+		}
 	}
 }
