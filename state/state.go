@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,6 +41,79 @@ type Session struct {
 	Proxy    string            `json:"proxy,omitempty"`
 	Vars     map[string]string `json:"vars,omitempty"`
 	Requests int               `json:"requests"` // requests sent in the session, begin and end included
+	// Cookies are those the server set, in the order received (see Cookie).
+	// Their values are in this file and nowhere else.
+	Cookies []Cookie `json:"cookies,omitempty"`
+}
+
+// Cookie is a cookie as a server set it: its Set-Cookie attributes, the
+// URL of the request it answered and when it came. Replayed in order into
+// a net/http/cookiejar.Jar they give back the session's cookies, with the
+// jar's rules for domain, path, Secure and expiry.
+type Cookie struct {
+	URL      string    `json:"url"` // scheme, host and path: what a jar matches
+	Received time.Time `json:"received"`
+	Name     string    `json:"name"`
+	Value    string    `json:"value"`
+	Domain   string    `json:"domain,omitempty"` // the attribute; empty for a host-only cookie
+	Path     string    `json:"path,omitempty"`   // the attribute; empty when not given
+	Expires  time.Time `json:"expires,omitzero"`
+	// MaxAge is as net/http has it: seconds from Received; 0 when not
+	// given; below 0 for Max-Age=0 or less, which deletes the cookie.
+	MaxAge   int    `json:"max_age,omitempty"`
+	Secure   bool   `json:"secure,omitempty"`
+	HTTPOnly bool   `json:"http_only,omitempty"`
+	SameSite string `json:"same_site,omitempty"` // lax, strict or none; empty when not given
+}
+
+// Expiry is when the cookie expires: Max-Age seconds after it was
+// received, else its Expires (Max-Age wins, RFC 6265 5.3); zero for a
+// cookie kept as long as the session. A cookie that deletes itself
+// expired when received.
+func (c Cookie) Expiry() time.Time {
+	switch {
+	case c.MaxAge < 0:
+		return c.Received
+	case c.MaxAge > 0:
+		return c.Received.Add(time.Duration(c.MaxAge) * time.Second)
+	}
+	return c.Expires
+}
+
+// Expired reports whether the cookie has expired by now.
+func (c Cookie) Expired(now time.Time) bool {
+	e := c.Expiry()
+	return !e.IsZero() && !e.After(now)
+}
+
+// Scope is where the cookie goes, as RFC 6265 (and net/http/cookiejar)
+// says: the Domain attribute without its leading dot, else the host it
+// came from (hostOnly); the Path attribute when it is an absolute path,
+// else the directory of the request's path. A cookie set again with the
+// same name and scope replaces the earlier one.
+func (c Cookie) Scope() (domain string, hostOnly bool, path string) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		u = &url.URL{}
+	}
+	domain, hostOnly = strings.ToLower(strings.TrimPrefix(c.Domain, ".")), c.Domain == ""
+	if hostOnly || domain == strings.ToLower(u.Hostname()) && net.ParseIP(u.Hostname()) != nil {
+		domain, hostOnly = strings.ToLower(u.Hostname()), true
+	}
+	path = c.Path
+	if path == "" || path[0] != '/' {
+		path = defaultPath(u.Path)
+	}
+	return domain, hostOnly, path
+}
+
+// defaultPath is RFC 6265 5.1.4's default-path of a request path.
+func defaultPath(p string) string {
+	i := strings.LastIndex(p, "/")
+	if p == "" || p[0] != '/' || i == 0 {
+		return "/"
+	}
+	return p[:i]
 }
 
 // ErrNoSession is returned when no session is open under a name.
