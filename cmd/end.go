@@ -38,6 +38,11 @@ func (a *appCtx) end(c *cli.Context) error {
 	}
 	return a.call(c, envelope.End, func(s *session.Session, r session.Request) (*session.Result, error) {
 		res, err := s.End(c.Context, r)
+		if res != nil && !r.DryRun {
+			for _, w := range res.EndWarnings {
+				warnf(a.io, "%s", w)
+			}
+		}
 		if err == nil && !r.DryRun {
 			infof(a.io, "session %q ended", s.State.Name)
 		}

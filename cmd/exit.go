@@ -80,6 +80,7 @@ func classify(err error) (int, []string) {
 		replyErr    *session.ReplyError
 		notPageable *session.NotPageableError
 		pageSize    *session.PageSizeError
+		beginOnly   *session.BeginOnlyError
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -100,7 +101,7 @@ func classify(err error) (int, []string) {
 			return ExitUsage, []string{"use --user, and SOAPSESS_PASSWORD or --password-file"}
 		}
 		return ExitUsage, nil
-	case errors.As(err, &notPageable), errors.As(err, &pageSize):
+	case errors.As(err, &notPageable), errors.As(err, &pageSize), errors.As(err, &beginOnly):
 		return ExitUsage, nil
 	case errors.As(err, &config), errors.As(err, &body), errors.As(err, &dialect),
 		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName),

@@ -3,6 +3,7 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/antchfx/xpath"
 
@@ -20,6 +21,9 @@ type CaptureDecl struct {
 	Name  string `toml:"name"`
 	Value string `toml:"value"`
 	Clear string `toml:"clear"`
+	// EndWarning is said when a session ends with the variable set (an
+	// open transaction the server rolls back).
+	EndWarning string `toml:"end_warning"`
 }
 
 // Capture is a compiled capture: after a reply, Clear (when set and true)
@@ -28,6 +32,7 @@ type CaptureDecl struct {
 type Capture struct {
 	Name         string
 	Value, Clear *xpath.Expr
+	EndWarning   string
 }
 
 // ErrBadVarName is wrapped by the error for a variable name templates
@@ -59,7 +64,7 @@ func (d *Dialect) compileCaptures(raw []byte, file string) error {
 		if c.Value == "" && c.Clear == "" {
 			return &DialectError{at(""), fmt.Errorf("[[captures]] #%d: give value, clear or both", i+1)}
 		}
-		cp := Capture{Name: c.Name}
+		cp := Capture{Name: c.Name, EndWarning: c.EndWarning}
 		for _, x := range []struct {
 			key, expr string
 			to        **xpath.Expr
@@ -81,3 +86,9 @@ func (d *Dialect) compileCaptures(raw []byte, file string) error {
 // Captures are the dialect's own captures, applied after every reply of a
 // session.
 func (d *Dialect) Captures() []Capture { return append([]Capture(nil), d.captures...) }
+
+// BeginOnly reports whether a variable belongs to the initiating request
+// only (the manifest's [session] begin_only: login options).
+func (d *Dialect) BeginOnly(name string) bool {
+	return slices.Contains(d.manifest.Session.BeginOnly, name)
+}

@@ -72,6 +72,9 @@ type manifest struct {
 		EndConfirm  string   `toml:"end_confirm"`
 		EndAttempts int      `toml:"end_attempts"`
 		Rejected    []string `toml:"rejected"`
+		// BeginOnly are variables for the initiating request only (login
+		// options): not kept with the session, refused on later requests.
+		BeginOnly []string `toml:"begin_only"`
 	} `toml:"session"`
 	Errors   []reply.ErrorDecl `toml:"errors"`   // see errors.go
 	Captures []CaptureDecl     `toml:"captures"` // see captures.go

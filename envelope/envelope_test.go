@@ -245,6 +245,7 @@ func TestHeadersAreByteExact(t *testing.T) {
 	const ad = `xmlns:ad="urn:schema-microsoft-com:activedirectory:dsmlv2"`
 	const xa = `xmlns="urn:schemas-microsoft-com:xml-analysis"`
 	const so = `xmlns:sqloptions="http://schemas.microsoft.com/sqlserver/2004/SOAP/Options"`
+	const notify = `<sqloptions:environmentChangeNotifications ` + so + ` transactionBoundary="true"/>`
 	tests := []struct {
 		dialect string
 		phase   Phase
@@ -261,9 +262,16 @@ func TestHeadersAreByteExact(t *testing.T) {
 		{"xmla", Session, Values{ID: "9f0c", IDName: "SessionID"}, `<Session ` + xa + ` mustUnderstand="1" SessionID="9f0c"/>`},
 		{"xmla", Session, Values{ID: "G", IDName: "SessionId", Vars: map[string]string{"mustunderstand": "soap"}}, `<Session ` + xa + ` SOAP-ENV:mustUnderstand="1" SessionId="G"/>`},
 		{"xmla", Begin, Values{Vars: map[string]string{"mustunderstand": "none"}}, `<BeginSession ` + xa + `/>`},
-		{"sqlsoap", Begin, Values{}, `<sqloptions:sqlSession ` + so + ` initiate="true"/>`},
-		{"sqlsoap", Begin, Values{Timeout: 12}, `<sqloptions:sqlSession ` + so + ` initiate="true" timeout="12"/>`},
+		// Begin also asks for transaction boundary notifications
+		// (environmentChangeNotifications, Books Online ms189225), and
+		// carries the login options given (initialDatabase, initialLanguage).
+		{"sqlsoap", Begin, Values{}, `<sqloptions:sqlSession ` + so + ` initiate="true"/>` + "\n" + notify},
+		{"sqlsoap", Begin, Values{Timeout: 12}, `<sqloptions:sqlSession ` + so + ` initiate="true" timeout="12"/>` + "\n" + notify},
+		{"sqlsoap", Begin, Values{Vars: map[string]string{"database": "Sales", "language": "us_english"}}, `<sqloptions:sqlSession ` + so + ` initiate="true"/>` + "\n" + notify +
+			"\n" + `<sqloptions:initialDatabase ` + so + ` value="Sales"/>` + "\n" + `<sqloptions:initialLanguage ` + so + ` value="us_english"/>`},
 		{"sqlsoap", Session, Values{ID: "AAAAADreaLE="}, `<sqloptions:sqlSession ` + so + ` sessionId="AAAAADreaLE="/>`},
+		// Inside a transaction: its descriptor ("Using Transactions with SOAP Sessions", ms189243).
+		{"sqlsoap", Session, Values{ID: "AAAAADreaLE=", Vars: map[string]string{"transaction": "AQAAAAAAAAA="}}, `<sqloptions:sqlSession ` + so + ` sessionId="AAAAADreaLE=" transactionDescriptor="AQAAAAAAAAA="/>`},
 		{"sqlsoap", End, Values{ID: "AAAAADreaLE="}, `<sqloptions:sqlSession ` + so + ` terminate="true" sessionId="AAAAADreaLE="/>`},
 	}
 	for _, tt := range tests {

@@ -92,6 +92,9 @@ type Result struct {
 	// Cleared those it removed, Unmatched the captures whose value it did
 	// not hold (the variables stay as they were). CaptureSkipped says the
 	// reply was too large to search for them.
+	// EndWarnings say what an end dropped with the session (an open
+	// transaction), as the dialect's captures declare.
+	EndWarnings    []string
 	Captured       map[string]string
 	Cleared        []string
 	Unmatched      []string

@@ -165,3 +165,11 @@ func describe(contentType string, why error) string {
 	}
 	return what + " that is not a SOAP envelope"
 }
+
+// BeginOnlyError is a variable that belongs to the initiating request only
+// (a login option, the manifest's begin_only), given on a later request.
+type BeginOnlyError struct{ Name, Dialect string }
+
+func (e *BeginOnlyError) Error() string {
+	return fmt.Sprintf("variable %s of the %s dialect goes with begin only (a login option); the session already has it", e.Name, e.Dialect)
+}

@@ -192,6 +192,11 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	res.Granted = info.Timeout
 	now := time.Now().UTC().Truncate(time.Second)
 	vars := withCaptures(o.Vars, res)
+	for name := range vars {
+		if d.BeginOnly(name) { // the initiating request's alone
+			vars = withCaptures(vars, &Result{Cleared: []string{name}})
+		}
+	}
 	kept := state.Session{
 		Name: o.Name, Dialect: d.Ref(), URL: o.URL, ID: info.ID, IDName: info.IDName,
 		Created: now, LastUsed: now, Timeout: info.Timeout, User: o.Conn.User, Vars: vars, Requests: 1,
@@ -308,6 +313,11 @@ func (s *Session) checkedValues(vars map[string]string) (envelope.Values, error)
 // with the request's variables, and its body (the dialect's own when none
 // is given).
 func (s *Session) prepare(p envelope.Phase, r Request) (envelope.Values, *envelope.Body, error) {
+	for name := range r.Vars {
+		if s.Dialect.BeginOnly(name) {
+			return envelope.Values{}, nil, &BeginOnlyError{Name: name, Dialect: s.Dialect.Name}
+		}
+	}
 	v, err := s.checkedValues(r.Vars)
 	if err != nil {
 		return v, nil, err
@@ -379,6 +389,12 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 		return nil, err
 	}
 	defer s.Close()
+	var warnings []string // what ending loses: captured state the server drops
+	for _, c := range s.Dialect.Captures() {
+		if c.EndWarning != "" && s.State.Vars[c.Name] != "" {
+			warnings = append(warnings, c.EndWarning)
+		}
+	}
 	attempts := s.Dialect.EndAttempts()
 	backoff := s.m.EndBackoff
 	if backoff <= 0 {
@@ -391,7 +407,7 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 			return res, nil
 		}
 		if res != nil {
-			res.Session, res.Attempts = s, i
+			res.Session, res.Attempts, res.EndWarnings = s, i, warnings
 		}
 		var te *transport.Error
 		if res == nil && errors.As(err, &te) && i < endTries {
