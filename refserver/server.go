@@ -12,7 +12,9 @@
 // (package ldapcontrol), which is tested on its own against the encodings
 // Windows writes. It stores sessions and an LDAP-like directory (small, or
 // with Options.DSMLEntries generated users, searchable in pages inside a DSML
-// session as through DSML Services for Windows), but executes no MDX or SQL.
+// session as through DSML Services for Windows), and per session state for
+// /sql (a temp table and its transaction: a tiny SQL subset is executed, see
+// sqlsoap.go) and /xmla (see xmla.go). It executes no other SQL and no MDX.
 package refserver
 
 import (
@@ -116,6 +118,12 @@ func (s *Server) ActiveSessions() int {
 	return s.sessions.active()
 }
 
+// OpenTransactions returns the number of live /sql sessions with an open
+// transaction. Ending or expiring a session rolls its transaction back.
+func (s *Server) OpenTransactions() int {
+	return s.sessions.openTransactions()
+}
+
 // Cursors returns the number of open paged searches (DSML paged results
 // cursors) across all live sessions. A cursor is freed by the last page of
 // its search, by an abandon (size 0 with its cookie), by being discarded when
@@ -165,9 +173,11 @@ POST /xmla           XML for Analysis sessions, SSAS style (SessionId)
 POST /xmla/virtuoso  XML for Analysis sessions, OpenLink Virtuoso style (SessionID)
 POST /sql            SQL Server native XML Web Services sessions (sqloptions:sqlSession)
 
-Requests: SOAP 1.1, Content-Type text/xml. Nothing is executed: the server keeps
-sessions and an in-memory directory for DSML; inside a DSML session, searches
-page with the paged results control (1.2.840.113556.1.4.319).
+Requests: SOAP 1.1, Content-Type text/xml. The server keeps sessions and an
+in-memory directory for DSML; inside a DSML session, searches page with the
+paged results control (1.2.840.113556.1.4.319). /sql executes only BEGIN TRAN,
+COMMIT, ROLLBACK, INSERT INTO #t VALUES (n) and SELECT COUNT(*) FROM #t on a
+per-session temp table; nothing else is executed.
 `
 
 // ServeHTTP routes a request to the endpoint named by its path.

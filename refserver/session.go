@@ -28,6 +28,16 @@ type session struct {
 	// drops them with it.
 	cursors map[string]*cursor
 	clock   uint64 // orders cursors by last use
+	// sql is a /sql session's temp table and transaction (sqlsoap.go).
+	sql *sqlState
+}
+
+// close runs when the session ends or expires: an open SQL transaction is
+// rolled back, as SQL Server does when a SOAP session goes away.
+func (s *session) close() {
+	if s.sql != nil {
+		s.sql.rollback()
+	}
 }
 
 // cursor is where an open paged search stands: the search it belongs to (its
@@ -78,6 +88,12 @@ func newSessionStore(now func() time.Time) *sessionStore {
 
 // begin creates a session bound to user and returns its new ID.
 func (st *sessionStore) begin(endpoint string, newID func() string, user string, idle time.Duration) string {
+	return st.beginWith(endpoint, newID, user, idle, nil)
+}
+
+// beginWith is begin with init run on the new session, under the store's
+// lock, before anyone else can see it.
+func (st *sessionStore) beginWith(endpoint string, newID func() string, user string, idle time.Duration, init func(*session)) string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.now()
@@ -87,7 +103,11 @@ func (st *sessionStore) begin(endpoint string, newID func() string, user string,
 		if _, taken := st.m[k]; taken {
 			continue
 		}
-		st.m[k] = &session{user: user, lastUsed: now, idle: idle}
+		sess := &session{user: user, lastUsed: now, idle: idle}
+		if init != nil {
+			init(sess)
+		}
+		st.m[k] = sess
 		return k.id
 	}
 }
@@ -95,6 +115,12 @@ func (st *sessionStore) begin(endpoint string, newID func() string, user string,
 // touch validates a request inside a session and restarts its idle timer.
 // A request from another user leaves the session exactly as it was.
 func (st *sessionStore) touch(endpoint, id, user string) error {
+	return st.use(endpoint, id, user, nil)
+}
+
+// use is touch with fn run on the session under the store's lock, so that a
+// request's reads and changes of session state are atomic.
+func (st *sessionStore) use(endpoint, id, user string, fn func(*session)) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.now()
@@ -103,20 +129,53 @@ func (st *sessionStore) touch(endpoint, id, user string) error {
 		return err
 	}
 	s.lastUsed = now
+	if fn != nil {
+		fn(s)
+	}
 	return nil
 }
 
 // end validates a request inside a session and removes the session. Claiming
 // the removal before the body runs makes two racing ends see one success.
 func (st *sessionStore) end(endpoint, id, user string) error {
+	return st.endWith(endpoint, id, user, nil)
+}
+
+// endWith is end with fn run on the session (the end request's own body)
+// before the session is closed and removed, all under the store's lock.
+func (st *sessionStore) endWith(endpoint, id, user string, fn func(*session)) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	k := sessionKey{endpoint, id}
-	if _, err := st.lookup(k, user, st.now()); err != nil {
+	s, err := st.lookup(k, user, st.now())
+	if err != nil {
 		return err
 	}
-	delete(st.m, k)
+	if fn != nil {
+		fn(s)
+	}
+	st.remove(k, s)
 	return nil
+}
+
+// remove closes s and deletes it; it must be called with mu held.
+func (st *sessionStore) remove(k sessionKey, s *session) {
+	s.close()
+	delete(st.m, k)
+}
+
+// openTransactions counts the live sessions with an open SQL transaction.
+func (st *sessionStore) openTransactions() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.sweep(st.now())
+	n := 0
+	for _, s := range st.m {
+		if s.sql != nil && s.sql.tx != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // takeCursor removes and returns the session's cursor for cookie, if search
@@ -193,7 +252,7 @@ func (st *sessionStore) live(k sessionKey) *session {
 		return nil
 	}
 	if s.expired(st.now()) {
-		delete(st.m, k)
+		st.remove(k, s)
 		return nil
 	}
 	return s
@@ -213,7 +272,7 @@ func (st *sessionStore) lookup(k sessionKey, user string, now time.Time) (*sessi
 		return nil, errNoSession
 	}
 	if s.expired(now) {
-		delete(st.m, k)
+		st.remove(k, s)
 		return nil, errNoSession
 	}
 	if s.user != user {
@@ -226,7 +285,7 @@ func (st *sessionStore) lookup(k sessionKey, user string, now time.Time) (*sessi
 func (st *sessionStore) sweep(now time.Time) {
 	for k, s := range st.m {
 		if s.expired(now) {
-			delete(st.m, k)
+			st.remove(k, s)
 		}
 	}
 }

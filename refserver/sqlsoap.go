@@ -8,6 +8,67 @@ import (
 	"time"
 )
 
+// What /sql executes. A sqlbatch's BatchCommands are split at ';'. When every
+// non-blank statement is one of these (keywords and #t case-insensitive, any
+// blanks between words), the batch is executed, in order, on the session's
+// temp table #t (one int column; each session has its own, empty at begin; a
+// sessionless request has one for itself alone):
+//
+//	BEGIN TRAN | BEGIN TRANSACTION         opens a transaction (nested: @@TRANCOUNT+1)
+//	COMMIT [TRAN | TRANSACTION]            commits it (the outermost COMMIT)
+//	ROLLBACK [TRAN | TRANSACTION]          rolls it back, whatever the nesting
+//	INSERT [INTO] #t VALUES (n)            n an int; SqlRowCount 1
+//	SELECT COUNT(*) FROM #t                SqlRowSet with the count, then SqlRowCount 1
+//
+// Any other batch (one statement outside this list is enough) runs nothing and
+// gets the answer it always got: one SqlRowCount whose Count is the number of
+// statements. Every result item is in the SqlResultStream namespace with its
+// xsi:type, in statement order, inside sqlbatchResponse/sqlbatchResult.
+//
+// Known ([MS-SSNWS]; learn.microsoft.com "SOAP Response Message Structure",
+// "Using Transactions with SOAP Sessions", "sqloptions:environmentChangeNotifications";
+// notes/sqlsoap.md §2, §3, §5): the result stream is a sequence of SqlRowSet,
+// SqlMessage, SqlRowCount, SqlTransaction … items; SqlTransaction has
+// Descriptor (base64) and Type (Begin, Commit, Rollback, EnlistDTC, Defect)
+// in the …/types/SqlTransaction namespace; the notifications are opt-in,
+// environmentChangeNotifications transactionBoundary="true", which with
+// sessions belongs on the initiating request; later requests enlist in the
+// transaction with sqlSession/@transactionDescriptor; SQL errors are
+// SqlMessage items (Class, LineNumber, Message, Number, Procedure?, Server?,
+// Source, State), not faults.
+//
+// Assumed, not verified on a live server:
+//   - SqlTransaction items are sent only to sessions whose begin asked for
+//     transactionBoundary="true" (a sessionless request: if it asked itself);
+//     one per outermost BEGIN, COMMIT or ROLLBACK, placed among the other
+//     items where the statement ran, as TDS places its ENVCHANGE tokens; the
+//     Commit and Rollback items carry the descriptor of the transaction they
+//     end. A nested BEGIN or inner COMMIT sends nothing.
+//   - The descriptor is 8 random non-zero bytes, as TDS's ULONGLONG
+//     transaction descriptor ([MS-TDS] 2.2.5.3.2) and the docs' 8-byte example
+//     values suggest.
+//   - While a session's transaction is open, a request with a batch must carry
+//     its descriptor; without it, with another one, or with one while no
+//     transaction is open, nothing of the batch runs and the result stream is
+//     one SqlMessage: Number 3989, Class 16, State 1, "New request is not
+//     allowed to start because it should come with valid transaction
+//     descriptor." (SQL Server's message for a TDS request without the valid
+//     descriptor), HTTP 200. A SqlMessage rather than a fault because the
+//     notes (§5, §6) reserve faults for envelope, login and operation errors,
+//     and this is an execution error. A session begun without the
+//     notifications cannot learn the descriptor, so cannot go on with a
+//     transaction it began: only ending the session (which rolls back) helps.
+//   - COMMIT or ROLLBACK without a transaction: SqlMessage 3902 or 3903
+//     (SQL Server's numbers and texts), and the batch goes on.
+//   - The count's SqlRowSet is a DiffGram without the inline XSD (as from an
+//     endpoint with SCHEMA = NONE): diffgr:diffgram/SqlRowSet1/row/Column1,
+//     Column1 standing for the unnamed COUNT(*) column; a SqlRowCount of 1
+//     follows it, as TDS's DONE token does.
+//   - Ending a session (its body runs first, [S3]) or its expiry rolls back an
+//     open transaction; no reply reports that.
+//   - environmentChangeNotifications on a later request is accepted and
+//     ignored (SQL Server would report an error).
+
 // SQL Server native XML Web Services ([MS-SSNWS] SQL Server Native Web
 // Services Protocol, and the SQL Server 2005-2008 R2 "Native XML Web Services"
 // pages on learn.microsoft.com). The namespaces are http://, as in [MS-SSNWS]'s
@@ -94,7 +155,7 @@ func (s *Server) serveSQL(c *call) reply {
 		return fault(sqlInvalidXML)
 	}
 
-	var sess *node
+	var sess, notifications *node
 	for _, h := range env.header {
 		if h.is(sqlOptionsNS, "sqlSession") {
 			if sess != nil {
@@ -105,6 +166,9 @@ func (s *Server) serveSQL(c *call) reply {
 			continue
 		}
 		if h.name.Space == sqlOptionsNS && sqlLoginOptions[h.name.Local] {
+			if h.name.Local == "environmentChangeNotifications" {
+				notifications = h
+			}
 			continue
 		}
 		// This includes sqlSession in the https:// namespace: to SQL Server
@@ -113,10 +177,21 @@ func (s *Server) serveSQL(c *call) reply {
 			return fault(sqlNotUnderstood)
 		}
 	}
+	// Only transactionBoundary is acted on; like the other login options it
+	// counts on the initiating request (or a sessionless one) only.
+	notify := false
+	if notifications != nil {
+		if v, ok := notifications.attr("", "transactionBoundary"); ok {
+			if notify, err = parseXSBoolean(v); err != nil {
+				return fault(sqlHeaderInvalid)
+			}
+		}
+	}
 
 	// Read the session header fully before doing anything with it.
 	var initiate, terminate bool
-	var id string
+	var id, descriptor string
+	var hasDescriptor bool
 	granted := s.sqlMax
 	if sess != nil {
 		for _, a := range []struct {
@@ -130,6 +205,7 @@ func (s *Server) serveSQL(c *call) reply {
 			}
 		}
 		id, _ = sess.attr("", "sessionId")
+		descriptor, hasDescriptor = sess.attr("", "transactionDescriptor")
 		switch {
 		case initiate && (terminate || id != ""):
 			// Beginning a session cannot also name or end one.
@@ -156,7 +232,8 @@ func (s *Server) serveSQL(c *call) reply {
 	if env.bodyText || len(env.body) > 1 {
 		return fault(sqlInvalidXML)
 	}
-	result := ""
+	hasBatch := false
+	var batch string
 	if len(env.body) == 1 {
 		op := env.body[0]
 		c.log.op = op.name.Local
@@ -167,28 +244,64 @@ func (s *Server) serveSQL(c *call) reply {
 		if cmds == nil {
 			return fault(sqlInvalidXML)
 		}
-		result = sqlbatchResult(countStatements(cmds.text))
+		hasBatch, batch = true, cmds.text
+	}
+
+	// run executes the batch on a session's (or this request's) state.
+	result := ""
+	run := func(st *sqlState, inSession bool) {
+		if !hasBatch {
+			return
+		}
+		if inSession && !st.enlists(descriptor, hasDescriptor) {
+			// Not enlisted in the session's transaction (or naming one that
+			// is not open): nothing runs, and the error is a SQL error in the
+			// result stream, not a fault (see the top of this file).
+			result = sqlbatchResponse(sqlMessage(1, 3989, 16, 1, "New request is not allowed to start because it should come with valid transaction descriptor."))
+			return
+		}
+		stmts, ok := parseSQLBatch(batch)
+		if !ok {
+			result = sqlbatchResult(countStatements(batch))
+			return
+		}
+		result = sqlbatchResponse(st.exec(stmts))
 	}
 
 	header := ""
-	if sess != nil {
+	if sess == nil {
+		// A sessionless request is its own connection: a transaction it
+		// leaves open is rolled back when it ends, with its temp table.
+		run(&sqlState{notify: notify}, false)
+	} else {
 		switch {
 		case initiate:
 			c.log.action = "begin"
-			id = s.sessions.begin(PathSQL, newSQLID, c.user, time.Duration(granted)*time.Second)
+			st := &sqlState{notify: notify}
+			run(st, false)
+			id = s.sessions.beginWith(PathSQL, newSQLID, c.user, time.Duration(granted)*time.Second, func(se *session) { se.sql = st })
 			header = fmt.Sprintf(`sessionId="%s" timeout="%d"`, esc(id), granted)
 		default:
 			c.log.action = "use"
-			op := s.sessions.touch
+			op := s.sessions.use
 			header = `sessionId="` + esc(id) + `"`
 			if terminate {
 				c.log.action = "end"
-				op = s.sessions.end
+				op = s.sessions.endWith
 				header = `terminate="true" ` + header
 			}
 			c.log.session = id
 			// Wrong user: fault and leave the session unaltered ([S3], [S6]).
-			if err := op(PathSQL, id, c.user); err != nil {
+			// The end's body runs before the session closes, which rolls back
+			// a transaction still open ([S3]: the terminate is processed
+			// whatever the body's errors).
+			err := op(PathSQL, id, c.user, func(se *session) {
+				if se.sql == nil {
+					se.sql = &sqlState{}
+				}
+				run(se.sql, true)
+			})
+			if err != nil {
 				return fault(sqlSessionIDInvalid)
 			}
 		}
@@ -210,9 +323,10 @@ func (s *Server) serveSQL(c *call) reply {
 	return reply{http.StatusOK, []byte(b.String())}
 }
 
-// countStatements counts the non-blank pieces of a batch split at ';'. The
-// server executes nothing; the count stands in for SQL Server's per-statement
-// SqlRowCount so that clients have a result to display.
+// countStatements counts the non-blank pieces of a batch split at ';'. For a
+// batch outside the executed subset the server executes nothing; the count
+// stands in for SQL Server's per-statement SqlRowCount so that clients have a
+// result to display.
 func countStatements(batch string) int {
 	n := 0
 	for _, stmt := range strings.Split(batch, ";") {
