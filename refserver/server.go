@@ -177,7 +177,9 @@ Requests: SOAP 1.1, Content-Type text/xml. The server keeps sessions and an
 in-memory directory for DSML; inside a DSML session, searches page with the
 paged results control (1.2.840.113556.1.4.319). /sql executes only BEGIN TRAN,
 COMMIT, ROLLBACK, INSERT INTO #t VALUES (n) and SELECT COUNT(*) FROM #t on a
-per-session temp table; nothing else is executed.
+per-session temp table; /xmla keeps CREATE SESSION SET/MEMBER names and the
+begin's Catalog and DataSourceInfo per session (Discover MDSCHEMA_SETS and
+DISCOVER_PROPERTIES); nothing else is executed.
 `
 
 // ServeHTTP routes a request to the endpoint named by its path.

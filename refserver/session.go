@@ -30,14 +30,18 @@ type session struct {
 	clock   uint64 // orders cursors by last use
 	// sql is a /sql session's temp table and transaction (sqlsoap.go).
 	sql *sqlState
+	// xmla is an XMLA session's begin properties and session objects (xmla.go).
+	xmla *xmlaState
 }
 
 // close runs when the session ends or expires: an open SQL transaction is
-// rolled back, as SQL Server does when a SOAP session goes away.
+// rolled back, as SQL Server does when a SOAP session goes away, and the
+// session-scoped XMLA objects go with the session.
 func (s *session) close() {
 	if s.sql != nil {
 		s.sql.rollback()
 	}
+	s.xmla = nil
 }
 
 // cursor is where an open paged search stands: the search it belongs to (its
