@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -96,6 +98,7 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	/auth/...                         a reference server that wants the password s3cret-pw
 //	/big/dsml                          a reference server whose DSML directory has 5,000 users
 //	/broken/...                       answers no real server should give
+//	/cookie/...                       a reference server behind a balancer that pins a session with a cookie set at begin, refusing later requests without it
 func startServers(t *testing.T) string {
 	t.Helper()
 	var ticks atomic.Int64
@@ -107,6 +110,7 @@ func startServers(t *testing.T) string {
 	})))
 	mux.Handle("/auth/", http.StripPrefix("/auth", refserver.New(refserver.Options{Password: "s3cret-pw"})))
 	mux.Handle("/big/", http.StripPrefix("/big", refserver.New(refserver.Options{DSMLEntries: 5000})))
+	mux.Handle("/cookie/", http.StripPrefix("/cookie", cookieNode(refserver.New(refserver.Options{}))))
 	mux.HandleFunc("/broken/html502", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)
@@ -159,4 +163,22 @@ func deadURL(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return "http://" + addr + "/xmla"
+}
+
+// cookieNode is a balancer's node: a begin gets a JSESSIONID cookie (and
+// one for another path, which must not come back); any other request
+// without that cookie, or with the other one, is refused with 403.
+func cookieNode(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		if bytes.Contains(b, []byte("BeginSession")) {
+			http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: "node-1-s3cret", Path: "/cookie", HttpOnly: true})
+			http.SetCookie(w, &http.Cookie{Name: "elsewhere", Value: "e", Path: "/other"})
+		} else if c, err := r.Cookie("JSESSIONID"); err != nil || c.Value != "node-1-s3cret" || strings.Contains(r.Header.Get("Cookie"), "elsewhere") {
+			http.Error(w, "this node does not know the session", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

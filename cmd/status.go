@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -39,13 +40,46 @@ type sessionJSON struct {
 	User      string            `json:"user"`
 	Requests  int               `json:"requests"`
 	Vars      map[string]string `json:"vars,omitempty"`
+	Cookies   []cookieJSON      `json:"cookies,omitempty"`
+}
+
+// cookieJSON is a kept cookie as status and ls show it: never its value.
+type cookieJSON struct {
+	Name     string  `json:"name"`
+	Domain   string  `json:"domain"` // the host, or ".example.com" for that domain and those under it
+	Path     string  `json:"path"`
+	Expires  *string `json:"expires"` // null: kept until the session ends
+	Secure   bool    `json:"secure"`
+	HTTPOnly bool    `json:"http_only"`
+}
+
+// liveCookies are the session's cookies a request would carry now (to its
+// scheme, host and path), as status shows them: values left out.
+func liveCookies(s *state.Session, now time.Time) []cookieJSON {
+	var out []cookieJSON
+	for _, c := range s.Cookies {
+		if c.Expired(now) {
+			continue
+		}
+		domain, hostOnly, path := c.Scope()
+		if !hostOnly {
+			domain = "." + domain
+		}
+		j := cookieJSON{Name: c.Name, Domain: domain, Path: path, Secure: c.Secure, HTTPOnly: c.HTTPOnly}
+		if e := c.Expiry(); !e.IsZero() {
+			t := e.UTC().Format(time.RFC3339)
+			j.Expires = &t
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 func toJSON(s *state.Session) sessionJSON {
 	j := sessionJSON{
 		Name: s.Name, Dialect: s.Dialect, URL: s.URL, SessionID: s.ID,
 		Created: s.Created.Format(time.RFC3339), LastUsed: s.LastUsed.Format(time.RFC3339),
-		User: s.User, Requests: s.Requests, Vars: s.Vars,
+		User: s.User, Requests: s.Requests, Vars: s.Vars, Cookies: liveCookies(s, time.Now()),
 	}
 	if s.Timeout > 0 {
 		t := s.Timeout
@@ -87,6 +121,19 @@ func (a *appCtx) status(c *cli.Context) error {
 	fmt.Fprintf(w, "requests\t%d\n", s.Requests)
 	for _, k := range sortedKeys(s.Vars) {
 		fmt.Fprintf(w, "var\t%s=%s\n", k, s.Vars[k])
+	}
+	for _, c := range liveCookies(s, time.Now()) { // names and where they go; never values
+		var more []string
+		if c.Secure {
+			more = append(more, "secure")
+		}
+		if c.HTTPOnly {
+			more = append(more, "httponly")
+		}
+		if c.Expires != nil {
+			more = append(more, "expires "+*c.Expires)
+		}
+		fmt.Fprintf(w, "cookie\t%s (%s)\n", c.Name, strings.Join(append([]string{c.Domain + c.Path}, more...), ", "))
 	}
 	return w.Flush()
 }
