@@ -79,7 +79,7 @@ func toJSON(s *state.Session) sessionJSON {
 	j := sessionJSON{
 		Name: s.Name, Dialect: s.Dialect, URL: s.URL, SessionID: s.ID,
 		Created: s.Created.Format(time.RFC3339), LastUsed: s.LastUsed.Format(time.RFC3339),
-		User: s.User, Requests: s.Requests, Vars: s.Vars, Cookies: liveCookies(s, time.Now()),
+		User: s.User, Requests: s.Requests, Vars: shownVars(s.Vars), Cookies: liveCookies(s, time.Now()),
 	}
 	if s.Timeout > 0 {
 		t := s.Timeout
@@ -119,8 +119,9 @@ func (a *appCtx) status(c *cli.Context) error {
 		fmt.Fprintf(w, "user\t%s\n", s.User)
 	}
 	fmt.Fprintf(w, "requests\t%d\n", s.Requests)
-	for _, k := range sortedKeys(s.Vars) {
-		fmt.Fprintf(w, "var\t%s=%s\n", k, s.Vars[k])
+	vars := shownVars(s.Vars)
+	for _, k := range sortedKeys(vars) {
+		fmt.Fprintf(w, "var\t%s=%s\n", k, vars[k])
 	}
 	for _, c := range liveCookies(s, time.Now()) { // names and where they go; never values
 		var more []string
@@ -136,4 +137,24 @@ func (a *appCtx) status(c *cli.Context) error {
 		fmt.Fprintf(w, "cookie\t%s (%s)\n", c.Name, strings.Join(append([]string{c.Domain + c.Path}, more...), ", "))
 	}
 	return w.Flush()
+}
+
+// shownVars are a session's variables as status shows them: those whose
+// names look secret (token, password, ticket, …) redacted.
+func shownVars(vars map[string]string) map[string]string {
+	if len(vars) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(vars))
+	for k, v := range vars {
+		out[k] = v
+		n := strings.ToLower(k)
+		for _, w := range []string{"pass", "pwd", "secret", "token", "ticket", "key", "auth", "cookie", "credential"} {
+			if strings.Contains(n, w) {
+				out[k] = "[redacted]"
+				break
+			}
+		}
+	}
+	return out
 }

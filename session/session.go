@@ -86,6 +86,9 @@ type Session struct {
 // transport is the session's HTTP client for its Conn, reused from call to
 // call (NTLM authenticates a connection, not a request) until Conn changes.
 func (s *Session) transport() (*transport.Client, error) {
+	if _, err := s.jar(); err != nil { // into s.Conn.Jar: the client sends and keeps cookies
+		return nil, err
+	}
 	if s.client != nil && reflect.DeepEqual(s.clientConn, s.Conn) {
 		return s.client, nil
 	}
@@ -210,6 +213,9 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		ended := s.endUnkept(ctx) == nil
 		s.Close()
 		return res, &NotKeptError{ID: info.ID, Ended: ended, Err: err}
+	}
+	if err := s.keepCookies(); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -340,6 +346,9 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 	}
 	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, sinks: r.Reply, dryRun: r.DryRun,
 		req: envelope.Request{Phase: envelope.Session, Values: v, Body: b}, captures: append(s.Dialect.Captures(), r.Captures...)})
+	if kerr := s.keepCookies(); kerr != nil && err == nil {
+		err = kerr
+	}
 	if res != nil {
 		res.Session = s
 	}
@@ -403,6 +412,9 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 	for i := 1; ; i++ {
 		res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, sinks: r.Reply, whole: true, dryRun: r.DryRun,
 			req: envelope.Request{Phase: envelope.End, Values: v, Body: b}})
+		if kerr := s.keepCookies(); kerr != nil && err == nil {
+			err = kerr
+		}
 		if r.DryRun && err == nil {
 			return res, nil
 		}
