@@ -387,15 +387,24 @@ func (m *merger) Write(t *xmltok.Token) error {
 		m.end(t, d)
 		return m.scope.Pop(t)
 	default:
-		switch {
-		case m.skip > 0:
-		case m.inEntry:
-			m.entry = append(m.entry, clone(t))
-		case m.inDone:
-			m.done = append(m.done, clone(t))
-		}
+		m.hold(t)
 	}
 	return nil // the page streams on; m.err ends the paging after it
+}
+
+// hold keeps a token of the entry or searchResultDone being read, and
+// drops one inside an element not copied; it reports whether it took it.
+func (m *merger) hold(t *xmltok.Token) bool {
+	switch {
+	case m.skip > 0:
+	case m.inEntry:
+		m.entry = append(m.entry, clone(t))
+	case m.inDone:
+		m.done = append(m.done, clone(t))
+	default:
+		return false
+	}
+	return true
 }
 
 // start takes a start tag at depth d (0: the page's batchResponse).
@@ -403,12 +412,10 @@ func (m *merger) start(t *xmltok.Token, d int) {
 	prefix, local := xmltok.Split(t.Name)
 	ns, _ := m.scope.URI(prefix)
 	dsml := func(name string) bool { return ns == dsmlCoreNS && string(local) == name }
+	if m.hold(t) {
+		return
+	}
 	switch {
-	case m.skip > 0:
-	case m.inEntry:
-		m.entry = append(m.entry, clone(t))
-	case m.inDone:
-		m.done = append(m.done, clone(t))
 	case d == 0 && dsml("batchResponse"), d == 1 && dsml("searchResponse"):
 		if d == 1 {
 			m.search = true
