@@ -100,6 +100,13 @@ func (a *appCtx) begin(c *cli.Context) error {
 		DryRun: c.Bool("dry-run"), Captures: caps,
 	})
 	a.showCaptures(res, caps)
+	if res != nil && res.Orphan != "" {
+		if res.OrphanErr != nil {
+			warnf(a.io, "the server opened session %s although the begin failed, and it could not be ended (%v): it stays open there until it expires", res.Orphan, res.OrphanErr)
+		} else {
+			warnf(a.io, "the server opened session %s although the begin failed; it was ended again", res.Orphan)
+		}
+	}
 	if err := a.shown(res, err, out, finish); err != nil || res.Preview != nil {
 		return err
 	}

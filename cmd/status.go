@@ -149,7 +149,7 @@ func shownVars(vars map[string]string) map[string]string {
 	for k, v := range vars {
 		out[k] = v
 		n := strings.ToLower(k)
-		for _, w := range []string{"pass", "pwd", "secret", "token", "ticket", "key", "auth", "cookie", "credential"} {
+		for _, w := range []string{"pass", "pwd", "secret", "token", "ticket", "key", "auth", "cookie", "credential", "jwt", "bearer", "sig", "session"} {
 			if strings.Contains(n, w) {
 				out[k] = "[redacted]"
 				break

@@ -83,6 +83,10 @@ type Result struct {
 	Granted int
 	// Attempts is how many requests an end took.
 	Attempts int
+	// Orphan is the ID of a session the reply of a failed begin opened
+	// nonetheless; it was ended again unless OrphanErr says why not.
+	Orphan    string
+	OrphanErr error
 	// Pages and Entries are what SendAllPages read; AbandonErr is why a
 	// search it gave up could not be abandoned on the server (nil when it
 	// was, or when none was left open).
@@ -221,29 +225,40 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: &MalformedError{serr}}
 	}
 	res.SOAP = true
-	if fe := firstError(res.Problems, x); fe != nil {
+	// A reply that reports an error may still change the session's state
+	// (a failed batch that ended a transaction): it is read for captures
+	// too, and parsed for whoever needs it whole, before its error returns.
+	fe := firstError(res.Problems, x)
+	failed := fe != nil || !resp.OK()
+	if keep != nil {
+		switch {
+		case keep.Len() >= KeepLimit:
+			if !failed && (x.whole || x.sinks.Keep) {
+				return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: ErrTooLarge}
+			}
+			res.CaptureSkipped = len(x.captures) > 0
+		default:
+			parsed, perr := reply.Parse(keep.Bytes())
+			if perr != nil {
+				if !failed {
+					return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: perr}
+				}
+				break
+			}
+			res.parsed = parsed
+			if x.sinks.Keep {
+				res.Kept = keep.Bytes()
+			}
+			if err := res.capture(x.captures); err != nil && !failed {
+				return res, err
+			}
+		}
+	}
+	if fe != nil {
 		return res, fe
 	}
 	if !resp.OK() {
 		return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, SOAP: true}
-	}
-	if keep != nil {
-		if keep.Len() >= KeepLimit {
-			if x.whole || x.sinks.Keep {
-				return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: ErrTooLarge}
-			}
-			res.CaptureSkipped = true
-			return res, nil
-		}
-		if res.parsed, err = reply.Parse(keep.Bytes()); err != nil {
-			return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: err}
-		}
-		if x.sinks.Keep {
-			res.Kept = keep.Bytes()
-		}
-		if err := res.capture(x.captures); err != nil {
-			return res, err
-		}
 	}
 	return res, nil
 }
@@ -280,6 +295,10 @@ func (res *Result) capture(cs []envelope.Capture) error {
 		res.Captured[c.Name] = vs[0]
 		res.Cleared = slices.DeleteFunc(res.Cleared, func(n string) bool { return n == c.Name })
 	}
+	// A name another capture of the same name set is not unmatched.
+	res.Unmatched = slices.DeleteFunc(res.Unmatched, func(n string) bool { _, ok := res.Captured[n]; return ok })
+	slices.Sort(res.Unmatched)
+	res.Unmatched = slices.Compact(res.Unmatched)
 	return nil
 }
 

@@ -171,5 +171,5 @@ func describe(contentType string, why error) string {
 type BeginOnlyError struct{ Name, Dialect string }
 
 func (e *BeginOnlyError) Error() string {
-	return fmt.Sprintf("variable %s of the %s dialect goes with begin only (a login option); the session already has it", e.Name, e.Dialect)
+	return fmt.Sprintf("variable %s of the %s dialect is a login option: it goes on begin only", e.Name, e.Dialect)
 }

@@ -157,6 +157,9 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		return nil, err
 	}
 	d := o.Dialect
+	if err := beginOnly(d, nil, o.Captures); err != nil {
+		return nil, err // a login option is given, not captured
+	}
 	values := envelope.Values{Timeout: o.Timeout, User: o.Conn.User, URL: o.URL, Vars: o.Vars, Password: o.Conn.Password}
 	b, err := readBody(d, envelope.Begin, o.Body, values)
 	if err != nil {
@@ -180,6 +183,15 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	}
 	res, err := m.do(ctx, exchange{url: o.URL, dialect: d, conn: o.Conn, client: cl, sinks: o.Reply, whole: true, dryRun: o.DryRun,
 		req: envelope.Request{Phase: envelope.Begin, Values: values, Body: b}, captures: append(d.Captures(), o.Captures...)})
+	if err != nil && res != nil && res.parsed != nil {
+		// The begin failed, but the reply may still carry a new session's
+		// ID (Virtuoso does so with a fault; a batch may fail after the
+		// initiate): end it, or it lingers on the server.
+		if info, ierr := d.Session(res.parsed); ierr == nil {
+			s.State = state.Session{Name: o.Name, URL: o.URL, ID: info.ID, IDName: info.IDName, Vars: o.Vars, Timeout: info.Timeout}
+			res.Orphan, res.OrphanErr = info.ID, s.endUnkept(ctx)
+		}
+	}
 	if err != nil || o.DryRun {
 		s.Close()
 		return res, err
@@ -319,10 +331,8 @@ func (s *Session) checkedValues(vars map[string]string) (envelope.Values, error)
 // with the request's variables, and its body (the dialect's own when none
 // is given).
 func (s *Session) prepare(p envelope.Phase, r Request) (envelope.Values, *envelope.Body, error) {
-	for name := range r.Vars {
-		if s.Dialect.BeginOnly(name) {
-			return envelope.Values{}, nil, &BeginOnlyError{Name: name, Dialect: s.Dialect.Name}
-		}
+	if err := beginOnly(s.Dialect, r.Vars, r.Captures); err != nil {
+		return envelope.Values{}, nil, err
 	}
 	v, err := s.checkedValues(r.Vars)
 	if err != nil {
@@ -330,6 +340,22 @@ func (s *Session) prepare(p envelope.Phase, r Request) (envelope.Values, *envelo
 	}
 	b, err := readBody(s.Dialect, p, r.Body, v)
 	return v, b, err
+}
+
+// beginOnly refuses, after begin, a login option given as a variable or
+// captured into one.
+func beginOnly(d *envelope.Dialect, vars map[string]string, caps []envelope.Capture) error {
+	for name := range vars {
+		if d.BeginOnly(name) {
+			return &BeginOnlyError{Name: name, Dialect: d.Name}
+		}
+	}
+	for _, c := range caps {
+		if d.BeginOnly(c.Name) {
+			return &BeginOnlyError{Name: c.Name, Dialect: d.Name}
+		}
+	}
+	return nil
 }
 
 // Send posts a request inside the session. A request the server answered
