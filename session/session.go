@@ -5,8 +5,10 @@
 //
 // A Manager keeps sessions in a state.Store under names. Begin opens one on
 // the server and keeps its ID; Open loads a kept one; Session.Send posts a
-// request inside it and Session.End closes it, retrying as the dialect
-// asks. The package holds the session policy: a session the server no
+// request inside it, Session.SendAllPages pages a DSML search through it,
+// and Session.End closes it, retrying as the dialect asks. Between calls a
+// session carries its variables (captured from replies by the dialect's
+// [[captures]] and the caller's) and its HTTP cookies. The package holds the session policy: a session the server no
 // longer knows is dropped, every answered request is counted, an end is
 // confirmed or retried, and a session is never forgotten before a server
 // has answered its end. It prints nothing and reads no flags or
@@ -17,7 +19,9 @@
 // (an HTTP error status without a SOAP fault), RedirectError, ReplyError (a
 // 2xx reply without what the call needs), FaultError (Rejected when the
 // server no longer knows the session), EndNotConfirmedError, NotEndedError
-// and NotKeptError; a cancelled context gives an InterruptedError. Errors of
+// and NotKeptError; a cancelled context gives an InterruptedError. Requests
+// a session refuses before sending give BeginOnlyError, and for
+// SendAllPages PageSizeError and NotPageableError. Errors of
 // the packages it uses come back as they are: *transport.Error (the server
 // was not reached, or the connection broke), *transport.ConfigError and
 // *transport.URLError (settings that cannot work), state.ErrNoSession,
