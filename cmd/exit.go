@@ -22,7 +22,7 @@ const (
 	ExitTransport = 4   // no answer (refused, timeout) or an HTTP error whose body is not SOAP
 	ExitSession   = 5   // no active session under that name, or the server rejected it as unknown or expired
 	ExitReply     = 6   // a 2xx reply that is not SOAP, or a reply without what the session needs (ID, end confirmation)
-	ExitInterrupt = 130 // interrupted (Ctrl-C) before the server answered; the session is left as it was
+	ExitInterrupt = 130 // interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once) before the server answered; the session is left as it was
 )
 
 // ExitCodes documents the codes, in order, for help and README.
@@ -37,7 +37,7 @@ var ExitCodes = []struct {
 	{ExitTransport, "transport or HTTP failure: refused, timed out, or an HTTP error status without a SOAP body"},
 	{ExitSession, "session problem: none open under that name, or the server rejected it as unknown or expired"},
 	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
-	{ExitInterrupt, "interrupted (Ctrl-C) before the server answered; the session is left as it was"},
+	{ExitInterrupt, "interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once) before the server answered; the session is left as it was"},
 }
 
 // exitError carries an exit code and hints for an error.
