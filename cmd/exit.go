@@ -20,7 +20,7 @@ const (
 	ExitUsage     = 2   // bad command line or input: unknown command, flag or dialect, unusable body
 	ExitFault     = 3   // the server answered with a SOAP fault (shown on stdout)
 	ExitTransport = 4   // no answer (refused, timeout) or an HTTP error whose body is not SOAP
-	ExitSession   = 5   // no active session under that name, or the server rejected it as unknown or expired
+	ExitSession   = 5   // no active session under that name (begin: one already open), or the server rejected it as unknown or expired
 	ExitReply     = 6   // a 2xx reply that is not SOAP, or a reply without what the session needs (ID, end confirmation)
 	ExitInterrupt = 130 // interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once) before the server answered; the session is left as it was
 )
@@ -35,7 +35,7 @@ var ExitCodes = []struct {
 	{ExitUsage, "usage: unknown command, flag or dialect, or a body that is not well-formed XML"},
 	{ExitFault, "the server answered with a SOAP fault (the fault is on stdout)"},
 	{ExitTransport, "transport or HTTP failure: refused, timed out, or an HTTP error status without a SOAP body"},
-	{ExitSession, "session problem: none open under that name, or the server rejected it as unknown or expired"},
+	{ExitSession, "session problem: none open under that name (begin: one already is), or the server rejected it as unknown or expired"},
 	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
 	{ExitInterrupt, "interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once) before the server answered; the session is left as it was"},
 }
@@ -110,7 +110,7 @@ func classify(err error) (int, []string) {
 	case errors.Is(err, state.ErrNoSession):
 		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the open ones"}
 	case errors.Is(err, state.ErrExists):
-		return ExitError, []string{"run soapsess end first, or name another session with --session NAME"}
+		return ExitSession, []string{"run soapsess end first, or name another session with --session NAME"}
 	case errors.As(err, &fault):
 		if fault.Rejected {
 			return ExitSession, []string{"run soapsess begin again"}

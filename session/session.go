@@ -157,7 +157,20 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	if err := transport.CheckURL(o.URL); err != nil {
 		return nil, err
 	}
-	if err := m.Free(o.Name); err != nil {
+	// The name stays locked from the check to the keeping: of parallel
+	// begins on one name only one reaches the server. Holding it also finds
+	// a state directory that cannot be written before anything is sent.
+	if err := state.CheckName(o.Name); err != nil {
+		return nil, err
+	}
+	held, err := m.Store.Hold(o.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer held.Release()
+	if old, err := held.Get(); err == nil {
+		return nil, fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, o.Name, old.ID, old.URL)
+	} else if !errors.Is(err, state.ErrNoSession) {
 		return nil, err
 	}
 	d := o.Dialect
@@ -224,12 +237,13 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	}
 	s.State = kept
 	res.Session = s
-	if err := m.Store.Create(&kept); err != nil {
+	if err := held.Create(&kept); err != nil {
 		// Never leave a server session nobody can end.
 		ended := s.endUnkept(ctx) == nil
 		s.Close()
 		return res, &NotKeptError{ID: info.ID, Ended: ended, Err: err}
 	}
+	held.Release() // keepCookies takes the lock itself
 	if err := s.keepCookies(); err != nil {
 		return res, err
 	}

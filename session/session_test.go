@@ -306,27 +306,26 @@ func TestBeginEndsASessionItCannotKeep(t *testing.T) {
 		buf.ReadFrom(r.Body)
 		r.Body.Close()
 		if strings.Contains(buf.String(), "BeginSession") {
-			// A parallel begin wins the name while this one is on the wire.
-			f.m.Store.Create(&state.Session{Name: "s", Dialect: "xmla", URL: "http://other/", ID: "OTHER"})
+			// Something outside soapsess (a hand edit) puts a file in the
+			// way while the begin is on the wire; the name's lock cannot stop it.
+			os.WriteFile(f.m.Store.Path("s"), []byte("not JSON"), 0o600)
 		}
 		if strings.Contains(buf.String(), "EndSession") {
 			ends.Add(1)
 		}
-		r.Body = http.NoBody
-		r2 := r.Clone(r.Context())
-		r2.Body = io.NopCloser(&buf)
-		ref.ServeHTTP(w, r2)
+		ref.ServeHTTP(w, r2(r, buf.Bytes()))
 	}))
 	_, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/xmla", Dialect: dialect(t, "xmla")})
 	var nk *NotKeptError
-	if !errors.As(err, &nk) || !nk.Ended || !errors.Is(err, state.ErrExists) {
-		t.Fatalf("err = %v; want NotKeptError, ended, because the name was taken", err)
+	var ce *state.CorruptError
+	if !errors.As(err, &nk) || !nk.Ended || !errors.As(err, &ce) {
+		t.Fatalf("err = %v; want NotKeptError, ended, because a corrupt file is in the way", err)
 	}
 	if ends.Load() != 1 {
 		t.Errorf("%d ends reached the server, want 1", ends.Load())
 	}
-	if kept, _ := f.m.Store.Get("s"); kept == nil || kept.ID != "OTHER" {
-		t.Errorf("the other begin's session was touched: %+v", kept)
+	if raw, _ := os.ReadFile(f.m.Store.Path("s")); string(raw) != "not JSON" {
+		t.Errorf("the file in the way was touched: %q", raw)
 	}
 }
 
@@ -526,5 +525,51 @@ func TestDialectCaptures(t *testing.T) {
 		if (seen[i] != "") != w {
 			t.Errorf("request %d carried %q", i+1, seen[i])
 		}
+	}
+}
+
+// Ten begins on one name at once, each its own Manager as separate
+// processes would be: exactly one reaches the server and keeps a session;
+// the others are refused before sending anything.
+func TestParallelBeginsOpenOneSession(t *testing.T) {
+	f := newFixture(t)
+	var begins atomic.Int64
+	ref := refserver.New(refserver.Options{})
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if bytes.Contains(b, []byte("BeginSession")) {
+			begins.Add(1)
+		}
+		ref.ServeHTTP(w, r2(r, b))
+	}))
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			store, err := state.Open(f.m.Store.Dir)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			m := &Manager{Store: store}
+			_, errs[i] = m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/xmla", Dialect: dialect(t, "xmla")})
+		}()
+	}
+	wg.Wait()
+	ok, exists := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, state.ErrExists):
+			exists++
+		default:
+			t.Errorf("begin: %v", err)
+		}
+	}
+	if ok != 1 || exists != 9 || begins.Load() != 1 {
+		t.Errorf("%d begun, %d refused, %d begins reached the server; want 1, 9, 1", ok, exists, begins.Load())
 	}
 }
