@@ -18,8 +18,9 @@ func (a *appCtx) endCommand() *cli.Command {
 body). The local session is forgotten once the server has answered, fault or
 not, and kept when the server was never reached (as the .NET DSML client does).
 Dialects that confirm an end (sqlsoap) are retried when the confirmation is
-missing; retries carry the dialect's default end body, so a statement in BODY
-never runs twice.
+missing, fault or not, and the session kept after the last try; retries carry
+the dialect's default end body, so a statement in BODY never runs twice. A
+session the server no longer knows counts as ended (exit 0, with a warning).
 
 Examples:
    soapsess end
@@ -42,6 +43,11 @@ func (a *appCtx) end(c *cli.Context) error {
 			for _, w := range res.EndWarnings {
 				warnf(a.io, "%s", w)
 			}
+		}
+		if err == nil && res != nil && res.Gone != "" {
+			warnf(a.io, "the server no longer knew session %q (ID %s): it had ended or expired; it is forgotten here too", s.State.Name, s.State.ID)
+			res.Problems = nil // the warning says what the fault did; the fault itself is on stdout
+			return res, nil
 		}
 		if err == nil && !r.DryRun {
 			infof(a.io, "session %q ended", s.State.Name)

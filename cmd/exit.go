@@ -111,13 +111,13 @@ func classify(err error) (int, []string) {
 		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the open ones"}
 	case errors.Is(err, state.ErrExists):
 		return ExitSession, []string{"run soapsess end first, or name another session with --session NAME"}
+	case errors.As(err, &unconfirmed): // before the fault it may wrap
+		return ExitReply, []string{"try soapsess end again later, or soapsess end --forget to drop it locally"}
 	case errors.As(err, &fault):
 		if fault.Rejected {
 			return ExitSession, []string{"run soapsess begin again"}
 		}
 		return ExitFault, nil
-	case errors.As(err, &unconfirmed):
-		return ExitReply, []string{"try soapsess end again later, or soapsess end --forget to drop it locally"}
 	case errors.As(err, &redirect):
 		return ExitTransport, []string{"soapsess does not follow redirects (a POST would lose its envelope); use the new URL with begin --url"}
 	case errors.As(err, &httpErr), errors.As(err, &tr):
@@ -171,7 +171,8 @@ func message(err error) string {
 func report(io *IO, err error) int {
 	code, hints := classify(err)
 	var fe *session.FaultError
-	if !errors.As(err, &fe) || fe.Rejected { // a reply's own problems are printed as they come
+	var unconfirmed *session.EndNotConfirmedError
+	if !errors.As(err, &fe) || fe.Rejected || errors.As(err, &unconfirmed) { // a reply's own problems are printed as they come
 		errorf(io, "%s", message(err))
 	}
 	st := io.styles()

@@ -83,6 +83,9 @@ type Result struct {
 	Granted int
 	// Attempts is how many requests an end took.
 	Attempts int
+	// Gone says, for an end, that the server no longer knew the session
+	// (its words): it had ended or expired, and is forgotten here too.
+	Gone string
 	// Orphan is the ID of a session the reply of a failed begin opened
 	// nonetheless; it was ended again unless OrphanErr says why not.
 	Orphan    string

@@ -101,7 +101,15 @@ func (e *FaultError) Error() string {
 type EndNotConfirmedError struct {
 	Name     string
 	Attempts int
-	Final    bool // no more attempts: the session is kept
+	Final    bool        // no more attempts: the session is kept
+	Fault    *FaultError // the last reply's fault, when it was one
+}
+
+func (e *EndNotConfirmedError) Unwrap() error {
+	if e.Fault == nil {
+		return nil
+	}
+	return e.Fault
 }
 
 func (e *EndNotConfirmedError) Error() string {

@@ -428,7 +428,8 @@ func withCaptures(vars map[string]string, res *Result) map[string]string {
 }
 
 // End closes the session on the server and forgets it locally once the
-// server has answered with SOAP, fault or not. A server that cannot be
+// server has answered with SOAP, fault or not; a server that no longer
+// knows the session counts as ended (Result.Gone). A server that cannot be
 // reached is tried again; an end the dialect wants confirmed is retried
 // with the dialect's own end body (so a statement in r.Body never runs
 // twice). Without a SOAP answer the session is kept (*NotEndedError).
@@ -492,9 +493,18 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 		}
 		var fe *FaultError
 		if errors.As(err, &fe) && fe.Rejected {
-			return res, s.drop(fe)
+			// The server no longer knows the session: what end was for is
+			// done. Forget it here too, and say so (Result.Gone).
+			if derr := s.drop(fe); !errors.Is(derr, fe) {
+				return res, derr
+			}
+			res.Gone = fe.Problem.Summary()
+			return res, nil
 		}
-		if err == nil && res.parsed != nil && !s.Dialect.EndConfirmed(res.parsed) {
+		// A dialect that confirms its end is tried again when the reply
+		// lacks the confirmation, fault or not (the SQL Server docs: scan
+		// for the terminate echo and retry without it).
+		if (err == nil || fe != nil) && res.parsed != nil && !s.Dialect.EndConfirmed(res.parsed) {
 			if i < attempts {
 				s.retry(Retry{Attempt: i + 1, Of: attempts, Err: &EndNotConfirmedError{Name: s.State.Name, Attempts: i}})
 				if def, ok, derr := s.Dialect.DefaultBody(envelope.End, v); ok && derr == nil {
@@ -502,7 +512,7 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 				}
 				continue
 			}
-			return res, &EndNotConfirmedError{Name: s.State.Name, Attempts: attempts, Final: true}
+			return res, &EndNotConfirmedError{Name: s.State.Name, Attempts: attempts, Final: true, Fault: fe}
 		}
 		if _, derr := s.m.Store.Delete(s.State.Name, s.State.ID); derr != nil && err == nil {
 			err = derr

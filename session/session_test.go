@@ -573,3 +573,50 @@ func TestParallelBeginsOpenOneSession(t *testing.T) {
 		t.Errorf("%d begun, %d refused, %d begins reached the server; want 1, 9, 1", ok, exists, begins.Load())
 	}
 }
+
+// A sqlsoap end answered with a fault that is not "unknown session", and
+// without the terminate echo, is tried again and the session kept, as the
+// SQL Server docs ask; an end the server answers "unknown session" has
+// done its job (Result.Gone).
+func TestEndFaultWithoutConfirmation(t *testing.T) {
+	f := newFixture(t)
+	var ends atomic.Int64
+	var gone atomic.Bool
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/xml")
+		switch {
+		case bytes.Contains(b, []byte(`initiate="true"`)):
+			fmt.Fprint(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><o:sqlSession xmlns:o="http://schemas.microsoft.com/sqlserver/2004/SOAP/Options" sessionId="F1" timeout="60"/></s:Header><s:Body/></s:Envelope>`)
+		case gone.Load():
+			w.WriteHeader(500)
+			fmt.Fprint(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>There was an error in the incoming SOAP request packet:  Client, SoapHeader, SessionIdIsInvalid</faultstring></s:Fault></s:Body></s:Envelope>`)
+		default:
+			ends.Add(1)
+			w.WriteHeader(500)
+			fmt.Fprint(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>the batch failed</faultstring></s:Fault></s:Body></s:Envelope>`)
+		}
+	}))
+	res, err := f.m.Begin(context.Background(), BeginOptions{Name: "s", URL: f.srv.URL + "/sql", Dialect: dialect(t, "sqlsoap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Session
+	_, err = s.End(context.Background(), Request{})
+	var nc *EndNotConfirmedError
+	var fe *FaultError
+	if !errors.As(err, &nc) || !nc.Final || !errors.As(err, &fe) || ends.Load() != 3 {
+		t.Fatalf("err = %v after %d ends; want EndNotConfirmedError with the fault, after 3", err, ends.Load())
+	}
+	if _, err := f.m.Store.Get("s"); err != nil {
+		t.Fatalf("an unconfirmed end dropped the session: %v", err)
+	}
+	gone.Store(true)
+	res, err = s.End(context.Background(), Request{})
+	if err != nil || res.Gone == "" {
+		t.Fatalf("ending a session the server no longer knows: %v (gone %q)", err, res.Gone)
+	}
+	if _, err := f.m.Store.Get("s"); !errors.Is(err, state.ErrNoSession) {
+		t.Errorf("the session is still kept: %v", err)
+	}
+}
