@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
 )
 
 func (a *appCtx) statusCommand() *cli.Command {
@@ -140,7 +141,7 @@ func (a *appCtx) status(c *cli.Context) error {
 }
 
 // shownVars are a session's variables as status shows them: those whose
-// names look secret (token, password, ticket, …) redacted.
+// names look secret (transport.SecretName) redacted.
 func shownVars(vars map[string]string) map[string]string {
 	if len(vars) == 0 {
 		return nil
@@ -148,12 +149,8 @@ func shownVars(vars map[string]string) map[string]string {
 	out := make(map[string]string, len(vars))
 	for k, v := range vars {
 		out[k] = v
-		n := strings.ToLower(k)
-		for _, w := range []string{"pass", "pwd", "secret", "token", "ticket", "key", "auth", "cookie", "credential", "jwt", "bearer", "sig", "session"} {
-			if strings.Contains(n, w) {
-				out[k] = "[redacted]"
-				break
-			}
+		if transport.SecretName(k) {
+			out[k] = "[redacted]"
 		}
 	}
 	return out

@@ -158,6 +158,12 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		return nil, err
 	}
 	cl := x.client
+	cl.Secrets = cl.Secrets[:0]
+	for name, v := range x.req.Values.Vars {
+		if transport.SecretName(name) {
+			cl.Secrets = append(cl.Secrets, v)
+		}
+	}
 	res := &Result{}
 	if x.dryRun {
 		head, env, err := cl.Preview(req)

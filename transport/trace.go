@@ -20,7 +20,15 @@ func secretHeader(name string) bool {
 	case "authorization", "proxy-authorization", "cookie", "set-cookie", "www-authenticate", "proxy-authenticate":
 		return true
 	}
-	for _, w := range []string{"token", "secret", "password", "api-key", "apikey", "session"} {
+	return SecretName(n)
+}
+
+// SecretName reports whether a header's or a variable's name says its
+// value is a secret: password, token, key, ticket, a session's ID and the
+// like. Traces hide such values, and status does not show them.
+func SecretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "pwd", "secret", "token", "ticket", "key", "auth", "cookie", "credential", "jwt", "bearer", "sig", "session"} {
 		if strings.Contains(n, w) {
 			return true
 		}

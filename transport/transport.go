@@ -171,6 +171,9 @@ type Client struct {
 	IdleTimeout time.Duration
 	// Trace, when set, sees each request and reply.
 	Trace *Trace
+	// Secrets are values a trace hides wherever they appear, as it does
+	// the password (template variables whose names say they are secret).
+	Secrets []string
 
 	proxy func(*http.Request) (*url.URL, error) // nil: none
 	tr    *http.Transport
@@ -343,10 +346,10 @@ func (c *Client) render(req *http.Request) (string, []byte, error) {
 // carries them, for redaction by value.
 func (c *Client) secrets() []string {
 	if c.opt.Password == "" {
-		return nil
+		return c.Secrets
 	}
 	basic := base64.StdEncoding.EncodeToString([]byte(c.opt.User + ":" + c.opt.Password))
-	return []string{c.opt.Password, basic}
+	return append([]string{c.opt.Password, basic}, c.Secrets...)
 }
 
 // Do posts req (its context bounds it) and returns the final reply,
