@@ -79,17 +79,12 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if user != "" && plainRemote(url) {
 		warnf(a.io, "the password for %s goes over plain http:// to %s; anyone on the way can read it", user, url)
 	}
-	b, closeBody, err := a.body(c, d, envelope.Begin)
-	if err != nil {
-		return err
-	}
-	defer closeBody()
-	out, err := a.output(c)
-	if err != nil {
-		return err
-	}
-	m.Trace = a.trace(out)
 	caps, err := captures(c)
+	if err != nil {
+		return err
+	}
+	b, out, closeBody, err := a.bodyAndOutput(c, m, d, envelope.Begin)
+	defer closeBody()
 	if err != nil {
 		return err
 	}

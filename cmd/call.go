@@ -235,20 +235,31 @@ func (a *appCtx) call(c *cli.Context, p envelope.Phase,
 			return err
 		}
 	}
-	b, closeBody, err := a.body(c, s.Dialect, p)
-	if err != nil {
-		return err
-	}
+	b, out, closeBody, err := a.bodyAndOutput(c, m, s.Dialect, p)
 	defer closeBody()
-	out, err := a.output(c)
 	if err != nil {
 		return err
 	}
-	m.Trace = a.trace(out)
 	sinks, finish := a.sinks(out, p, func() string { return s.State.ID })
 	res, err := do(s, session.Request{Body: b, Vars: vars, Reply: sinks, DryRun: c.Bool("dry-run"), Captures: caps})
 	a.showCaptures(res, caps)
 	return a.shown(res, err, out, finish)
+}
+
+// bodyAndOutput reads BODY and the output options, and points the trace
+// where they say. It comes last before sending, as the pager it may start
+// takes the terminal.
+func (a *appCtx) bodyAndOutput(c *cli.Context, m *session.Manager, d *envelope.Dialect, p envelope.Phase) (session.Body, *output, func(), error) {
+	b, closeBody, err := a.body(c, d, p)
+	if err != nil {
+		return b, nil, closeBody, err
+	}
+	out, err := a.output(c)
+	if err != nil {
+		return b, nil, closeBody, err
+	}
+	m.Trace = a.trace(out)
+	return b, out, closeBody, nil
 }
 
 // namedStore is the session name and the store, for the commands that
