@@ -104,7 +104,7 @@ func (a *appCtx) newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			a.beginCommand(), a.sendCommand(), a.endCommand(), a.statusCommand(), a.lsCommand(),
+			a.beginCommand(), a.sendCommand(), a.endCommand(), a.keepaliveCommand(), a.statusCommand(), a.lsCommand(),
 			a.fmtCommand(), a.dialectsCommand(), a.serveCommand(), a.demoCommand(), a.completionCommand(),
 		},
 		Suggest: true,

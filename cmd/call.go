@@ -27,11 +27,20 @@ func (a *appCtx) manager(c *cli.Context) (*session.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Float64("lock-timeout") < 0 {
+		return nil, usageError("--lock-timeout is a positive number of seconds")
+	}
 	return &session.Manager{
 		Store: store, Dialects: a.findDialect, ProxyFromEnv: http.ProxyFromEnvironment,
 		UserAgent: "soapsess/" + version(), EndBackoff: endBackoff,
 		Retry: func(r session.Retry) {
 			warnf(a.io, "%v; trying again (%d of %d)", r.Err, r.Attempt, r.Of)
+		},
+		LockTimeout: seconds(c.Float64("lock-timeout")),
+		Waiting: func(name string) {
+			if a.io.ErrTTY {
+				fmt.Fprintf(a.io.Err, "soapsess: waiting for another request of session %q to finish…\n", name)
+			}
 		},
 	}, nil
 }

@@ -41,7 +41,7 @@ func captures(c *cli.Context) ([]envelope.Capture, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, envelope.Capture{Name: name, Value: e})
+		out = append(out, envelope.Capture{Name: name, Value: e, XPath: q.src, NS: q.ns})
 	}
 	return out, nil
 }

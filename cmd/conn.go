@@ -33,6 +33,7 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "proxy", Usage: "HTTP proxy `URL` (default: $HTTPS_PROXY, $HTTP_PROXY, $NO_PROXY)"},
 		&cli.Float64Flag{Name: "connect-timeout", Usage: "give up connecting after `SECONDS`"},
 		&cli.Float64Flag{Name: "max-time", Usage: "give up on the whole request after `SECONDS`"},
+		&cli.Float64Flag{Name: "lock-timeout", Usage: "give up after waiting `SECONDS` for the session's other request to finish (default: wait)"},
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "add an HTTP header, `'Name: value'` (repeatable; not kept)"},
 		&cli.StringFlag{Name: "action", Usage: "send this SOAPAction instead of the dialect's"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the exact request that would be sent; send nothing, change nothing"},

@@ -93,7 +93,7 @@ func (a *appCtx) demo(c *cli.Context) error {
 		step(ExitOK, "--session", d.dialect, "status")
 		step(ExitOK, "--session", d.dialect, "end")
 	}
-	fmt.Fprintf(out, "\n=== after end, the session is gone: exit status %d tells a script so\n", ExitSession)
+	fmt.Fprintf(out, "\n=== after end, the session is closed: exit status %d tells a script so\n", ExitSession)
 	step(ExitSession, "--session", "xmla", "send", filepath.Join(dir, "discover.xml"))
 	if failed > 0 {
 		return fmt.Errorf("the demo went wrong in %d step(s)", failed)

@@ -20,7 +20,7 @@ const (
 	ExitUsage     = 2   // bad command line or input: unknown command, flag or dialect, unusable body
 	ExitFault     = 3   // the server answered with a SOAP fault (shown on stdout)
 	ExitTransport = 4   // no answer (refused, timeout) or an HTTP error whose body is not SOAP
-	ExitSession   = 5   // no active session under that name (begin: one already open), or the server rejected it as unknown or expired
+	ExitSession   = 5   // no open session under that name (begin: one already open), it ended or the server rejected it as unknown or expired, or it stayed busy past --lock-timeout
 	ExitReply     = 6   // a 2xx reply that is not SOAP, or a reply without what the session needs (ID, end confirmation)
 	ExitInterrupt = 130 // interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once) before the server answered; the session is left as it was
 )
@@ -35,7 +35,7 @@ var ExitCodes = []struct {
 	{ExitUsage, "usage: unknown command, flag or dialect, or a body that is not well-formed XML"},
 	{ExitFault, "the server answered with a SOAP fault (the fault is on stdout)"},
 	{ExitTransport, "transport or HTTP failure: refused, timed out, or an HTTP error status without a SOAP body"},
-	{ExitSession, "session problem: none open under that name (begin: one already is), or the server rejected it as unknown or expired"},
+	{ExitSession, "session problem: none open under that name (begin: one already is), it ended, the server rejected it as unknown or expired, or another request kept it busy past --lock-timeout"},
 	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
 	{ExitInterrupt, "interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once) before the server answered; the session is left as it was"},
 }
@@ -81,10 +81,31 @@ func classify(err error) (int, []string) {
 		notPageable *session.NotPageableError
 		pageSize    *session.PageSizeError
 		beginOnly   *session.BeginOnlyError
+		replay      *session.ReplayError
+		restart     *session.RestartError
+		ended       *session.EndedError
+		busy        *session.BusyError
+		noRecipe    *session.NoRecipeError
 	)
 	switch {
 	case errors.As(err, &ee):
 		return ee.code, ee.hints
+	case errors.As(err, &replay): // the request's own code
+		code, _ := classify(replay.Err)
+		return code, []string{"the new session is open, with its whole journal: soapsess status shows it, soapsess end closes it"}
+	case errors.As(err, &restart):
+		code, hints := classify(restart.Err)
+		return code, hints
+	case errors.As(err, &ended):
+		return ExitSession, []string{"soapsess begin --again opens a new session as this one began and replays its setup requests; soapsess end --forget drops the record"}
+	case errors.As(err, &busy):
+		return ExitSession, []string{"another soapsess is using the session; wait for it, or give a longer --lock-timeout"}
+	case errors.As(err, &noRecipe):
+		return ExitSession, []string{"begin it as before, with --url and --dialect (soapsess status shows them)"}
+	case errors.Is(err, session.ErrIdleUnknown):
+		return ExitUsage, []string{"give --every SECONDS, or begin with --idle-timeout SECONDS"}
+	case errors.Is(err, session.ErrNoKeepalive), errors.Is(err, session.ErrSetupTooLarge):
+		return ExitUsage, nil
 	case errors.As(err, &interrupted):
 		return ExitInterrupt, nil
 	case errors.As(err, &notEnded):
@@ -115,7 +136,7 @@ func classify(err error) (int, []string) {
 		return ExitReply, []string{"try soapsess end again later, or soapsess end --forget to drop it locally"}
 	case errors.As(err, &fault):
 		if fault.Rejected {
-			return ExitSession, []string{"run soapsess begin again"}
+			return ExitSession, []string{"soapsess begin --again opens a new session as this one began and replays its setup requests; send --restart does that by itself"}
 		}
 		return ExitFault, nil
 	case errors.As(err, &redirect):
@@ -172,7 +193,9 @@ func report(io *IO, err error) int {
 	code, hints := classify(err)
 	var fe *session.FaultError
 	var unconfirmed *session.EndNotConfirmedError
-	if !errors.As(err, &fe) || fe.Rejected || errors.As(err, &unconfirmed) { // a reply's own problems are printed as they come
+	var replay *session.ReplayError
+	var restart *session.RestartError
+	if !errors.As(err, &fe) || fe.Rejected || errors.As(err, &unconfirmed) || errors.As(err, &replay) || errors.As(err, &restart) { // a reply's own problems are printed as they come
 		errorf(io, "%s", message(err))
 	}
 	st := io.styles()

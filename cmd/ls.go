@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,9 +14,12 @@ import (
 func (a *appCtx) lsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ls",
-		Usage: "list the open sessions",
-		Description: `Lists every session in the state directory. A state file that cannot be
-read is named on stderr and makes the exit status 1; the others are listed.
+		Usage: "list the sessions",
+		Description: `Lists every session in the state directory, open or not (STATE: open, ended,
+rejected), with when the server will forget an open one (EXPIRES: "in about
+6m", "probably 2m ago", "?" when its idle timeout is not known). A state file
+that cannot be read is named on stderr and makes the exit status 1; the
+others are listed.
 
 Examples:
    soapsess ls
@@ -48,9 +52,19 @@ func (a *appCtx) ls(c *cli.Context) error {
 		}
 	} else if len(sessions) > 0 {
 		w := tabwriter.NewWriter(a.io.Out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "NAME\tDIALECT\tURL\tLAST USED\tREQUESTS")
+		now := time.Now()
+		fmt.Fprintln(w, "NAME\tSTATE\tDIALECT\tURL\tLAST USED\tEXPIRES\tREQUESTS")
 		for _, s := range sessions {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", s.Name, s.Dialect, s.URL, s.LastUsed.Format(time.RFC3339), s.Requests)
+			exp := strings.TrimPrefix(expiry(s, now), "probably expired ")
+			switch {
+			case !s.Open():
+				exp = "-"
+			case exp == "":
+				exp = "?"
+			case !strings.HasPrefix(exp, "in "):
+				exp = "probably " + exp
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Name, stateOf(s), s.Dialect, s.URL, s.LastUsed.Format(time.RFC3339), exp, s.Requests)
 		}
 		if err := w.Flush(); err != nil {
 			return err

@@ -28,15 +28,29 @@ inside the session, until the server has no more: stdout is one batchResponse
 holding every entry. Ctrl-C or a failing page abandons the search on the
 server first.
 
+With --setup, a request the server accepts is also kept in the session's
+journal (body, --var and --capture): the requests that build its state, such
+as CREATE SESSION SET or USE db, which begin --again replays. With --restart,
+when the server no longer knows the session, soapsess begins it again,
+replays the journal and sends BODY once more, and says so on stderr; without
+the flag nothing is ever resent.
+
+A session's requests go one at a time: a send waits for the one on the wire
+(saying so on a terminal after a second; --lock-timeout gives up, exit 5).
+
 Examples:
    soapsess send discover.xml | xmllint --format -
    echo '<Execute xmlns="urn:schemas-microsoft-com:xml-analysis">...</Execute>' | soapsess send
    soapsess --session ad send search.xml
    soapsess --session ad send --all-pages --page-size 1000 users.xml > users.xml
-   soapsess send --capture token=//ns:Token --ns ns=urn:acme login.xml`,
+   soapsess send --capture token=//ns:Token --ns ns=urn:acme login.xml
+   soapsess send --setup create-set.xml
+   soapsess send --restart query.xml`,
 		Flags: append(append(append(append([]cli.Flag{
 			&cli.BoolFlag{Name: "all-pages", Usage: "page through a DSML search with the paged results control; one batchResponse with every entry"},
 			&cli.IntFlag{Name: "page-size", Value: session.DefaultPageSize, Usage: fmt.Sprintf("entries a page with --all-pages, `N` from 1 to %d", session.MaxPageSize)},
+			&cli.BoolFlag{Name: "setup", Usage: "once the server accepts it, keep the request in the session's journal, for begin --again"},
+			&cli.BoolFlag{Name: "restart", Usage: "if the server no longer knows the session, begin it again, replay its journal and send once more"},
 		}, append(varFlags(), captureFlags()...)...), outputFlags()...), queryFlags()...), connFlags()...),
 		Action: a.send,
 	}
@@ -47,13 +61,27 @@ func (a *appCtx) send(c *cli.Context) error {
 		if c.IsSet("page-size") {
 			return usageError("--page-size goes with --all-pages")
 		}
+		if c.Bool("restart") && c.Bool("raw") {
+			return usageError("--restart holds back a reply that rejects the session; --raw copies every byte as it comes")
+		}
 		return a.call(c, envelope.Session, func(s *session.Session, r session.Request) (*session.Result, error) {
-			return s.Send(c.Context, r)
+			r.Setup, r.Restart, r.Replayed = c.Bool("setup"), c.Bool("restart"), a.replayed
+			old := s.State.Name
+			res, err := s.Send(c.Context, r)
+			if res != nil && res.Restarted != nil {
+				rs := res.Restarted
+				warnf(a.io, "the server no longer knew session %q (ID %s): %s; began it again as %s, replayed %d setup requests, and sent %s again",
+					old, rs.From, rs.Rejected.Summary(), rs.To, rs.Replayed, bodyName(r.Body))
+			}
+			return res, err
 		})
 	}
 	size := c.Int("page-size")
 	if size < 1 || size > session.MaxPageSize {
 		return usageError("--page-size %d: want 1 to %d (Active Directory returns at most %d entries a page)", size, session.MaxPageSize, session.MaxPageSize)
+	}
+	if c.Bool("setup") || c.Bool("restart") {
+		return usageError("--all-pages pages one search through; --setup and --restart are for single requests")
 	}
 	if c.Bool("raw") || c.Bool("dry-run") || strings.ContainsAny(c.String("print"), "EHhs") {
 		return usageError("--all-pages makes one document of many replies: --raw, --dry-run and --print E, H, h or s show single requests (-v shows them all)")
@@ -103,6 +131,14 @@ func (a *appCtx) send(c *cli.Context) error {
 		}
 		return res, err
 	})
+}
+
+// bodyName names a request's body for messages.
+func bodyName(b session.Body) string {
+	if b.R == nil {
+		return "the dialect's body"
+	}
+	return b.Name
 }
 
 // lockedWriter serialises writes from more than one goroutine.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +49,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		`ad:SessionID="`, `SessionId="`, `sessionId="`, // each dialect's session header went over the wire
 		"searchResultEntry", "<DataSourceName>soapsess</DataSourceName>", "<sqlrowcount:Count>2</sqlrowcount:Count>",
-		`terminate="true"`, "soapsess: error: no active session named \"xmla\"",
+		`terminate="true"`, "soapsess: error: session \"xmla\" (ID ",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
@@ -172,6 +174,132 @@ func TestServeDSMLEntriesRange(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errb.String(), "--dsml-entries must be between 0 and 1000000") {
 			t.Errorf("--dsml-entries %s: exit %d, stderr %q; want %d and the range", n, code, errb.String(), ExitUsage)
 		}
+	}
+}
+
+func TestServeFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--idle-timeout", "0"}, `--idle-timeout "0": want a positive duration`},
+		{[]string{"--idle-timeout", "ten"}, `--idle-timeout "ten": want a positive duration`},
+		{[]string{"--idle-timeout", "/dsml=-1s"}, `--idle-timeout "/dsml=-1s": want a positive duration`},
+		{[]string{"--idle-timeout", "/ldap=1m"}, `--idle-timeout "/ldap=1m": no endpoint "/ldap"; use /dsml, /xmla or /xmla/virtuoso`},
+		{[]string{"--idle-timeout", "/sql=1m"}, `--idle-timeout "/sql=1m": a /sql session keeps the timeout it asks for`},
+		{[]string{"--idle-timeout", "30s", "--idle-timeout", "/xmla/=1m"}, `no endpoint "/xmla/"`},
+		{[]string{"--latency", "-1s"}, "--latency must not be negative"},
+		{[]string{"--sql-max-timeout", "0"}, "--sql-max-timeout must be positive"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"soapsess", "serve", "--addr", "127.0.0.1:0"}, tc.args...), testIO(&out, &errb))
+		if code != ExitUsage || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want %d and %q", tc.args, code, errb.String(), ExitUsage, tc.want)
+		}
+	}
+}
+
+func TestIdleTimeoutsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		values []string
+		all    time.Duration
+		per    map[string]time.Duration
+	}{
+		{nil, 10 * time.Minute, map[string]time.Duration{}},
+		{[]string{"30s"}, 30 * time.Second, map[string]time.Duration{}},
+		{[]string{"/dsml=2s", "30s"}, 30 * time.Second, map[string]time.Duration{"/dsml": 2 * time.Second}},
+		{[]string{"/xmla=1m", "/xmla/virtuoso=1h", "/xmla=5m"}, 10 * time.Minute, map[string]time.Duration{"/xmla": 5 * time.Minute, "/xmla/virtuoso": time.Hour}},
+	} {
+		all, per, err := idleTimeouts(tc.values)
+		if err != nil || all != tc.all || !maps.Equal(per, tc.per) {
+			t.Errorf("idleTimeouts(%q) = %v, %v, %v; want %v, %v", tc.values, all, per, err, tc.all, tc.per)
+		}
+	}
+}
+
+// postSOAP posts body to url and returns the status and reply.
+func postSOAP(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "text/xml; charset=utf-8", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	reply, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(reply)
+}
+
+var sessionIDAttr = regexp.MustCompile(`SessionI[Dd]="([^"]+)"`)
+
+// beginOn begins a session on a DSML or XMLA endpoint and returns its ID.
+func beginOn(t *testing.T, url, body string) string {
+	t.Helper()
+	status, reply := postSOAP(t, url, body)
+	m := sessionIDAttr.FindStringSubmatch(reply)
+	if status != http.StatusOK || m == nil {
+		t.Fatalf("begin on %s: status %d, reply %s", url, status, reply)
+	}
+	return m[1]
+}
+
+const (
+	serveDSMLBegin = `<se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/"><se:Header>` +
+		`<ad:BeginSession xmlns:ad="urn:schema-microsoft-com:activedirectory:dsmlv2"/></se:Header>` +
+		`<se:Body><batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core"/></se:Body></se:Envelope>`
+	serveXMLABegin = `<se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/"><se:Header>` +
+		`<BeginSession xmlns="urn:schemas-microsoft-com:xml-analysis"/></se:Header>` +
+		`<se:Body><Execute xmlns="urn:schemas-microsoft-com:xml-analysis"><Command><Statement/></Command></Execute></se:Body></se:Envelope>`
+)
+
+func serveDSMLUse(id string) string {
+	return `<se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/"><se:Header>` +
+		`<ad:Session xmlns:ad="urn:schema-microsoft-com:activedirectory:dsmlv2" ad:SessionID="` + id + `"/></se:Header>` +
+		`<se:Body><batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core"/></se:Body></se:Envelope>`
+}
+
+func serveXMLAUse(id string) string {
+	return `<se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/"><se:Header>` +
+		`<Session xmlns="urn:schemas-microsoft-com:xml-analysis" SessionId="` + id + `"/></se:Header>` +
+		`<se:Body><Execute xmlns="urn:schemas-microsoft-com:xml-analysis"><Command><Statement/></Command></Execute></se:Body></se:Envelope>`
+}
+
+// --idle-timeout /dsml=1ms --idle-timeout 1h: a DSML session is gone after
+// a millisecond, an XMLA session of the same age is not.
+func TestServeIdleTimeoutPerEndpoint(t *testing.T) {
+	addr, _, _ := startServe(t, "--idle-timeout", "/dsml=1ms", "--idle-timeout", "1h")
+	base := "http://" + addr
+	dsml := beginOn(t, base+refserver.PathDSML, serveDSMLBegin)
+	xmla := beginOn(t, base+refserver.PathXMLA, serveXMLABegin)
+	// Not waiting for luck: the DSML session's millisecond is certainly over
+	// after this, the XMLA session's hour certainly not.
+	time.Sleep(5 * time.Millisecond)
+	if status, reply := postSOAP(t, base+refserver.PathDSML, serveDSMLUse(dsml)); status != http.StatusInternalServerError || !strings.Contains(reply, "Bad Session Request") {
+		t.Errorf("DSML session after its 1ms idle timeout: status %d, reply %s; want Bad Session Request", status, reply)
+	}
+	if status, reply := postSOAP(t, base+refserver.PathXMLA, serveXMLAUse(xmla)); status != http.StatusOK {
+		t.Errorf("XMLA session within its 1h idle timeout: status %d, reply %s", status, reply)
+	}
+}
+
+// --latency holds a request in a session at least that long; a begin is
+// not held (not asserted: a bound on how fast it is would be timing luck).
+func TestServeLatency(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	addr, log, _ := startServe(t, "--latency", latency.String())
+	url := "http://" + addr + refserver.PathXMLA
+	id := beginOn(t, url, serveXMLABegin)
+	start := time.Now()
+	if status, reply := postSOAP(t, url, serveXMLAUse(id)); status != http.StatusOK {
+		t.Fatalf("use: status %d, reply %s", status, reply)
+	}
+	if took := time.Since(start); took < latency {
+		t.Errorf("a request in a session took %v with --latency %v", took, latency)
+	}
+	if strings.Contains(log.String(), "overlap") {
+		t.Errorf("one request at a time was logged as overlapping:\n%s", log.String())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/soapsess/soapsess/session"
 	"github.com/soapsess/soapsess/state"
 	"github.com/soapsess/soapsess/transport"
 )
@@ -17,7 +18,12 @@ func (a *appCtx) statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show the open session",
-		Description: `Shows the session named by --session. Exit status 5 when none is open.
+		Description: `Shows the session named by --session: how long it has been idle and when
+the server will forget it, when its idle timeout is known (begin
+--idle-timeout, the timeout the server granted, or the dialect's default for
+the server). A session that ended or that the server rejected is still
+shown, with what begin --again would use, and the exit status is 5, as it is
+when there is none.
 
 Examples:
    soapsess status
@@ -42,6 +48,71 @@ type sessionJSON struct {
 	Requests  int               `json:"requests"`
 	Vars      map[string]string `json:"vars,omitempty"`
 	Cookies   []cookieJSON      `json:"cookies,omitempty"`
+	// State is open, ended or rejected (by the server); EndedAt says when.
+	State   string  `json:"state"`
+	EndedAt *string `json:"ended_at,omitempty"`
+	// IdleTimeout is the seconds the server is thought to keep the session
+	// idle (null: unknown), IdleFrom where that comes from (given, granted,
+	// dialect), Expires when an open session will expire unless used.
+	IdleTimeout *int          `json:"idle_timeout"`
+	IdleFrom    string        `json:"idle_timeout_from,omitempty"`
+	Expires     *string       `json:"expires,omitempty"`
+	Journal     []journalJSON `json:"journal,omitempty"`
+}
+
+// journalJSON is a setup request as status shows it: never its body.
+type journalJSON struct {
+	Body  string `json:"body"` // its name: a file, "standard input"
+	Added string `json:"added"`
+}
+
+// stateOf is a session's state as status and ls name it.
+func stateOf(s *state.Session) string {
+	if s.Open() {
+		return "open"
+	}
+	return s.Ended
+}
+
+// expires is when an open session's server forgets it unless it is used
+// again; false when that is not known.
+func expires(s *state.Session) (time.Time, bool) {
+	if !s.Open() || s.IdleTimeout <= 0 {
+		return time.Time{}, false
+	}
+	return s.LastUsed.Add(time.Duration(s.IdleTimeout) * time.Second), true
+}
+
+// roughly is a duration as people say it: 45s, 6m, 2h10m.
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Round(time.Minute)/time.Minute))
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+// expiry says when the server will forget the session: "in about 6m",
+// "probably expired 2m ago", or "" when not known.
+func expiry(s *state.Session, now time.Time) string {
+	e, ok := expires(s)
+	switch {
+	case !ok:
+		return ""
+	case e.After(now):
+		return "in about " + roughly(e.Sub(now))
+	}
+	return "probably expired " + roughly(now.Sub(e)) + " ago"
+}
+
+// idleFrom says where an idle timeout comes from, for status.
+var idleFrom = map[string]string{
+	"given":   "as given to begin --idle-timeout",
+	"granted": "granted by the server",
+	"dialect": "the dialect's default for this server",
 }
 
 // cookieJSON is a kept cookie as status and ls show it: never its value.
@@ -86,7 +157,31 @@ func toJSON(s *state.Session) sessionJSON {
 		t := s.Timeout
 		j.Timeout = &t
 	}
+	j.State = stateOf(s)
+	if !s.Open() {
+		t := s.EndedAt.Format(time.RFC3339)
+		j.EndedAt = &t
+	}
+	if s.IdleTimeout > 0 {
+		t := s.IdleTimeout
+		j.IdleTimeout, j.IdleFrom = &t, s.IdleFrom
+	}
+	if e, ok := expires(s); ok {
+		t := e.UTC().Format(time.RFC3339)
+		j.Expires = &t
+	}
+	for _, r := range s.Journal {
+		j.Journal = append(j.Journal, journalJSON{Body: journalName(r), Added: r.Added.Format(time.RFC3339)})
+	}
 	return j
+}
+
+// journalName names a setup request: its body's name.
+func journalName(r state.Request) string {
+	if r.BodyName == "" {
+		return "the dialect's body"
+	}
+	return r.BodyName
 }
 
 func (a *appCtx) status(c *cli.Context) error {
@@ -101,25 +196,53 @@ func (a *appCtx) status(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// One that is not open is shown, then said so (exit 5).
+	var closed error
+	if !s.Open() {
+		closed = &session.EndedError{Name: s.Name, ID: s.ID, How: s.Ended, At: s.EndedAt}
+	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(a.io.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(toJSON(s))
+		if err := enc.Encode(toJSON(s)); err != nil {
+			return err
+		}
+		return closed
 	}
+	now := time.Now()
 	w := tabwriter.NewWriter(a.io.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "session\t%s\n", s.Name)
+	switch s.Ended {
+	case "":
+		fmt.Fprintf(w, "state\topen\n")
+	case state.Rejected:
+		fmt.Fprintf(w, "state\trejected by the server at %s (it had ended or expired there)\n", s.EndedAt.Format(time.RFC3339))
+	default:
+		fmt.Fprintf(w, "state\t%s at %s\n", s.Ended, s.EndedAt.Format(time.RFC3339))
+	}
 	fmt.Fprintf(w, "dialect\t%s\n", s.Dialect)
 	fmt.Fprintf(w, "url\t%s\n", s.URL)
 	fmt.Fprintf(w, "id\t%s\n", s.ID)
 	fmt.Fprintf(w, "created\t%s\n", s.Created.Format(time.RFC3339))
-	fmt.Fprintf(w, "last used\t%s (%s ago)\n", s.LastUsed.Format(time.RFC3339), time.Since(s.LastUsed).Round(time.Second))
+	fmt.Fprintf(w, "last used\t%s (%s ago)\n", s.LastUsed.Format(time.RFC3339), now.Sub(s.LastUsed).Round(time.Second))
 	if s.Timeout > 0 {
 		fmt.Fprintf(w, "timeout\t%ds (granted by the server)\n", s.Timeout)
+	}
+	switch {
+	case !s.Open():
+	case s.IdleTimeout > 0:
+		fmt.Fprintf(w, "idle\t%s; the server forgets it %s (idle timeout %ds, %s)\n",
+			roughly(now.Sub(s.LastUsed)), expiry(s, now), s.IdleTimeout, idleFrom[s.IdleFrom])
+	default:
+		fmt.Fprintf(w, "idle\t%s; the server's idle timeout is not known (begin --idle-timeout tells it)\n", roughly(now.Sub(s.LastUsed)))
 	}
 	if s.User != "" {
 		fmt.Fprintf(w, "user\t%s\n", s.User)
 	}
 	fmt.Fprintf(w, "requests\t%d\n", s.Requests)
+	for i, r := range s.Journal {
+		fmt.Fprintf(w, "setup\t%d. %s (%s)\n", i+1, journalName(r), r.Added.Format(time.RFC3339))
+	}
 	vars := shownVars(s.Vars)
 	for _, k := range sortedKeys(vars) {
 		fmt.Fprintf(w, "var\t%s=%s\n", k, vars[k])
@@ -137,7 +260,10 @@ func (a *appCtx) status(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "cookie\t%s (%s)\n", c.Name, strings.Join(append([]string{c.Domain + c.Path}, more...), ", "))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return closed
 }
 
 // shownVars are a session's variables as status shows them: those whose

@@ -33,6 +33,23 @@ type Capture struct {
 	Name         string
 	Value, Clear *xpath.Expr
 	EndWarning   string
+	// XPath and NS are Value's source and prefixes, for a capture given
+	// with a request (see CompileCapture); kept to compile it again.
+	XPath string
+	NS    map[string]string
+}
+
+// CompileCapture is the capture that keeps the first value expr selects
+// as variable name; ns binds expr's prefixes.
+func CompileCapture(name, expr string, ns map[string]string) (Capture, error) {
+	if err := CheckVarName(name); err != nil {
+		return Capture{}, err
+	}
+	e, err := reply.CompileXPath(expr, ns)
+	if err != nil {
+		return Capture{}, err
+	}
+	return Capture{Name: name, Value: e, XPath: expr, NS: ns}, nil
 }
 
 // ErrBadVarName is wrapped by the error for a variable name templates

@@ -31,6 +31,11 @@ const (
 // Phases lists the phases in the order a session goes through them.
 var Phases = []Phase{Begin, Session, End}
 
+// Keepalive names the dialect's cheapest request inside a session
+// (keepalive-body.xml), sent with the Session phase's header to keep an
+// idle session from expiring.
+const Keepalive Phase = "keepalive"
+
 //go:embed dialects
 var builtin embed.FS
 
@@ -52,7 +57,14 @@ type Dialect struct {
 	rejected      []*regexp.Regexp
 	errors        []reply.ErrorRule
 	captures      []Capture
+	idle          []idleRule
 	inheritErrors bool // no [[errors]] key: the built-ins' conventions
+}
+
+// idleRule is an [[idle_timeouts]] table, compiled.
+type idleRule struct {
+	url     *regexp.Regexp
+	seconds int
 }
 
 // manifest is the dialect's manifest.toml.
@@ -75,7 +87,16 @@ type manifest struct {
 		// BeginOnly are variables for the initiating request only (login
 		// options): not kept with the session, refused on later requests.
 		BeginOnly []string `toml:"begin_only"`
+		// IdleTimeout is how many seconds the dialect's servers keep an
+		// idle session by default; 0 when unknown or never.
+		IdleTimeout int `toml:"idle_timeout"`
 	} `toml:"session"`
+	// IdleTimeouts are defaults for the servers whose URLs match, before
+	// [session] idle_timeout: the first that matches wins.
+	IdleTimeouts []struct {
+		URL     string `toml:"url"`
+		Seconds int    `toml:"seconds"`
+	} `toml:"idle_timeouts"`
 	Errors   []reply.ErrorDecl `toml:"errors"`   // see errors.go
 	Captures []CaptureDecl     `toml:"captures"` // see captures.go
 }
@@ -184,6 +205,23 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 		}
 		d.rejected = append(d.rejected, re)
 	}
+	if m.Session.IdleTimeout < 0 {
+		return nil, &DialectError{line("idle_timeout"), errors.New("idle_timeout: want seconds, 0 for unknown")}
+	}
+	for i, t := range m.IdleTimeouts {
+		where := func(key string) string { return fmt.Sprintf("%s:%d", at("manifest.toml"), tableLine(raw, "idle_timeouts", i, key)) }
+		re, err := regexp.Compile(t.URL)
+		if err != nil || t.URL == "" {
+			if err == nil {
+				err = errors.New("a regular expression the URL must match is required")
+			}
+			return nil, &DialectError{where("url"), fmt.Errorf("[[idle_timeouts]] #%d: url: %w", i+1, err)}
+		}
+		if t.Seconds < 1 {
+			return nil, &DialectError{where("seconds"), fmt.Errorf("[[idle_timeouts]] #%d: seconds: want 1 or more", i+1)}
+		}
+		d.idle = append(d.idle, idleRule{re, t.Seconds})
+	}
 	if m.Session.EndAttempts < 1 {
 		m.Session.EndAttempts = 1
 	}
@@ -222,7 +260,30 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 			d.bodies[p] = src
 		}
 	}
+	const file = string(Keepalive) + "-body.xml"
+	switch src, err := fs.ReadFile(fsys, file); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, &DialectError{at(file), err}
+	default:
+		if _, err := template.New(file).Parse(string(src)); err != nil {
+			return nil, parseError(at(file), err)
+		}
+		d.bodies[Keepalive] = src
+	}
 	return d, nil
+}
+
+// IdleTimeout is how many seconds the dialect says a server at url keeps
+// an idle session by default: its [[idle_timeouts]] for that URL, else its
+// [session] idle_timeout; 0 when it does not know.
+func (d *Dialect) IdleTimeout(url string) int {
+	for _, r := range d.idle {
+		if r.url.MatchString(url) {
+			return r.seconds
+		}
+	}
+	return d.manifest.Session.IdleTimeout
 }
 
 // DefaultBody renders the dialect's default body for a phase, if it has

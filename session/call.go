@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/soapsess/soapsess/envelope"
 	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/state"
 	"github.com/soapsess/soapsess/transport"
 )
 
@@ -90,6 +93,10 @@ type Result struct {
 	// nonetheless; it was ended again unless OrphanErr says why not.
 	Orphan    string
 	OrphanErr error
+	// Replayed is how many journal requests a new begin replayed (Again);
+	// Restarted says a request was sent again in a new session.
+	Replayed  int
+	Restarted *Restart
 	// Pages and Entries are what SendAllPages read; AbandonErr is why a
 	// search it gave up could not be abandoned on the server (nil when it
 	// was, or when none was left open).
@@ -349,14 +356,19 @@ func (l *limited) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// readBody reads and checks the body of a request, or takes the dialect's own.
-func readBody(d *envelope.Dialect, p envelope.Phase, b Body, v envelope.Values) (*envelope.Body, error) {
+// loaded is a request body read whole, so that it can be built again (a
+// restart) and kept (a journal); given is false for the dialect's own.
+type loaded struct {
+	raw      []byte
+	given    bool
+	name     string
+	template bool
+}
+
+// load reads a body whole.
+func load(b Body) (loaded, error) {
 	if b.R == nil {
-		def, ok, err := d.DefaultBody(p, v)
-		if !ok {
-			return nil, ErrNoBody
-		}
-		return def, err
+		return loaded{}, nil
 	}
 	name := b.Name
 	if name == "" {
@@ -364,16 +376,53 @@ func readBody(d *envelope.Dialect, p envelope.Phase, b Body, v envelope.Values) 
 	}
 	raw, err := io.ReadAll(b.R)
 	if err != nil {
-		return nil, &envelope.BodyError{Err: fmt.Errorf("read %s: %w", name, err)}
+		return loaded{}, &envelope.BodyError{Err: fmt.Errorf("read %s: %w", name, err)}
 	}
-	if b.Template {
-		if raw, err = d.RenderBody(name, raw, v); err != nil {
+	return loaded{raw: raw, given: true, name: name, template: b.Template}, nil
+}
+
+// build checks the body and fills in its template, or takes the dialect's
+// own for phase p.
+func (l loaded) build(d *envelope.Dialect, p envelope.Phase, v envelope.Values) (*envelope.Body, error) {
+	if !l.given {
+		def, ok, err := d.DefaultBody(p, v)
+		if !ok {
+			return nil, ErrNoBody
+		}
+		return def, err
+	}
+	raw := l.raw
+	if l.template {
+		var err error
+		if raw, err = d.RenderBody(l.name, raw, v); err != nil {
 			return nil, err
 		}
 	}
 	eb, err := envelope.ParseBody(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
 	return eb, nil
+}
+
+// request is the body as a journal keeps it, with what went with it.
+func (l loaded) request(vars map[string]string, caps []envelope.Capture, now time.Time) state.Request {
+	r := state.Request{Template: l.template, Vars: vars, Added: now}
+	if l.given {
+		r.Body, r.BodyName = string(l.raw), l.name
+	}
+	for _, c := range caps {
+		if c.XPath != "" {
+			r.Captures = append(r.Captures, state.Capture{Name: c.Name, XPath: c.XPath, NS: c.NS})
+		}
+	}
+	return r
+}
+
+// bodyOf is a kept request's body, to send again.
+func bodyOf(r state.Request) Body {
+	if r.BodyName == "" && r.Body == "" {
+		return Body{}
+	}
+	return Body{R: strings.NewReader(r.Body), Name: r.BodyName, Template: r.Template}
 }

@@ -250,7 +250,7 @@ func TestCookiesKeptAcrossCalls(t *testing.T) {
 			t.Errorf("%s carried %q, want %q", phase, got, w)
 		}
 	}
-	if _, err := f.m.Store.Get("s"); err == nil {
-		t.Errorf("the session is still kept after end")
+	if st, err := f.m.Store.Get("s"); err != nil || st.Open() || len(st.Cookies) > 0 {
+		t.Errorf("after end the record is %+v, %v; want it ended, without cookies", st, err)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"time"
 
 	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/state"
 )
 
 // HTTPError is an HTTP error status without a SOAP fault to say more: the
@@ -181,3 +183,64 @@ type BeginOnlyError struct{ Name, Dialect string }
 func (e *BeginOnlyError) Error() string {
 	return fmt.Sprintf("variable %s of the %s dialect is a login option: it goes on begin only", e.Name, e.Dialect)
 }
+
+// EndedError is a call on a session that is no longer open: it was ended,
+// or the server no longer knew it (How is state.Ended or state.Rejected).
+// Its record is kept for Session.Again.
+type EndedError struct {
+	Name, ID, How string
+	At            time.Time
+}
+
+func (e *EndedError) Error() string {
+	what := "ended"
+	if e.How == state.Rejected {
+		what = "was rejected by the server (it had ended or expired there)"
+	}
+	return fmt.Sprintf("session %q (ID %s) %s at %s", e.Name, e.ID, what, e.At.Format(time.RFC3339))
+}
+
+// BusyError is a call that gave up waiting for another request of the
+// same session to finish (Manager.LockTimeout).
+type BusyError struct {
+	Name   string
+	Waited time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("session %q is busy with another request; gave up after %s", e.Name, e.Waited)
+}
+
+// ReplayError is a new begin whose replay of the journal failed at
+// request Index (from 1) of Of; Err is that request's error. The new
+// session stays open, with the whole journal.
+type ReplayError struct {
+	Index, Of int
+	Body      string // the request's body name
+	Err       error
+}
+
+func (e *ReplayError) Error() string {
+	return fmt.Sprintf("replaying setup request %d of %d (%s): %v", e.Index, e.Of, e.Body, e.Err)
+}
+func (e *ReplayError) Unwrap() error { return e.Err }
+
+// NoRecipeError is Again on a session kept without what began it (by an
+// older soapsess, or with a begin body too large to keep).
+type NoRecipeError struct{ Name, Why string }
+
+func (e *NoRecipeError) Error() string {
+	return fmt.Sprintf("session %q cannot be begun again: %s", e.Name, e.Why)
+}
+
+// ErrIdleUnknown is KeepAlive's error when neither the caller nor the
+// session knows how long the server keeps it idle.
+var ErrIdleUnknown = errors.New("the server's idle timeout is not known")
+
+// ErrNoKeepalive is KeepAlive's error for a dialect without a
+// keepalive-body.xml.
+var ErrNoKeepalive = errors.New("the dialect has no keep-alive request (keepalive-body.xml)")
+
+// ErrSetupTooLarge is Send's error for a setup request too large to keep
+// in the journal (SetupLimit).
+var ErrSetupTooLarge = errors.New("a setup request is kept in the session's state file; this one is too large")

@@ -61,7 +61,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	_, err = m.Open("cube")
-	fmt.Println("ended:", errors.Is(err, state.ErrNoSession))
+	var ended *session.EndedError
+	fmt.Println("ended:", errors.As(err, &ended))
 	// Output:
 	// began: 200 OK true
 	// sent: 200 OK true

@@ -71,7 +71,16 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 	if r.Reply.Raw != nil || r.DryRun {
 		return nil, &NotPageableError{Why: "a raw copy or a dry run of many pages is not one reply"}
 	}
-	_, b, err := s.prepare(envelope.Session, r)
+	release, err := s.acquire(ctx) // the whole search is one turn: its cookies would not survive another request
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	body, err := load(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	_, b, err := s.prepare(envelope.Session, r, body)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +98,7 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 		// server has moved its search on, and only that page's cookie can
 		// abandon it.
 		pageCtx, stop := finishing(ctx, PageGrace)
-		res, err := s.Send(pageCtx, Request{
+		res, err := s.sendLocked(pageCtx, Request{
 			Body:  Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: size, Cookie: cookie})), Name: r.Body.Name},
 			Vars:  r.Vars,
 			Reply: Sinks{Body: m, NotSOAP: notSOAP, Arrived: r.Reply.Arrived, Reading: r.Reply.Reading},
@@ -177,7 +186,7 @@ func finishing(ctx context.Context, grace time.Duration) (context.Context, conte
 func (s *Session) abandon(ctx context.Context, search *searchBody, r Request, cookie []byte) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AbandonWait)
 	defer cancel()
-	_, err := s.Send(ctx, Request{Body: Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: 0, Cookie: cookie}))}, Vars: r.Vars})
+	_, err := s.sendLocked(ctx, Request{Body: Body{R: bytes.NewReader(search.page(ldapcontrol.Paged{Size: 0, Cookie: cookie}))}, Vars: r.Vars})
 	if ctx.Err() != nil {
 		return fmt.Errorf("no answer within %s", AbandonWait)
 	}

@@ -335,3 +335,12 @@ func TestSendAllPagesStuckServer(t *testing.T) {
 		t.Errorf("err %v after %d requests", err, len(p.requests))
 	}
 }
+
+// readBody loads and builds a body, as a call does.
+func readBody(d *envelope.Dialect, p envelope.Phase, b Body, v envelope.Values) (*envelope.Body, error) {
+	l, err := load(b)
+	if err != nil {
+		return nil, err
+	}
+	return l.build(d, p, v)
+}

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/state"
 	"github.com/soapsess/soapsess/transport"
 )
@@ -62,6 +63,12 @@ type Manager struct {
 	// EndBackoff is the pause before the first retry of an unreachable end,
 	// growing with each (300ms when 0).
 	EndBackoff time.Duration
+	// A session's requests go one at a time: a call waits for the one on
+	// the wire. LockTimeout bounds the wait (0: as long as it takes), with
+	// a *BusyError; Waiting, when set, is called once a call has waited a
+	// second.
+	LockTimeout time.Duration
+	Waiting     func(name string)
 }
 
 // Retry says why an end is tried again: Err is a *transport.Error (no
@@ -126,7 +133,25 @@ type Request struct {
 	// Captures keep values of the reply as session variables, after the
 	// dialect's own (see envelope.Capture).
 	Captures []envelope.Capture
+	// Setup adds the request, once the server has accepted it, to the
+	// session's journal: the requests that build its state, replayed in
+	// order by a new begin (Again). At most SetupLimit bytes.
+	Setup bool
+	// Restart, when the server no longer knows the session, begins it
+	// again (see Again) and sends the request once more
+	// (Result.Restarted). A reply rejecting the session is then not passed
+	// to the sinks.
+	Restart bool
+	// Replayed, when set, is told of each journal request a restart
+	// replays.
+	Replayed func(Replay)
+
+	keepalive bool // the dialect's keep-alive body
 }
+
+// SetupLimit bounds a request kept in a journal, and a begin body kept to
+// begin again with.
+const SetupLimit = 1 << 20
 
 // BeginOptions are what a session begins with.
 type BeginOptions struct {
@@ -145,40 +170,55 @@ type BeginOptions struct {
 	// Captures keep values of the reply as session variables from the
 	// start, after the dialect's own.
 	Captures []envelope.Capture
+	// IdleTimeout is how many seconds the server keeps an idle session, as
+	// the caller knows it (0: as the server grants or the dialect says).
+	IdleTimeout int
+
+	journal []state.Request // carried over by Again
 }
 
 // endTries bounds how often an end tries a server it cannot reach.
 const endTries = 3
 
-// Begin opens a session on the server and keeps it under o.Name. It
-// refuses, before sending anything, a name already open and a dialect whose
-// later requests could not be made.
+// Begin opens a session on the server and keeps it under o.Name, over
+// the record of one that ended. It refuses, before sending anything, a
+// name whose session is open, a state directory that cannot be written and
+// a dialect whose later requests could not be made.
 func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	if err := transport.CheckURL(o.URL); err != nil {
 		return nil, err
 	}
-	// The name stays locked from the check to the keeping: of parallel
-	// begins on one name only one reaches the server. Holding it also finds
-	// a state directory that cannot be written before anything is sent.
 	if err := state.CheckName(o.Name); err != nil {
 		return nil, err
 	}
-	held, err := m.Store.Hold(o.Name)
+	// The name's calls wait from the check to the keeping: of parallel
+	// begins on one name only one reaches the server.
+	release, err := m.busy(ctx, o.Name)
 	if err != nil {
 		return nil, err
 	}
-	defer held.Release()
-	if old, err := held.Get(); err == nil {
-		return nil, fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, o.Name, old.ID, old.URL)
-	} else if !errors.Is(err, state.ErrNoSession) {
+	defer release()
+	if err := m.Store.CheckWritable(); err != nil {
 		return nil, err
 	}
+	if err := m.Free(o.Name); err != nil {
+		return nil, err
+	}
+	return m.begin(ctx, o)
+}
+
+// begin is Begin once the name is held and free.
+func (m *Manager) begin(ctx context.Context, o BeginOptions) (*Result, error) {
 	d := o.Dialect
 	if err := beginOnly(d, nil, o.Captures); err != nil {
 		return nil, err // a login option is given, not captured
 	}
+	body, err := load(o.Body)
+	if err != nil {
+		return nil, err
+	}
 	values := envelope.Values{Timeout: o.Timeout, User: o.Conn.User, URL: o.URL, Vars: o.Vars, Password: o.Conn.Password}
-	b, err := readBody(d, envelope.Begin, o.Body, values)
+	b, err := body.build(d, envelope.Begin, values)
 	if err != nil {
 		return nil, err
 	}
@@ -233,31 +273,45 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		Name: o.Name, Dialect: d.Ref(), URL: o.URL, ID: info.ID, IDName: info.IDName,
 		Created: now, LastUsed: now, Timeout: info.Timeout, User: o.Conn.User, Vars: vars, Requests: 1,
 		Auth: string(o.Conn.Auth), CACert: o.Conn.CACert, Cert: o.Conn.Cert, Key: o.Conn.Key,
-		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy,
+		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy, Journal: o.journal,
+	}
+	switch {
+	case o.IdleTimeout > 0:
+		kept.IdleTimeout, kept.IdleFrom = o.IdleTimeout, "given"
+	case info.Timeout > 0:
+		kept.IdleTimeout, kept.IdleFrom = info.Timeout, "granted"
+	case d.IdleTimeout(o.URL) > 0:
+		kept.IdleTimeout, kept.IdleFrom = d.IdleTimeout(o.URL), "dialect"
+	}
+	if len(body.raw) <= SetupLimit {
+		kept.Begin = &state.Recipe{Request: body.request(o.Vars, o.Captures, now), Timeout: o.Timeout}
 	}
 	s.State = kept
 	res.Session = s
-	if err := held.Create(&kept); err != nil {
+	if err := m.Store.Create(&kept); err != nil {
 		// Never leave a server session nobody can end.
 		ended := s.endUnkept(ctx) == nil
 		s.Close()
 		return res, &NotKeptError{ID: info.ID, Ended: ended, Err: err}
 	}
-	held.Release() // keepCookies takes the lock itself
 	if err := s.keepCookies(); err != nil {
 		return res, err
 	}
 	return res, nil
 }
 
-// Free reports, as state.ErrExists, a session already open under name: a
-// begin would have nowhere to keep its own.
+// Free reports, as state.ErrExists, a session open under name: a begin
+// would have nowhere to keep its own. The record of one that ended does
+// not count.
 func (m *Manager) Free(name string) error {
 	if err := state.CheckName(name); err != nil {
 		return err
 	}
 	old, err := m.Store.Get(name)
 	if err == nil {
+		if !old.Open() {
+			return nil
+		}
 		return fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, name, old.ID, old.URL)
 	}
 	if errors.Is(err, state.ErrNoSession) {
@@ -269,7 +323,7 @@ func (m *Manager) Free(name string) error {
 // endUnkept ends on the server a session that could not be kept.
 func (s *Session) endUnkept(ctx context.Context) error {
 	v := s.values(nil)
-	b, err := readBody(s.Dialect, envelope.End, Body{}, v)
+	b, err := loaded{}.build(s.Dialect, envelope.End, v)
 	if err != nil {
 		return err
 	}
@@ -285,8 +339,26 @@ func (s *Session) endUnkept(ctx context.Context) error {
 	return err
 }
 
-// Open loads the session kept under name.
+// Open loads the session open under name; one that is no longer open
+// gives an *EndedError.
 func (m *Manager) Open(name string) (*Session, error) {
+	s, err := m.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	if !s.State.Open() {
+		return nil, endedError(&s.State)
+	}
+	return s, nil
+}
+
+// endedError says a kept session is no longer open.
+func endedError(st *state.Session) error {
+	return &EndedError{Name: st.Name, ID: st.ID, How: st.Ended, At: st.EndedAt}
+}
+
+// Load loads the session kept under name, open or not (to begin it again).
+func (m *Manager) Load(name string) (*Session, error) {
 	kept, err := m.Store.Get(name)
 	if err != nil {
 		return nil, err
@@ -348,7 +420,7 @@ func (s *Session) checkedValues(vars map[string]string) (envelope.Values, error)
 // prepare is what a request of phase p is made of: the session's values
 // with the request's variables, and its body (the dialect's own when none
 // is given).
-func (s *Session) prepare(p envelope.Phase, r Request) (envelope.Values, *envelope.Body, error) {
+func (s *Session) prepare(p envelope.Phase, r Request, body loaded) (envelope.Values, *envelope.Body, error) {
 	if err := beginOnly(s.Dialect, r.Vars, r.Captures); err != nil {
 		return envelope.Values{}, nil, err
 	}
@@ -356,7 +428,7 @@ func (s *Session) prepare(p envelope.Phase, r Request) (envelope.Values, *envelo
 	if err != nil {
 		return v, nil, err
 	}
-	b, err := readBody(s.Dialect, p, r.Body, v)
+	b, err := body.build(s.Dialect, p, v)
 	return v, b, err
 }
 
@@ -376,11 +448,106 @@ func beginOnly(d *envelope.Dialect, vars map[string]string, caps []envelope.Capt
 	return nil
 }
 
-// Send posts a request inside the session. A request the server answered
-// with SOAP is counted; a session the server says it does not know is
-// dropped (the *FaultError says Rejected).
+// busy waits for the name's call lock (see Manager.LockTimeout).
+func (m *Manager) busy(ctx context.Context, name string) (func(), error) {
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if m.LockTimeout > 0 {
+		wctx, cancel = context.WithTimeout(ctx, m.LockTimeout)
+	}
+	defer cancel()
+	var waiting func()
+	if m.Waiting != nil {
+		waiting = func() { m.Waiting(name) }
+	}
+	start := time.Now()
+	release, err := m.Store.Busy(wctx, name, waiting)
+	if errors.Is(err, state.ErrBusy) {
+		if ctx.Err() != nil {
+			return nil, &InterruptedError{URL: fmt.Sprintf("another request of session %q", name), While: "waiting for", Err: ctx.Err()}
+		}
+		return nil, &BusyError{Name: name, Waited: time.Since(start).Round(100 * time.Millisecond)}
+	}
+	return release, err
+}
+
+// acquire waits for the session's turn and reads it again as it now is:
+// another call may have changed its variables, begun it again or ended it.
+func (s *Session) acquire(ctx context.Context) (func(), error) {
+	release, err := s.m.busy(ctx, s.State.Name)
+	if err != nil {
+		return nil, err
+	}
+	kept, err := s.m.Store.Get(s.State.Name)
+	if err == nil && !kept.Open() {
+		err = endedError(kept)
+	}
+	if err != nil {
+		release()
+		return nil, err
+	}
+	s.State = *kept
+	return release, nil
+}
+
+// Send posts a request inside the session, after any other request of the
+// session has finished. A request the server answered with SOAP is
+// counted; a session the server says it does not know is marked rejected
+// (the *FaultError says Rejected), or with r.Restart begun again.
 func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
-	v, b, err := s.prepare(envelope.Session, r)
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	body, err := load(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	if r.Setup && len(body.raw) > SetupLimit {
+		return nil, ErrSetupTooLarge
+	}
+	if !r.Restart || r.DryRun {
+		return s.send(ctx, r, body, r.Reply)
+	}
+	// A reply that rejects the session is a fault: held back from the
+	// sinks until it is known not to be one.
+	g := &gate{to: r.Reply}
+	res, err := s.send(ctx, r, body, g.sinks())
+	var fe *FaultError
+	if !errors.As(err, &fe) || !fe.Rejected {
+		if ferr := g.flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+		return res, err
+	}
+	old := s.State.ID
+	bres, berr := s.again(ctx, Sinks{}, r.Replayed)
+	if berr != nil {
+		return bres, &RestartError{Name: s.State.Name, ID: old, Rejected: fe, Err: berr}
+	}
+	res, err = s.send(ctx, r, body, r.Reply)
+	if res != nil {
+		res.Restarted = &Restart{From: old, To: s.State.ID, Replayed: bres.Replayed, Rejected: fe.Problem}
+	}
+	return res, err
+}
+
+// sendLocked is Send for a caller that holds the session's turn.
+func (s *Session) sendLocked(ctx context.Context, r Request) (*Result, error) {
+	body, err := load(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	return s.send(ctx, r, body, r.Reply)
+}
+
+// send posts one request of the session, its reply to sinks.
+func (s *Session) send(ctx context.Context, r Request, body loaded, sinks Sinks) (*Result, error) {
+	p := envelope.Session
+	if r.keepalive {
+		p = envelope.Keepalive
+	}
+	v, b, err := s.prepare(p, r, body)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +555,7 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, sinks: r.Reply, dryRun: r.DryRun,
+	res, err := s.m.do(ctx, exchange{url: s.State.URL, dialect: s.Dialect, conn: s.Conn, client: cl, sinks: sinks, dryRun: r.DryRun,
 		req: envelope.Request{Phase: envelope.Session, Values: v, Body: b}, captures: append(s.Dialect.Captures(), r.Captures...)})
 	if kerr := s.keepCookies(); kerr != nil && err == nil {
 		err = kerr
@@ -398,14 +565,135 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 	}
 	var fe *FaultError
 	if errors.As(err, &fe) && fe.Rejected {
-		return res, s.drop(fe)
+		return res, s.rejected(fe)
 	}
-	if res != nil && res.SOAP {
-		if terr := s.touch(res); terr != nil && err == nil {
+	if res != nil && res.SOAP && !r.DryRun {
+		var setup *state.Request
+		if r.Setup && err == nil {
+			j := body.request(r.Vars, r.Captures, time.Now().UTC().Truncate(time.Second))
+			setup = &j
+		}
+		if terr := s.touch(res, setup); terr != nil && err == nil {
 			err = terr
 		}
 	}
 	return res, err
+}
+
+// Again begins the session anew, as it began, after it ended or the server
+// rejected it: a new session ID under the same name, then the journal
+// replayed in order (Result.Replayed). It stops at the first journal
+// request that fails (*ReplayError); the new session stays open. replayed,
+// when set, is told of each. The session must not be open.
+func (s *Session) Again(ctx context.Context, reply Sinks, replayed func(Replay)) (*Result, error) {
+	release, err := s.m.busy(ctx, s.State.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	kept, err := s.m.Store.Get(s.State.Name)
+	if err != nil {
+		return nil, err
+	}
+	if kept.Open() {
+		return nil, fmt.Errorf("%w named %q (ID %s on %s)", state.ErrExists, kept.Name, kept.ID, kept.URL)
+	}
+	s.State = *kept
+	return s.again(ctx, reply, replayed)
+}
+
+// again is Again for a caller that holds the session's turn.
+func (s *Session) again(ctx context.Context, reply Sinks, replayed func(Replay)) (*Result, error) {
+	rec := s.State.Begin
+	if rec == nil {
+		return nil, &NoRecipeError{Name: s.State.Name, Why: "how it began was not kept (an older soapsess, or a begin body over 1 MiB)"}
+	}
+	caps, err := compileCaptures(rec.Captures)
+	if err != nil {
+		return nil, &state.CorruptError{Path: s.m.Store.Path(s.State.Name), Err: err}
+	}
+	o := BeginOptions{
+		Name: s.State.Name, URL: s.State.URL, Dialect: s.Dialect, Timeout: rec.Timeout, Vars: rec.Vars, Conn: s.Conn,
+		Body: bodyOf(rec.Request), Reply: reply, Captures: caps, journal: s.State.Journal,
+	}
+	if s.State.IdleFrom == "given" {
+		o.IdleTimeout = s.State.IdleTimeout
+	}
+	res, err := s.m.begin(ctx, o)
+	if err != nil {
+		return res, err
+	}
+	s.adopt(res.Session)
+	res.Session = s
+	for i, j := range s.State.Journal {
+		caps, err := compileCaptures(j.Captures)
+		if err != nil {
+			return res, &state.CorruptError{Path: s.m.Store.Path(s.State.Name), Err: err}
+		}
+		rres, err := s.sendLocked(ctx, Request{Body: bodyOf(j), Vars: j.Vars, Captures: caps})
+		if replayed != nil {
+			replayed(Replay{Index: i + 1, Of: len(s.State.Journal), Body: j.BodyName, Result: rres, Err: err})
+		}
+		if err != nil {
+			return res, &ReplayError{Index: i + 1, Of: len(s.State.Journal), Body: j.BodyName, Err: err}
+		}
+		res.Replayed++
+	}
+	return res, nil
+}
+
+// adopt makes s the session n: its state and client.
+func (s *Session) adopt(n *Session) {
+	if n == s {
+		return
+	}
+	s.Close()
+	s.State, s.client, s.clientConn = n.State, n.client, n.clientConn
+	n.client = nil
+}
+
+// Replay is one journal request a new begin replayed.
+type Replay struct {
+	Index, Of int
+	Body      string
+	Result    *Result
+	Err       error
+}
+
+// Restart says a request was sent again in a new session: the server had
+// rejected the session From (Rejected says how), and To was begun with
+// Replayed journal requests.
+type Restart struct {
+	From, To string
+	Replayed int
+	Rejected reply.Problem
+}
+
+// RestartError is a request whose session the server rejected and could
+// not be begun again: Err says why (a *ReplayError when its journal
+// failed).
+type RestartError struct {
+	Name, ID string
+	Rejected *FaultError
+	Err      error
+}
+
+func (e *RestartError) Error() string {
+	return fmt.Sprintf("the server no longer knew session %q (ID %s), and beginning it again failed: %v", e.Name, e.ID, e.Err)
+}
+func (e *RestartError) Unwrap() error { return e.Err }
+
+// compileCaptures compiles captures kept with a request.
+func compileCaptures(cs []state.Capture) ([]envelope.Capture, error) {
+	var out []envelope.Capture
+	for _, c := range cs {
+		ec, err := envelope.CompileCapture(c.Name, c.XPath, c.NS)
+		if err != nil {
+			return nil, fmt.Errorf("capture %s: %w", c.Name, err)
+		}
+		out = append(out, ec)
+	}
+	return out, nil
 }
 
 // withCaptures is vars with what a reply captured set and what it
@@ -427,14 +715,24 @@ func withCaptures(vars map[string]string, res *Result) map[string]string {
 	return out
 }
 
-// End closes the session on the server and forgets it locally once the
-// server has answered with SOAP, fault or not; a server that no longer
-// knows the session counts as ended (Result.Gone). A server that cannot be
-// reached is tried again; an end the dialect wants confirmed is retried
-// with the dialect's own end body (so a statement in r.Body never runs
-// twice). Without a SOAP answer the session is kept (*NotEndedError).
+// End closes the session on the server and marks it ended once the server
+// has answered with SOAP, fault or not; a server that no longer knows the
+// session counts as ended (Result.Gone). The record stays for Again. A
+// server that cannot be reached is tried again; an end the dialect wants
+// confirmed is retried with the dialect's own end body (so a statement in
+// r.Body never runs twice). Without a SOAP answer the session is kept open
+// (*NotEndedError).
 func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
-	v, b, err := s.prepare(envelope.End, r)
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	body, err := load(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	v, b, err := s.prepare(envelope.End, r, body)
 	if err != nil {
 		return nil, err
 	}
@@ -494,9 +792,9 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 		var fe *FaultError
 		if errors.As(err, &fe) && fe.Rejected {
 			// The server no longer knows the session: what end was for is
-			// done. Forget it here too, and say so (Result.Gone).
-			if derr := s.drop(fe); !errors.Is(derr, fe) {
-				return res, derr
+			// done. Mark it ended here too, and say so (Result.Gone).
+			if _, merr := s.m.Store.MarkEnded(s.State.Name, s.State.ID, state.Ended); merr != nil {
+				return res, merr
 			}
 			res.Gone = fe.Problem.Summary()
 			return res, nil
@@ -514,8 +812,8 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 			}
 			return res, &EndNotConfirmedError{Name: s.State.Name, Attempts: attempts, Final: true, Fault: fe}
 		}
-		if _, derr := s.m.Store.Delete(s.State.Name, s.State.ID); derr != nil && err == nil {
-			err = derr
+		if _, merr := s.m.Store.MarkEnded(s.State.Name, s.State.ID, state.Ended); merr != nil && err == nil {
+			err = merr
 		}
 		return res, err
 	}
@@ -536,9 +834,10 @@ func (s *Session) retry(r Retry) {
 	}
 }
 
-// touch records a request the server answered within the session, and
-// the variables its reply captured or cleared.
-func (s *Session) touch(res *Result) error {
+// touch records a request the server answered within the session, the
+// variables its reply captured or cleared, and a setup request for the
+// journal.
+func (s *Session) touch(res *Result, setup *state.Request) error {
 	_, err := s.m.Store.Update(s.State.Name, func(st *state.Session) error {
 		if st.ID != s.State.ID {
 			return nil // begun again meanwhile; that session was not used
@@ -549,20 +848,25 @@ func (s *Session) touch(res *Result) error {
 		}
 		st.Requests++
 		st.Vars = withCaptures(st.Vars, res)
-		s.State.LastUsed, s.State.Requests, s.State.Vars = st.LastUsed, st.Requests, st.Vars
+		if setup != nil {
+			st.Journal = append(st.Journal, *setup)
+		}
+		s.State.LastUsed, s.State.Requests, s.State.Vars, s.State.Journal = st.LastUsed, st.Requests, st.Vars, st.Journal
 		return nil
 	})
 	if errors.Is(err, state.ErrNoSession) {
-		return nil // ended meanwhile
+		return nil // forgotten meanwhile
 	}
 	return err
 }
 
-// drop forgets the local session the server no longer knows.
-func (s *Session) drop(fe *FaultError) error {
-	if _, err := s.m.Store.Delete(s.State.Name, s.State.ID); err != nil {
+// rejected marks the session the server no longer knows, keeping its
+// record for Again.
+func (s *Session) rejected(fe *FaultError) error {
+	if _, err := s.m.Store.MarkEnded(s.State.Name, s.State.ID, state.Rejected); err != nil {
 		return err
 	}
+	s.State.Ended = state.Rejected
 	fe.Name, fe.ID = s.State.Name, s.State.ID
 	return fe
 }

@@ -179,7 +179,7 @@ func TestFaultIsCountedAndKept(t *testing.T) {
 	}
 }
 
-func TestRejectedSessionIsDropped(t *testing.T) {
+func TestRejectedSessionIsMarked(t *testing.T) {
 	f := newFixture(t)
 	s := f.begin()
 	f.h.set(refserver.New(refserver.Options{})) // a restarted server knows no session
@@ -188,8 +188,13 @@ func TestRejectedSessionIsDropped(t *testing.T) {
 	if !errors.As(err, &fe) || !fe.Rejected || fe.Name != "s" || fe.ID != s.State.ID {
 		t.Fatalf("err = %v; want a rejected FaultError naming the session", err)
 	}
-	if _, err := f.m.Store.Get("s"); !errors.Is(err, state.ErrNoSession) {
-		t.Errorf("the rejected session is still kept: %v", err)
+	st, err := f.m.Store.Get("s")
+	if err != nil || st.Ended != state.Rejected || st.Begin == nil || st.URL != s.State.URL {
+		t.Errorf("the rejected session's record: %+v, %v; want it marked rejected, with how it began", st, err)
+	}
+	var ee *EndedError
+	if _, err := f.m.Open("s"); !errors.As(err, &ee) || ee.How != state.Rejected {
+		t.Errorf("Open of a rejected session: %v; want an EndedError", err)
 	}
 }
 
@@ -616,7 +621,7 @@ func TestEndFaultWithoutConfirmation(t *testing.T) {
 	if err != nil || res.Gone == "" {
 		t.Fatalf("ending a session the server no longer knows: %v (gone %q)", err, res.Gone)
 	}
-	if _, err := f.m.Store.Get("s"); !errors.Is(err, state.ErrNoSession) {
-		t.Errorf("the session is still kept: %v", err)
+	if st, err := f.m.Store.Get("s"); err != nil || st.Ended != state.Ended {
+		t.Errorf("the session is still open: %+v, %v", st, err)
 	}
 }

@@ -4,6 +4,7 @@
 package state
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,58 @@ type Session struct {
 	// Cookies are those the server set, in the order received (see Cookie).
 	// Their values are in this file and nowhere else.
 	Cookies []Cookie `json:"cookies,omitempty"`
+	// IdleTimeout is how many seconds of idleness the server is thought to
+	// allow before it forgets the session (0: unknown), and IdleFrom where
+	// that figure came from: "given" (by the user), "granted" (by the
+	// server) or "dialect" (its servers' default).
+	IdleTimeout int    `json:"idle_timeout,omitempty"`
+	IdleFrom    string `json:"idle_from,omitempty"`
+	// Ended says the session is no longer open on the server: Ended when it
+	// was ended, Rejected when the server no longer knew it. Its record
+	// stays, with what a new begin needs, until it is begun again or
+	// forgotten.
+	Ended   string    `json:"ended,omitempty"`
+	EndedAt time.Time `json:"ended_at,omitzero"`
+	// Begin is how the session began; Journal the requests that built its
+	// state on the server, in order. A new begin replays them.
+	Begin   *Recipe   `json:"begin,omitempty"`
+	Journal []Request `json:"journal,omitempty"`
+}
+
+// The ways a session stops being open (Session.Ended).
+const (
+	Ended    = "ended"
+	Rejected = "rejected"
+)
+
+// Open reports whether the session is open on the server, as far as is
+// known here.
+func (s *Session) Open() bool { return s.Ended == "" }
+
+// Recipe is what a session began with, bar the connection settings the
+// Session keeps itself and any password.
+type Recipe struct {
+	Request
+	Timeout int `json:"timeout,omitempty"` // seconds asked for; 0 for none
+}
+
+// Request is a request as given: its body (empty for the dialect's own),
+// and the variables and captures that went with it.
+type Request struct {
+	Body     string            `json:"body,omitempty"`
+	BodyName string            `json:"body_name,omitempty"` // for messages: a file name, "standard input"
+	Template bool              `json:"template,omitempty"`
+	Vars     map[string]string `json:"vars,omitempty"`
+	Captures []Capture         `json:"captures,omitempty"`
+	Added    time.Time         `json:"added,omitzero"`
+}
+
+// Capture is a capture given with a request: keep the first value XPath
+// selects in the reply as variable Name; NS binds the XPath's prefixes.
+type Capture struct {
+	Name  string            `json:"name"`
+	XPath string            `json:"xpath"`
+	NS    map[string]string `json:"ns,omitempty"`
 }
 
 // Cookie is a cookie as a server set it: its Set-Cookie attributes, the
@@ -121,6 +174,10 @@ var ErrNoSession = errors.New("no active session")
 
 // ErrExists is returned when a session is already open under a name.
 var ErrExists = errors.New("a session is already open")
+
+// ErrBusy is returned by Busy when its context ends before the session's
+// other request does.
+var ErrBusy = errors.New("the session is busy with another request")
 
 // CorruptError says a state file cannot be read; the file is left as it is.
 type CorruptError struct {
@@ -339,10 +396,12 @@ func (h *Held) Release() {
 	}
 }
 
+// create writes a new session, over the record of one that ended.
 func (s *Store) create(sess *Session) error {
 	switch old, err := s.read(sess.Name); {
-	case err == nil:
+	case err == nil && old.Open():
 		return fmt.Errorf("%w named %q (ID %s on %s)", ErrExists, sess.Name, old.ID, old.URL)
+	case err == nil:
 	case !errors.Is(err, ErrNoSession):
 		return err
 	}
@@ -367,6 +426,68 @@ func (s *Store) Update(name string, fn func(*Session) error) (*Session, error) {
 		return nil, err
 	}
 	return sess, s.write(sess, false)
+}
+
+// MarkEnded records that the session under name, if its ID is id, is no
+// longer open on the server (how is Ended or Rejected), as the server said
+// in answer to a request, which is counted; its cookies go, the rest stays
+// for a new begin. It reports whether the session was open.
+func (s *Store) MarkEnded(name, id, how string) (bool, error) {
+	marked := false
+	_, err := s.Update(name, func(sess *Session) error {
+		if sess.ID != id || !sess.Open() {
+			return nil
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		sess.Ended, sess.EndedAt, sess.Cookies = how, now, nil
+		sess.Requests++ // the request the server answered with the news
+		if now.After(sess.LastUsed) {
+			sess.LastUsed = now
+		}
+		marked = true
+		return nil
+	})
+	if errors.Is(err, ErrNoSession) {
+		return false, nil
+	}
+	return marked, err
+}
+
+// Busy takes the session's call lock, held by whoever has a request of
+// the session on the wire, so that its requests go one at a time. It waits
+// for the one before; waiting, when not nil, is called once the wait has
+// lasted a second. When ctx ends first, Busy returns an error wrapping
+// ErrBusy and ctx's error. The lock is apart from the one that guards the
+// file, so status and ls never wait for a call.
+func (s *Store) Busy(ctx context.Context, name string, waiting func()) (release func(), err error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	l := flock.New(filepath.Join(s.Dir, "."+name+".busy"), flock.SetPermissions(0o600))
+	ok, err := l.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock session %s: %w", name, err)
+	}
+	if !ok {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if waiting != nil {
+			t := time.AfterFunc(time.Second, func() {
+				if wctx.Err() == nil {
+					waiting()
+				}
+			})
+			defer t.Stop()
+		}
+		ok, err = l.TryLockContext(wctx, 10*time.Millisecond)
+		if !ok && ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%s): %w", ErrBusy, name, ctx.Err())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lock session %s: %w", name, err)
+		}
+	}
+	return func() { l.Unlock() }, nil
 }
 
 // Delete removes the session under name if its ID is id (any ID when id is
@@ -460,4 +581,15 @@ func (s *Store) write(sess *Session, sync bool) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
+}
+
+// CheckWritable reports, as an error, a store whose directory cannot be
+// written: found before a server session is opened that could not be kept.
+func (s *Store) CheckWritable() error {
+	f, err := os.CreateTemp(s.Dir, ".probe.*.tmp")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
