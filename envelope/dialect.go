@@ -209,7 +209,9 @@ func Load(fsys fs.FS, name, source string) (*Dialect, error) {
 		return nil, &DialectError{line("idle_timeout"), errors.New("idle_timeout: want seconds, 0 for unknown")}
 	}
 	for i, t := range m.IdleTimeouts {
-		where := func(key string) string { return fmt.Sprintf("%s:%d", at("manifest.toml"), tableLine(raw, "idle_timeouts", i, key)) }
+		where := func(key string) string {
+			return fmt.Sprintf("%s:%d", at("manifest.toml"), tableLine(raw, "idle_timeouts", i, key))
+		}
 		re, err := regexp.Compile(t.URL)
 		if err != nil || t.URL == "" {
 			if err == nil {
