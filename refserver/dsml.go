@@ -61,6 +61,15 @@ func (s *Server) serveDSML(c *call) reply {
 		}
 	}
 
+	// The ID of a use or an end, as sent, puts the request in flight for its
+	// session whatever becomes of it. MS-DSML §7 note <2>: Windows faults on
+	// an unprefixed SessionID, so only the namespace-qualified attribute counts.
+	var named string
+	if sessHeader != nil && sessHeader.name.Local != "BeginSession" {
+		named, _ = sessHeader.attr(dsmlSessionNS, "SessionID")
+		s.inSession(c, named)
+	}
+
 	// DSFW docs: an empty SOAP Body is an error; it must hold one batchRequest.
 	batch := env.soleElement()
 	if batch == nil || !batch.is(dsmlCoreNS, "batchRequest") {
@@ -74,29 +83,26 @@ func (s *Server) serveDSML(c *call) reply {
 		switch sessHeader.name.Local {
 		case "BeginSession":
 			c.log.action = "begin"
-			id = s.sessions.begin(PathDSML, newDSMLID, c.user, s.idle)
+			id = s.sessions.begin(PathDSML, newDSMLID, c.user, s.idle[PathDSML])
 		default:
 			c.log.action = "use"
 			if sessHeader.name.Local == "EndSession" {
 				c.log.action = "end"
 			}
-			// MS-DSML §7 note <2>: Windows faults on an unprefixed SessionID, so
-			// only the namespace-qualified attribute counts.
-			v, ok := sessHeader.attr(dsmlSessionNS, "SessionID")
-			if !ok || v == "" {
+			if named == "" {
 				c.log.fault = "BadSession"
 				return dsmlFault(dsmlBadSession)
 			}
-			c.log.session = v
+			c.log.session = named
 			op := s.sessions.touch
 			if sessHeader.name.Local == "EndSession" {
 				op = s.sessions.end
 			}
-			if err := op(PathDSML, v, c.user); err != nil {
+			if err := op(PathDSML, named, c.user); err != nil {
 				c.log.fault = "BadSession"
 				return dsmlFault(dsmlBadSession)
 			}
-			id = v
+			id = named
 		}
 		c.log.session = id
 	}

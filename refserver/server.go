@@ -15,6 +15,12 @@
 // session as through DSML Services for Windows), and per session state for
 // /sql (a temp table and its transaction: a tiny SQL subset is executed, see
 // sqlsoap.go) and /xmla (see xmla.go). It executes no other SQL and no MDX.
+//
+// For testing clients' session handling: Options.IdleTimeouts gives an
+// endpoint its own idle timeout; Options.Latency holds every request of a
+// session on the server, and Overlaps counts the requests of a session that
+// arrived while another of it was in flight (a client should send one at a
+// time); ExpireAll expires every session at once, as idleness would.
 package refserver
 
 import (
@@ -51,13 +57,23 @@ type Options struct {
 	// almost no memory. 0 => only the small fixed directory, without
 	// cn=Users; values above MaxDSMLEntries are cut to it.
 	DSMLEntries int
+	// IdleTimeouts overrides IdleTimeout for one endpoint, keyed by its
+	// path: PathDSML, PathXMLA or PathXMLAVirtuoso; a value of 0 or less
+	// leaves IdleTimeout in force. Other keys are ignored, PathSQL among
+	// them: a SQL session keeps the timeout it was granted (SQLMaxTimeout).
+	IdleTimeouts map[string]time.Duration
+	// Latency holds every request that names a session (a use or an end on
+	// any endpoint, not a begin) at least this long on the server, while it
+	// counts as in flight for that session (see Overlaps), or until its
+	// client goes away. 0 => no delay.
+	Latency time.Duration
 }
 
 // Server is the reference server. Create it with New; it is safe for
 // concurrent use.
 type Server struct {
 	opts     Options
-	idle     time.Duration
+	idle     map[string]time.Duration // by endpoint; /sql has none
 	sqlMax   int
 	maxBody  int64
 	gzipMin  int
@@ -66,6 +82,10 @@ type Server struct {
 	dir      *directory
 	routes   map[string]func(*call) reply
 	logMu    sync.Mutex
+	flights  flights
+	// entered, when set (by tests), is called by each request that names a
+	// session once it is in flight for it, before it is held for Latency.
+	entered func(endpoint, id string)
 }
 
 // Endpoint paths served by the Server.
@@ -80,14 +100,21 @@ const (
 func New(opts Options) *Server {
 	s := &Server{
 		opts:    opts,
-		idle:    opts.IdleTimeout,
 		sqlMax:  opts.SQLMaxTimeout,
 		maxBody: opts.MaxBody,
 		now:     opts.Now,
 		dir:     newDirectory(opts.DSMLEntries),
 	}
-	if s.idle <= 0 {
-		s.idle = 10 * time.Minute
+	idle := opts.IdleTimeout
+	if idle <= 0 {
+		idle = 10 * time.Minute
+	}
+	s.idle = map[string]time.Duration{}
+	for _, p := range []string{PathDSML, PathXMLA, PathXMLAVirtuoso} {
+		s.idle[p] = idle
+		if d := opts.IdleTimeouts[p]; d > 0 {
+			s.idle[p] = d
+		}
 	}
 	if s.sqlMax <= 0 {
 		s.sqlMax = 300
@@ -118,6 +145,15 @@ func (s *Server) ActiveSessions() int {
 	return s.sessions.active()
 }
 
+// ExpireAll expires every live session now, exactly as if its idle timeout
+// had passed: each is closed (an open SQL transaction rolled back, XMLA
+// session objects and DSML cursors dropped) and its ID is unknown from then
+// on. It returns how many sessions it expired. Tests use it to make the server
+// forget its sessions without waiting.
+func (s *Server) ExpireAll() int {
+	return s.sessions.expireAll()
+}
+
 // OpenTransactions returns the number of live /sql sessions with an open
 // transaction. Ending or expiring a session rolls its transaction back.
 func (s *Server) OpenTransactions() int {
@@ -146,10 +182,14 @@ func (s *Server) DSMLEntryDNs(base, searchScope string) []string {
 
 // call is one accepted SOAP request as the dialect handlers see it.
 type call struct {
-	r    *http.Request
-	body []byte
-	user string // Basic-auth user name, "" when none was sent
-	log  *logEntry
+	r        *http.Request
+	endpoint string // the route, e.g. PathDSML
+	body     []byte
+	user     string // Basic-auth user name, "" when none was sent
+	log      *logEntry
+	// flight is the session the request is in flight for, once it has
+	// named one (Server.inSession).
+	flight *sessionKey
 }
 
 // reply is a complete SOAP response.
@@ -164,6 +204,7 @@ type logEntry struct {
 	action  string // begin, use or end
 	session string // full ID; shortened when written
 	fault   string
+	overlap bool // arrived while another request of its session was in flight
 }
 
 const index = `soapsess reference server
@@ -231,8 +272,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, _, _ := r.BasicAuth()
-	rep := handler(&call{r: r, body: body, user: user, log: entry})
+	rep := s.handle(handler, &call{r: r, endpoint: r.URL.Path, body: body, user: user, log: entry})
 	s.writeSOAP(rec, r, rep)
+}
+
+// handle runs handler and then ends the request's flight, before its reply is
+// written: a client that sends its next request only once it has this reply
+// must never be counted as overlapping.
+func (s *Server) handle(handler func(*call) reply, c *call) reply {
+	defer s.land(c)
+	return handler(c)
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -370,7 +419,11 @@ func (s *Server) logRequest(r *http.Request, status int, e *logEntry, d time.Dur
 	if e.fault != "" {
 		b.WriteString(" fault=" + e.fault)
 	}
-	fmt.Fprintf(&b, " %s\n", d.Round(100*time.Microsecond))
+	fmt.Fprintf(&b, " %s", d.Round(100*time.Microsecond))
+	if e.overlap {
+		b.WriteString(" overlap")
+	}
+	b.WriteString("\n")
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	// Logging must never fail a request; a broken log writer is the caller's to notice.

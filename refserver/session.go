@@ -262,6 +262,19 @@ func (st *sessionStore) live(k sessionKey) *session {
 	return s
 }
 
+// expireAll removes every live session as expiry would and returns how many
+// there were.
+func (st *sessionStore) expireAll() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.sweep(st.now())
+	n := len(st.m)
+	for k, s := range st.m {
+		st.remove(k, s)
+	}
+	return n
+}
+
 func (st *sessionStore) active() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -225,6 +225,10 @@ func (s *Server) serveSQL(c *call) reply {
 			// Using or ending a session needs its ID: a missing ID is a
 			// malformed one.
 			return fault(sqlSessionIDInvalid)
+		default:
+			// A use or an end, in flight for its session (as sent)
+			// whatever becomes of it.
+			s.inSession(c, id)
 		}
 	}
 

@@ -128,6 +128,16 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 		}
 	}
 
+	// The ID of a use or an end, as sent, puts the request in flight for its
+	// session whatever becomes of it. Unqualified, in the dialect's own
+	// spelling; the other spelling is just an unknown attribute (Virtuoso
+	// ignores SessionId).
+	var named string
+	if sessHeader != nil && sessHeader.name.Local != "BeginSession" {
+		named, _ = sessHeader.attr("", d.idAttr)
+		s.inSession(c, named)
+	}
+
 	// Decide whether the request faults before touching the session table,
 	// so that a faulting request never begins, refreshes or ends a session.
 	method := env.soleElement()
@@ -185,23 +195,20 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 		if sessHeader.name.Local == "BeginSession" {
 			st := &xmlaState{props: props}
 			result = run(st)
-			id = s.sessions.beginWith(d.endpoint, newXMLAID, c.user, s.idle, func(se *session) { se.xmla = st })
+			id = s.sessions.beginWith(d.endpoint, newXMLAID, c.user, s.idle[d.endpoint], func(se *session) { se.xmla = st })
 		} else {
-			// Unqualified, in the dialect's own spelling; the other spelling is
-			// just an unknown attribute (Virtuoso ignores SessionId).
-			v, ok := sessHeader.attr("", d.idAttr)
-			if !ok || v == "" {
+			if named == "" {
 				c.log.fault = "BadSession"
 				return xmlaFault(xmlaErrSessionNotFound, "The session ID is missing: the "+sessHeader.name.Local+" header has no "+d.idAttr+" attribute.")
 			}
-			c.log.session = v
+			c.log.session = named
 			op := s.sessions.use
 			if sessHeader.name.Local == "EndSession" {
 				op = s.sessions.endWith
 			}
 			// Another user's session is reported as not found: saying more
 			// would confirm that the ID exists.
-			err := op(d.endpoint, v, c.user, func(se *session) {
+			err := op(d.endpoint, named, c.user, func(se *session) {
 				if se.xmla == nil {
 					se.xmla = &xmlaState{}
 				}
@@ -209,9 +216,9 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 			})
 			if err != nil {
 				c.log.fault = "BadSession"
-				return xmlaNotFound(v)
+				return xmlaNotFound(named)
 			}
-			id = v
+			id = named
 		}
 		c.log.session = id
 	}
