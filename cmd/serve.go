@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -26,16 +27,26 @@ semantics, so soapsess (or any SOAP client) can be tried without them:
 --dsml-entries N adds N users under cn=Users,dc=example,dc=com to page
 through inside a DSML session; an unpaged search returns at most 1000 of
 them, as Active Directory does.
+--idle-timeout DURATION ends DSML and XMLA sessions idle that long (10m);
+--idle-timeout PATH=DURATION sets it for one of /dsml, /xmla and
+/xmla/virtuoso, and may be repeated. A /sql session keeps the timeout it
+asks for, at most --sql-max-timeout.
+--latency DURATION holds every request that names a session (not a begin)
+that long before answering; a request that arrives while another of its
+session is still being answered is logged with "overlap", to see whether a
+client sends one request of a session at a time.
 Set SOAPSESS_SERVE_PASSWORD to require that password with HTTP Basic auth.
 One line per request is logged on stderr. Stop it with Ctrl-C.
 
 Examples:
    soapsess serve
    soapsess serve --addr 127.0.0.1:9000 --idle-timeout 30s
+   soapsess serve --idle-timeout /dsml=2s --idle-timeout 30s --latency 500ms
    soapsess serve --dsml-entries 5000`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8808", Usage: "address to listen on; keep it on loopback"},
-			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end DSML and XMLA sessions idle this long"},
+			&cli.StringSliceFlag{Name: "idle-timeout", Value: cli.NewStringSlice("10m"), DefaultText: "10m", Usage: "end DSML and XMLA sessions idle this `DURATION`; PATH=DURATION for one endpoint (repeatable)"},
+			&cli.DurationFlag{Name: "latency", Usage: "hold each request that names a session this `DURATION` before answering (0 for none)"},
 			&cli.IntFlag{Name: "sql-max-timeout", Value: 300, Usage: "the SQL endpoint's session timeout cap, in `SECONDS`"},
 			&cli.IntFlag{Name: "dsml-entries", Value: 0, Usage: "add `N` generated users under cn=Users,dc=example,dc=com to the DSML directory (0 to 1000000)"},
 		},
@@ -47,8 +58,15 @@ func (a *appCtx) serve(c *cli.Context) error {
 	if err := noMoreArgs(c, 0); err != nil {
 		return err
 	}
-	if c.Duration("idle-timeout") <= 0 || c.Int("sql-max-timeout") <= 0 {
-		return usageError("--idle-timeout and --sql-max-timeout must be positive")
+	idle, perEndpoint, err := idleTimeouts(c.StringSlice("idle-timeout"))
+	if err != nil {
+		return err
+	}
+	if c.Int("sql-max-timeout") <= 0 {
+		return usageError("--sql-max-timeout must be positive")
+	}
+	if c.Duration("latency") < 0 {
+		return usageError("--latency must not be negative")
 	}
 	if n := c.Int("dsml-entries"); n < 0 || n > refserver.MaxDSMLEntries {
 		return usageError("--dsml-entries must be between 0 and %d", refserver.MaxDSMLEntries)
@@ -62,7 +80,9 @@ func (a *appCtx) serve(c *cli.Context) error {
 	}
 	srv := &http.Server{
 		Handler: refserver.New(refserver.Options{
-			IdleTimeout:   c.Duration("idle-timeout"),
+			IdleTimeout:   idle,
+			IdleTimeouts:  perEndpoint,
+			Latency:       c.Duration("latency"),
 			SQLMaxTimeout: c.Int("sql-max-timeout"),
 			DSMLEntries:   c.Int("dsml-entries"),
 			Password:      a.io.getenv("SOAPSESS_SERVE_PASSWORD"),
@@ -88,4 +108,36 @@ func (a *appCtx) serve(c *cli.Context) error {
 		fmt.Fprintln(a.io.Err, "soapsess: reference server stopped")
 		return nil
 	}
+}
+
+// idleTimeouts reads the --idle-timeout values: a DURATION for every
+// endpoint, or PATH=DURATION for one of the endpoints with an idle timeout;
+// a later value overrides an earlier one. The timeout for all is 10m unless
+// given.
+func idleTimeouts(values []string) (time.Duration, map[string]time.Duration, error) {
+	all := 10 * time.Minute
+	per := map[string]time.Duration{}
+	for _, v := range values {
+		path, text, forOne := strings.Cut(v, "=")
+		if !forOne {
+			text = v
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(text))
+		if err != nil || d <= 0 {
+			return 0, nil, usageError("--idle-timeout %q: want a positive duration such as 30s or 10m, or PATH=DURATION", v)
+		}
+		if !forOne {
+			all = d
+			continue
+		}
+		switch path = strings.TrimSpace(path); path {
+		case refserver.PathDSML, refserver.PathXMLA, refserver.PathXMLAVirtuoso:
+			per[path] = d
+		case refserver.PathSQL:
+			return 0, nil, usageError("--idle-timeout %q: a /sql session keeps the timeout it asks for; --sql-max-timeout caps it", v)
+		default:
+			return 0, nil, usageError("--idle-timeout %q: no endpoint %q; use /dsml, /xmla or /xmla/virtuoso", v, path)
+		}
+	}
+	return all, per, nil
 }
