@@ -85,14 +85,14 @@ var ErrTooLarge = fmt.Errorf("larger than %d MiB; it cannot be searched", KeepLi
 type FaultError struct {
 	Problem reply.Problem
 	// Rejected says the server no longer knows the session (it ended or
-	// expired): the local session was dropped.
+	// expired): the local session was marked rejected.
 	Rejected bool
 	Name, ID string // the session, when Rejected
 }
 
 func (e *FaultError) Error() string {
 	if e.Rejected {
-		return fmt.Sprintf("the server no longer knows session %q (ID %s): it ended or expired; the local session was dropped (%s)", e.Name, e.ID, e.Problem.Summary())
+		return fmt.Sprintf("the server no longer knows session %q (ID %s): it ended or expired there (%s)", e.Name, e.ID, e.Problem.Summary())
 	}
 	return e.Problem.Summary()
 }

@@ -8,10 +8,14 @@
 // request inside it, Session.SendAllPages pages a DSML search through it,
 // and Session.End closes it, retrying as the dialect asks. Between calls a
 // session carries its variables (captured from replies by the dialect's
-// [[captures]] and the caller's) and its HTTP cookies. The package holds the session policy: a session the server no
-// longer knows is dropped, every answered request is counted, an end is
-// confirmed or retried, and a session is never forgotten before a server
-// has answered its end. It prints nothing and reads no flags or
+// [[captures]] and the caller's) and its HTTP cookies, and a journal of the
+// requests that built its state; Again begins a session anew from what it
+// began with and replays the journal, and KeepAlive keeps an idle one from
+// expiring. The package holds the session policy: a session's requests go
+// one at a time; a session the server no longer knows is marked rejected
+// (and with Request.Restart begun again and the request resent); every
+// answered request is counted; an end is confirmed or retried; and a
+// session is never marked ended before a server has answered its end. It prints nothing and reads no flags or
 // environment: calls take values, an io.Reader body and sinks for the
 // reply, and return a *Result and typed errors.
 //
