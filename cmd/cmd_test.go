@@ -51,11 +51,34 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": exits,
-			"mode":  mode,
+			"exits":    exits,
+			"mode":     mode,
+			"expire":   expire,
+			"overlaps": overlaps,
 		},
 	})
 }
+
+// expire makes the /short/ server forget every session now, as though
+// each had been idle past its timeout.
+func expire(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: expire")
+	}
+	fmt.Fprintf(ts.Stdout(), "%d sessions expired\n", short.ExpireAll())
+}
+
+// overlaps prints how many requests reached the /slow/ server while another
+// request of the same session was on it: the server's own check.
+func overlaps(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: overlaps")
+	}
+	fmt.Fprintf(ts.Stdout(), "%d overlaps\n", slow.Overlaps())
+}
+
+// short and slow are servers scripts look into (see startServers).
+var short, slow *refserver.Server
 
 // mode FILE prints a file's permission bits in octal, as stat -c %a does
 // with GNU coreutils (macOS's stat has no -c).
@@ -99,6 +122,8 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	/big/dsml                          a reference server whose DSML directory has 5,000 users
 //	/broken/...                       answers no real server should give
 //	/cookie/...                       a reference server behind a balancer that pins a session with a cookie set at begin, refusing later requests without it
+//	/short/...                        a reference server whose DSML and XMLA sessions expire after 1 s idle (and on the script command expire)
+//	/slow/...                         a reference server that holds each request of a session 20 ms and counts overlaps (the script command overlaps)
 func startServers(t *testing.T) string {
 	t.Helper()
 	var ticks atomic.Int64
@@ -111,6 +136,10 @@ func startServers(t *testing.T) string {
 	mux.Handle("/auth/", http.StripPrefix("/auth", refserver.New(refserver.Options{Password: "s3cret-pw"})))
 	mux.Handle("/big/", http.StripPrefix("/big", refserver.New(refserver.Options{DSMLEntries: 5000})))
 	mux.Handle("/cookie/", http.StripPrefix("/cookie", cookieNode(refserver.New(refserver.Options{}))))
+	short = refserver.New(refserver.Options{IdleTimeout: time.Second})
+	mux.Handle("/short/", http.StripPrefix("/short", short))
+	slow = refserver.New(refserver.Options{Latency: 20 * time.Millisecond})
+	mux.Handle("/slow/", http.StripPrefix("/slow", slow))
 	mux.HandleFunc("/broken/html502", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -59,8 +60,9 @@ func (a *appCtx) keepalive(c *cli.Context) error {
 		Every: seconds(c.Float64("every")),
 		For:   seconds(c.Float64("for")),
 		Sent: func(res *session.Result, err error) {
-			if res != nil {
-				a.printProblems(res.Problems)
+			var fe *session.FaultError
+			if res != nil && !(errors.As(err, &fe) && fe.Rejected) {
+				a.printProblems(res.Problems) // a rejection is reported once, as keepalive's own error
 			}
 			if err == nil && res != nil && res.Reply != nil {
 				infof(a.io, "%s kept session %q alive (%s in %s)", time.Now().Format(time.TimeOnly), s.State.Name, res.Reply.Reason, ms(res.Reply.Elapsed))
