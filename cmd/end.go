@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -15,19 +16,23 @@ func (a *appCtx) endCommand() *cli.Command {
 		Usage:     "close the open session",
 		ArgsUsage: "[BODY]",
 		Description: `Sends the dialect's end header with BODY (default: the dialect's own end
-body). The local session is forgotten once the server has answered, fault or
-not, and kept when the server was never reached (as the .NET DSML client does).
+body). The local session is marked ended once the server has answered, fault or
+not, and kept open when the server was never reached (as the .NET DSML client does).
 Dialects that confirm an end (sqlsoap) are retried when the confirmation is
 missing, fault or not, and the session kept after the last try; retries carry
 the dialect's default end body, so a statement in BODY never runs twice. A
-session the server no longer knows counts as ended (exit 0, with a warning).
+session the server no longer knows counts as ended (exit 0, with a warning),
+as does one that had already ended here (nothing is sent).
+
+An ended session keeps its record (how it began, its setup requests) for
+begin --again; ls and status show it as ended; end --forget drops it.
 
 Examples:
    soapsess end
    trap 'soapsess end >/dev/null' EXIT
    soapsess end --forget     # drop the local session without asking the server`,
 		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "forget", Usage: "only forget the local session; send nothing"},
+			&cli.BoolFlag{Name: "forget", Usage: "only forget the local session (open or ended) and its record; send nothing"},
 		}, append(append(varFlags(), outputFlags()...), connFlags()...)...),
 		Action: a.end,
 	}
@@ -37,7 +42,7 @@ func (a *appCtx) end(c *cli.Context) error {
 	if c.Bool("forget") {
 		return a.forget(c)
 	}
-	return a.call(c, envelope.End, func(s *session.Session, r session.Request) (*session.Result, error) {
+	err := a.call(c, envelope.End, func(s *session.Session, r session.Request) (*session.Result, error) {
 		res, err := s.End(c.Context, r)
 		if res != nil && !r.DryRun {
 			for _, w := range res.EndWarnings {
@@ -45,7 +50,7 @@ func (a *appCtx) end(c *cli.Context) error {
 			}
 		}
 		if err == nil && res != nil && res.Gone != "" {
-			warnf(a.io, "the server no longer knew session %q (ID %s): it had ended or expired; it is forgotten here too", s.State.Name, s.State.ID)
+			warnf(a.io, "the server no longer knew session %q (ID %s): it had ended or expired; it is marked ended here too", s.State.Name, s.State.ID)
 			res.Problems = nil // the warning says what the fault did; the fault itself is on stdout
 			return res, nil
 		}
@@ -54,6 +59,14 @@ func (a *appCtx) end(c *cli.Context) error {
 		}
 		return res, err
 	})
+	var ended *session.EndedError
+	if errors.As(err, &ended) && !c.Bool("dry-run") {
+		// Closed already (by another end, or the server): what end is for
+		// is done. Nothing was sent.
+		warnf(a.io, "%v; nothing sent (end --forget drops its record)", ended)
+		return nil
+	}
+	return err
 }
 
 func (a *appCtx) forget(c *cli.Context) error {

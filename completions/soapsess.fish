@@ -77,7 +77,7 @@ complete -c soapsess -n '__fish_seen_subcommand_from send' -f -l action -r -d 's
 complete -c soapsess -n '__fish_seen_subcommand_from send' -f -l dry-run -d 'print the exact request that would be sent; send nothing, change nothing'
 complete -c soapsess -n '__fish_seen_subcommand_from end' -f -l help -s h -d 'show help'
 complete -r -c soapsess -n '__fish_soapsess_no_subcommand' -a 'end' -d 'close the open session'
-complete -c soapsess -n '__fish_seen_subcommand_from end' -f -l forget -d 'only forget the local session; send nothing'
+complete -c soapsess -n '__fish_seen_subcommand_from end' -f -l forget -d 'only forget the local session (open or ended) and its record; send nothing'
 complete -c soapsess -n '__fish_seen_subcommand_from end' -f -l var -r -d 'set a template variable, `KEY=VALUE` (repeatable); begin keeps them for the session'
 complete -c soapsess -n '__fish_seen_subcommand_from end' -f -l var-file -r -d 'read template variables from `FILE`, one KEY=VALUE a line (# comments)'
 complete -c soapsess -n '__fish_seen_subcommand_from end' -f -l template -s t -d 'BODY is a template too: {{.ID}}, {{.Var.name}} and the rest are filled in, escaped'
