@@ -59,13 +59,13 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// expire makes the /short/ server forget every session now, as though
+// expire makes the /forget/ server forget every session now, as though
 // each had been idle past its timeout.
 func expire(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: expire")
 	}
-	fmt.Fprintf(ts.Stdout(), "%d sessions expired\n", short.ExpireAll())
+	fmt.Fprintf(ts.Stdout(), "%d sessions expired\n", forget.ExpireAll())
 }
 
 // overlaps prints how many requests reached the /slow/ server while another
@@ -77,8 +77,8 @@ func overlaps(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%d overlaps\n", slow.Overlaps())
 }
 
-// short and slow are servers scripts look into (see startServers).
-var short, slow *refserver.Server
+// forget and slow are servers scripts look into (see startServers).
+var forget, slow *refserver.Server
 
 // mode FILE prints a file's permission bits in octal, as stat -c %a does
 // with GNU coreutils (macOS's stat has no -c).
@@ -122,7 +122,8 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	/big/dsml                          a reference server whose DSML directory has 5,000 users
 //	/broken/...                       answers no real server should give
 //	/cookie/...                       a reference server behind a balancer that pins a session with a cookie set at begin, refusing later requests without it
-//	/short/...                        a reference server whose DSML and XMLA sessions expire after 1 s idle (and on the script command expire)
+//	/short/...                        a reference server whose DSML and XMLA sessions expire after 2 s idle
+//	/forget/...                       a reference server that forgets every session on the script command expire
 //	/slow/...                         a reference server that holds each request of a session 20 ms and counts overlaps (the script command overlaps)
 func startServers(t *testing.T) string {
 	t.Helper()
@@ -136,8 +137,9 @@ func startServers(t *testing.T) string {
 	mux.Handle("/auth/", http.StripPrefix("/auth", refserver.New(refserver.Options{Password: "s3cret-pw"})))
 	mux.Handle("/big/", http.StripPrefix("/big", refserver.New(refserver.Options{DSMLEntries: 5000})))
 	mux.Handle("/cookie/", http.StripPrefix("/cookie", cookieNode(refserver.New(refserver.Options{}))))
-	short = refserver.New(refserver.Options{IdleTimeout: time.Second})
-	mux.Handle("/short/", http.StripPrefix("/short", short))
+	mux.Handle("/short/", http.StripPrefix("/short", refserver.New(refserver.Options{IdleTimeout: 2 * time.Second})))
+	forget = refserver.New(refserver.Options{})
+	mux.Handle("/forget/", http.StripPrefix("/forget", forget))
 	slow = refserver.New(refserver.Options{Latency: 20 * time.Millisecond})
 	mux.Handle("/slow/", http.StripPrefix("/slow", slow))
 	mux.HandleFunc("/broken/html502", func(w http.ResponseWriter, r *http.Request) {
