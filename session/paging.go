@@ -71,15 +71,11 @@ func (s *Session) SendAllPages(ctx context.Context, r Request, p Paging) (*Resul
 	if r.Reply.Raw != nil || r.DryRun {
 		return nil, &NotPageableError{Why: "a raw copy or a dry run of many pages is not one reply"}
 	}
-	release, err := s.acquire(ctx) // the whole search is one turn: its cookies would not survive another request
+	body, release, err := s.turn(ctx, r.Body) // the whole search is one turn: its cookies would not survive another request
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	body, err := load(r.Body)
-	if err != nil {
-		return nil, err
-	}
 	_, b, err := s.prepare(envelope.Session, r, body)
 	if err != nil {
 		return nil, err

@@ -493,20 +493,27 @@ func (s *Session) acquire(ctx context.Context) (func(), error) {
 	return release, nil
 }
 
+// turn reads a request's body, then waits for the session's turn (see
+// acquire): a body still coming down a pipe holds no one up.
+func (s *Session) turn(ctx context.Context, b Body) (loaded, func(), error) {
+	body, err := load(b)
+	if err != nil {
+		return loaded{}, nil, err
+	}
+	release, err := s.acquire(ctx)
+	return body, release, err
+}
+
 // Send posts a request inside the session, after any other request of the
 // session has finished. A request the server answered with SOAP is
 // counted; a session the server says it does not know is marked rejected
 // (the *FaultError says Rejected), or with r.Restart begun again.
 func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
-	release, err := s.acquire(ctx)
+	body, release, err := s.turn(ctx, r.Body)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	body, err := load(r.Body)
-	if err != nil {
-		return nil, err
-	}
 	if r.Setup && len(body.raw) > SetupLimit {
 		return nil, ErrSetupTooLarge
 	}
@@ -727,15 +734,11 @@ func withCaptures(vars map[string]string, res *Result) map[string]string {
 // r.Body never runs twice). Without a SOAP answer the session is kept open
 // (*NotEndedError).
 func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
-	release, err := s.acquire(ctx)
+	body, release, err := s.turn(ctx, r.Body)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	body, err := load(r.Body)
-	if err != nil {
-		return nil, err
-	}
 	v, b, err := s.prepare(envelope.End, r, body)
 	if err != nil {
 		return nil, err
