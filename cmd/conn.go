@@ -24,7 +24,8 @@ import (
 // send and end use them unless given again.
 func connFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "auth", Usage: "HTTP auth `METHOD`: basic (the default with --user), ntlm, negotiate (NTLM in SPNEGO, as IIS offers it) or none"},
+		&cli.StringFlag{Name: "auth", Usage: "HTTP auth `METHOD`: basic (the default with --user), digest, ntlm, kerberos, negotiate (Kerberos when it can, else NTLM, as Windows does) or none"},
+		&cli.StringFlag{Name: "spn", Usage: "Kerberos service `NAME` when the URL's host is not it (HTTP/host.example.com)"},
 		&cli.StringFlag{Name: "password-file", Usage: "read the password from `FILE` (only you may read it); else $SOAPSESS_PASSWORD, else a prompt on the terminal"},
 		&cli.StringFlag{Name: "cacert", Usage: "also trust the CA certificates in `FILE` (PEM)"},
 		&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM), with --key"},
@@ -60,9 +61,14 @@ func (a *appCtx) connect(c *cli.Context, kept session.Conn, d *envelope.Dialect)
 	cn.Insecure = kept.Insecure || c.Bool("insecure")
 	cn.Proxy = str("proxy", kept.Proxy)
 	cn.ConnectTimeout, cn.MaxTime = seconds(c.Float64("connect-timeout")), seconds(c.Float64("max-time"))
-	if auth.NTLM() && cn.User == "" {
+	if (auth == transport.AuthNTLM || auth == transport.AuthDigest) && cn.User == "" {
 		return cn, usageError("--auth %s needs --user (DOMAIN\\user or user@domain)", auth)
 	}
+	cn.SPN = str("spn", kept.SPN)
+	if cn.SPN != "" && auth != transport.AuthKerberos && auth != transport.AuthNegotiate {
+		return cn, usageError("--spn names a Kerberos service: it goes with --auth kerberos or negotiate")
+	}
+	cn.Kerberos = transport.Kerberos{Config: a.io.getenv("KRB5_CONFIG"), CCache: a.io.getenv("KRB5CCNAME")}
 	if c.Float64("connect-timeout") < 0 || c.Float64("max-time") < 0 {
 		return cn, usageError("--connect-timeout and --max-time are positive numbers of seconds")
 	}

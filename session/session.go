@@ -277,7 +277,7 @@ func (m *Manager) begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		Name: o.Name, Dialect: d.Ref(), URL: o.URL, ID: info.ID, IDName: info.IDName,
 		Created: now, LastUsed: now, Timeout: info.Timeout, User: o.Conn.User, Vars: vars, Requests: 1,
 		Auth: string(o.Conn.Auth), CACert: o.Conn.CACert, Cert: o.Conn.Cert, Key: o.Conn.Key,
-		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy, Journal: o.journal,
+		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy, SPN: o.Conn.SPN, Journal: o.journal,
 	}
 	switch {
 	case o.IdleTimeout > 0:
@@ -381,7 +381,7 @@ func (m *Manager) Load(name string) (*Session, error) {
 	}
 	return &Session{m: m, State: *kept, Dialect: d, Conn: Conn{Options: transport.Options{
 		Auth: transport.Auth(kept.Auth), User: kept.User, CACert: kept.CACert, Cert: kept.Cert, Key: kept.Key,
-		Insecure: kept.Insecure, Proxy: kept.Proxy,
+		Insecure: kept.Insecure, Proxy: kept.Proxy, SPN: kept.SPN,
 	}}}, nil
 }
 

@@ -40,6 +40,7 @@ type Session struct {
 	Key      string            `json:"key,omitempty"`
 	Insecure bool              `json:"insecure,omitempty"`
 	Proxy    string            `json:"proxy,omitempty"`
+	SPN      string            `json:"spn,omitempty"` // Kerberos service name, when not the URL's
 	Vars     map[string]string `json:"vars,omitempty"`
 	Requests int               `json:"requests"` // requests sent in the session, begin and end included
 	// Cookies are those the server set, in the order received (see Cookie).

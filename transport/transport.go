@@ -101,13 +101,15 @@ type Auth string
 // Auth methods. The zero value is Basic when a user is given.
 const (
 	AuthBasic     Auth = "basic"
+	AuthDigest    Auth = "digest"
 	AuthNTLM      Auth = "ntlm"
-	AuthNegotiate Auth = "negotiate" // NTLM inside SPNEGO, as IIS offers it
+	AuthKerberos  Auth = "kerberos"  // Kerberos inside SPNEGO (Negotiate)
+	AuthNegotiate Auth = "negotiate" // SPNEGO as Windows does it: Kerberos when it can, else NTLM
 	AuthNone      Auth = "none"
 )
 
 // AuthMethods lists the methods ParseAuth takes.
-var AuthMethods = []Auth{AuthBasic, AuthNTLM, AuthNegotiate, AuthNone}
+var AuthMethods = []Auth{AuthBasic, AuthDigest, AuthNTLM, AuthKerberos, AuthNegotiate, AuthNone}
 
 // ParseAuth checks an auth method's name; "" is the default (Basic with a
 // user).
@@ -123,8 +125,12 @@ func ParseAuth(s string) (Auth, error) {
 	return "", &ConfigError{Setting: "auth", Value: s, Err: errors.New("unknown method")}
 }
 
-// NTLM reports whether the method is an NTLM handshake.
+// NTLM reports whether the method may be an NTLM handshake.
 func (a Auth) NTLM() bool { return a == AuthNTLM || a == AuthNegotiate }
+
+// Challenged reports whether the method answers the server's 401: the
+// first request goes without credentials.
+func (a Auth) Challenged() bool { return a != "" && a != AuthBasic && a != AuthNone }
 
 // Options shape how a client connects. The zero value is safe: TLS verified
 // against the system's CAs, the proxy New's caller chooses, Basic auth when
@@ -140,12 +146,27 @@ type Options struct {
 	ConnectTimeout time.Duration
 	MaxTime        time.Duration // bounds a whole request, reply included; 0 for none
 	Header         http.Header   // extra request headers, replacing ours of the same name
+	// Kerberos is where Kerberos (AuthKerberos, AuthNegotiate) finds its
+	// configuration and tickets; SPN names the service when the URL's host
+	// does not (HTTP/host).
+	Kerberos Kerberos
+	SPN      string
 	// Jar, when set, gives every request the cookies it holds for the URL
 	// and is handed every cookie a reply sets, each round of an NTLM
 	// handshake included (a load balancer's affinity cookie on the first
 	// 401 must come back on the next round). Traces show their values as
 	// [redacted].
 	Jar http.CookieJar
+}
+
+// Kerberos says where Kerberos's files are, as the caller found them (this
+// package reads no environment): Config is krb5.conf ($KRB5_CONFIG, else
+// /etc/krb5.conf), CCache the credential cache ($KRB5CCNAME, "FILE:" prefix
+// allowed; only FILE caches can be read). A password, when Options has one,
+// logs in instead of the cache.
+type Kerberos struct {
+	Config string
+	CCache string
 }
 
 // Trace receives what goes over the wire, rendered with secrets redacted
@@ -261,10 +282,23 @@ func New(opt Options, proxyFromEnv func(*http.Request) (*url.URL, error)) (*Clie
 	if opt.Jar != nil {
 		rt = &cookies{next: rt, jar: opt.Jar}
 	}
-	if opt.Auth.NTLM() {
+	// The credentials ride to the method's RoundTripper as Basic auth on
+	// the request (see prepare); it takes them off before anything is sent.
+	switch opt.Auth {
+	case AuthDigest:
+		var err error
+		if rt, err = digestAuth(rt, opt); err != nil {
+			return nil, err
+		}
+	case AuthKerberos, AuthNegotiate:
+		var err error
+		if rt, err = negotiateAuth(rt, opt); err != nil {
+			return nil, err
+		}
+	case AuthNTLM:
 		// The Negotiator answers a 401 offering NTLM or Negotiate with the
-		// NTLMv2 handshake, from the user and password set as Basic auth on
-		// the request; it never sends them as Basic (AllowBasicAuth is off).
+		// NTLMv2 handshake; it never sends the credentials as Basic
+		// (AllowBasicAuth is off).
 		rt = ntlmssp.Negotiator{RoundTripper: rt}
 	}
 	c.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
@@ -321,7 +355,7 @@ func (c *Client) Preview(req *http.Request) (head string, body []byte, err error
 	if err := c.prepare(req); err != nil {
 		return "", nil, err
 	}
-	if c.opt.Auth.NTLM() {
+	if c.opt.Auth.Challenged() {
 		req.Header.Del("Authorization")
 	}
 	if c.opt.Jar != nil {
