@@ -4,6 +4,10 @@ import (
 	"net/http"
 
 	"github.com/Azure/go-ntlmssp"
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
+	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/spnego"
 )
 
 // negotiateAuth answers a 401 offering Negotiate: with Kerberos
@@ -21,3 +25,11 @@ var errNotYet = notYet{}
 type notYet struct{}
 
 func (notYet) Error() string { return "not supported yet" }
+
+// Kerberos comes from gokrb5 (its SPNEGO client, not spnego.Client.Do).
+var (
+	_ = krbclient.NewWithPassword
+	_ = config.Load
+	_ = credentials.LoadCCache
+	_ = spnego.SetSPNEGOHeader
+)
