@@ -210,7 +210,11 @@ func (a *appCtx) open(c *cli.Context, m *session.Manager) (*session.Session, err
 	if err != nil {
 		return nil, err
 	}
-	s, err := m.Open(name)
+	open := m.Open
+	if c.Bool("restart") {
+		open = m.Load // a session the server rejected is begun again by Send
+	}
+	s, err := open(name)
 	if err != nil {
 		return nil, err
 	}

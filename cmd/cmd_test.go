@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,13 +60,39 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// expire makes the /forget/ server forget every session now, as though
-// each had been idle past its timeout.
+// expire NAME makes the server at /forget/NAME/ forget every session now,
+// as though each had been idle past its timeout.
 func expire(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: expire")
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: expire NAME")
 	}
-	fmt.Fprintf(ts.Stdout(), "%d sessions expired\n", forget.ExpireAll())
+	fmt.Fprintf(ts.Stdout(), "%d sessions expired\n", forgetful.server(args[0]).ExpireAll())
+}
+
+// forgetful serves /forget/NAME/... with a reference server of its own
+// for each NAME, so that scripts running in parallel do not expire each
+// other's sessions.
+var forgetful = &servers{m: map[string]*refserver.Server{}}
+
+type servers struct {
+	mu sync.Mutex
+	m  map[string]*refserver.Server
+}
+
+func (s *servers) server(name string) *refserver.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[name] == nil {
+		s.m[name] = refserver.New(refserver.Options{})
+	}
+	return s.m[name]
+}
+
+func (s *servers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/" + rest
+	s.server(name).ServeHTTP(w, r2)
 }
 
 // overlaps prints how many requests reached the /slow/ server while another
@@ -77,8 +104,8 @@ func overlaps(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%d overlaps\n", slow.Overlaps())
 }
 
-// forget and slow are servers scripts look into (see startServers).
-var forget, slow *refserver.Server
+// slow is a server scripts look into (see startServers).
+var slow *refserver.Server
 
 // mode FILE prints a file's permission bits in octal, as stat -c %a does
 // with GNU coreutils (macOS's stat has no -c).
@@ -123,7 +150,7 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	/broken/...                       answers no real server should give
 //	/cookie/...                       a reference server behind a balancer that pins a session with a cookie set at begin, refusing later requests without it
 //	/short/...                        a reference server whose DSML and XMLA sessions expire after 2 s idle
-//	/forget/...                       a reference server that forgets every session on the script command expire
+//	/forget/NAME/...                  a reference server for each NAME that forgets every session on the script command expire NAME
 //	/slow/...                         a reference server that holds each request of a session 20 ms and counts overlaps (the script command overlaps)
 func startServers(t *testing.T) string {
 	t.Helper()
@@ -138,8 +165,7 @@ func startServers(t *testing.T) string {
 	mux.Handle("/big/", http.StripPrefix("/big", refserver.New(refserver.Options{DSMLEntries: 5000})))
 	mux.Handle("/cookie/", http.StripPrefix("/cookie", cookieNode(refserver.New(refserver.Options{}))))
 	mux.Handle("/short/", http.StripPrefix("/short", refserver.New(refserver.Options{IdleTimeout: 2 * time.Second})))
-	forget = refserver.New(refserver.Options{})
-	mux.Handle("/forget/", http.StripPrefix("/forget", forget))
+	mux.Handle("/forget/", http.StripPrefix("/forget", forgetful))
 	slow = refserver.New(refserver.Options{Latency: 20 * time.Millisecond})
 	mux.Handle("/slow/", http.StripPrefix("/slow", slow))
 	mux.HandleFunc("/broken/html502", func(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ var ExitCodes = []struct {
 	{ExitOK, "success"},
 	{ExitError, "unexpected or local error (state file, file system)"},
 	{ExitUsage, "usage: unknown command, flag or dialect, or a body that is not well-formed XML"},
-	{ExitFault, "the server answered with a SOAP fault (the fault is on stdout)"},
+	{ExitFault, "the server answered with a SOAP fault (the fault is on stdout; a replayed setup request's, on stderr)"},
 	{ExitTransport, "transport or HTTP failure: refused, timed out, or an HTTP error status without a SOAP body"},
 	{ExitSession, "session problem: none open under that name (begin: one already is), it ended, the server rejected it as unknown or expired, or another request kept it busy past --lock-timeout"},
 	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
@@ -104,7 +105,7 @@ func classify(err error) (int, []string) {
 		return ExitSession, []string{"begin it as before, with --url and --dialect (soapsess status shows them)"}
 	case errors.Is(err, session.ErrIdleUnknown):
 		return ExitUsage, []string{"give --every SECONDS, or begin with --idle-timeout SECONDS"}
-	case errors.Is(err, session.ErrNoKeepalive), errors.Is(err, session.ErrSetupTooLarge):
+	case errors.Is(err, session.ErrNoKeepalive), errors.Is(err, session.ErrSetupTooLarge), errors.Is(err, session.ErrRestartRaw):
 		return ExitUsage, nil
 	case errors.As(err, &interrupted):
 		return ExitInterrupt, nil
@@ -115,6 +116,8 @@ func classify(err error) (int, []string) {
 		return ExitError, nil
 	case errors.As(err, &notPrivate):
 		return ExitError, []string{privateHint(notPrivate)}
+	case errors.Is(err, fs.ErrPermission) && !errors.As(err, &tr) && !errors.As(err, &body):
+		return ExitError, []string{"soapsess cannot write there: check the owner and permissions of the state directory (or give another with --state-dir)"}
 	case errors.As(err, &corrupt): // before what it wraps: that is the file's fault, not the user's
 		return ExitError, []string{"look at the file, then remove it (soapsess end --forget) to start afresh"}
 	case errors.As(err, &badURL):
@@ -129,7 +132,7 @@ func classify(err error) (int, []string) {
 		errors.Is(err, envelope.ErrMissingVar), errors.Is(err, session.ErrNoBody):
 		return ExitUsage, nil
 	case errors.Is(err, state.ErrNoSession):
-		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the open ones"}
+		return ExitSession, []string{"run soapsess begin --url URL --dialect NAME, or pick another --session; soapsess ls lists the sessions"}
 	case errors.Is(err, state.ErrExists):
 		return ExitSession, []string{"run soapsess end first, or name another session with --session NAME"}
 	case errors.As(err, &unconfirmed): // before the fault it may wrap

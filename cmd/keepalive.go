@@ -22,8 +22,9 @@ quarters of the server's idle timeout, when that is known (see status).
 It stops, with exit status 0, when --for runs out, when the session is ended
 (or forgotten) by another command, or on Ctrl-C or SIGTERM. It is quiet while
 all is well; when the server rejects the session it says so and exits 5 (the
-session is marked rejected: begin --again). A server it cannot reach is
-tried again more often, and given up after --every seconds of failures.
+session is marked rejected: begin --again). A server it cannot reach, or a
+proxy's HTTP error page, is tried again more often (a warning each time),
+and given up after --every seconds of failures.
 
 Examples:
    soapsess keepalive --for 3600
@@ -59,7 +60,11 @@ func (a *appCtx) keepalive(c *cli.Context) error {
 	stopped, err := s.KeepAlive(c.Context, session.KeepAlive{
 		Every: seconds(c.Float64("every")),
 		For:   seconds(c.Float64("for")),
-		Sent: func(res *session.Result, err error) {
+		Sent: func(res *session.Result, err error, retrying bool) {
+			if retrying {
+				warnf(a.io, "keep-alive request failed: %v; trying again", message(err))
+				return
+			}
 			var fe *session.FaultError
 			if res != nil && !(errors.As(err, &fe) && fe.Rejected) {
 				a.printProblems(res.Problems) // a rejection is reported once, as keepalive's own error

@@ -40,6 +40,9 @@ func (a *appCtx) ls(c *cli.Context) error {
 		return err
 	}
 	sessions, errs := store.List()
+	for _, s := range sessions {
+		a.withIdle(s)
+	}
 	if c.Bool("json") {
 		out := make([]sessionJSON, 0, len(sessions))
 		for _, s := range sessions {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -70,8 +71,12 @@ func (a *appCtx) send(c *cli.Context) error {
 			res, err := s.Send(c.Context, r)
 			if res != nil && res.Restarted != nil {
 				rs := res.Restarted
-				warnf(a.io, "the server no longer knew session %q (ID %s): %s; began it again as %s, replayed %d setup requests, and sent %s again",
-					old, rs.From, rs.Rejected.Summary(), rs.To, rs.Replayed, bodyName(r.Body))
+				said := "it said: " + strings.TrimSuffix(rs.Rejected.Summary(), ".")
+				if !rs.RejectedAt.IsZero() {
+					said = "it rejected an earlier request at " + rs.RejectedAt.Format(time.RFC3339)
+				}
+				warnf(a.io, "the server no longer knew session %q (ID %s; %s), so it was begun again as %s, %d setup requests replayed, and %s sent again",
+					old, rs.From, said, rs.To, rs.Replayed, bodyName(r.Body))
 			}
 			return res, err
 		})

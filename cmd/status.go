@@ -22,8 +22,8 @@ func (a *appCtx) statusCommand() *cli.Command {
 the server will forget it, when its idle timeout is known (begin
 --idle-timeout, the timeout the server granted, or the dialect's default for
 the server). A session that ended or that the server rejected is still
-shown, with what begin --again would use, and the exit status is 5, as it is
-when there is none.
+shown (begin --again opens a new one as it began), and the exit status is 5,
+as it is when there is none.
 
 Examples:
    soapsess status
@@ -64,6 +64,16 @@ type sessionJSON struct {
 type journalJSON struct {
 	Body  string `json:"body"` // its name: a file, "standard input"
 	Added string `json:"added"`
+}
+
+// withIdle fills in the idle timeout of a session kept by an older
+// soapsess, which did not keep it (see session.IdleTimeout).
+func (a *appCtx) withIdle(s *state.Session) {
+	if s.IdleTimeout > 0 {
+		return
+	}
+	d, _ := a.findDialect(s.Dialect) // a dialect that cannot be found knows no timeout
+	s.IdleTimeout, s.IdleFrom = session.IdleTimeout(s, d)
 }
 
 // stateOf is a session's state as status and ls name it.
@@ -196,6 +206,7 @@ func (a *appCtx) status(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	a.withIdle(s)
 	// One that is not open is shown, then said so (exit 5).
 	var closed error
 	if !s.Open() {

@@ -85,7 +85,8 @@ type manifest struct {
 		EndAttempts int      `toml:"end_attempts"`
 		Rejected    []string `toml:"rejected"`
 		// BeginOnly are variables for the initiating request only (login
-		// options): not kept with the session, refused on later requests.
+		// options): not among the session's variables, refused on later
+		// requests; kept only with how it began, for a new begin.
 		BeginOnly []string `toml:"begin_only"`
 		// IdleTimeout is how many seconds the dialect's servers keep an
 		// idle session by default; 0 when unknown or never.

@@ -244,3 +244,7 @@ var ErrNoKeepalive = errors.New("the dialect has no keep-alive request (keepaliv
 // ErrSetupTooLarge is Send's error for a setup request too large to keep
 // in the journal (SetupLimit).
 var ErrSetupTooLarge = errors.New("a setup request is kept in the session's state file; this one is too large")
+
+// ErrRestartRaw is Send's error for Restart with Sinks.Raw: a raw copy
+// streams every byte as it comes, a reply rejecting the session included.
+var ErrRestartRaw = errors.New("a restart holds back a reply that rejects the session; a raw copy cannot")

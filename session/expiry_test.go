@@ -15,6 +15,7 @@ import (
 	"github.com/soapsess/soapsess/refserver"
 	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
 	"github.com/soapsess/soapsess/xmltok"
 )
 
@@ -297,7 +298,7 @@ func TestKeepAlive(t *testing.T) {
 	ctx := context.Background()
 	var sent atomic.Int64
 	start := time.Now()
-	stopped, err := s.KeepAlive(ctx, KeepAlive{Every: 100 * time.Millisecond, For: 900 * time.Millisecond, Sent: func(_ *Result, err error) {
+	stopped, err := s.KeepAlive(ctx, KeepAlive{Every: 100 * time.Millisecond, For: 900 * time.Millisecond, Sent: func(_ *Result, err error, _ bool) {
 		if err == nil {
 			sent.Add(1)
 		}
@@ -342,5 +343,100 @@ func TestKeepAlive(t *testing.T) {
 	var fe *FaultError
 	if !errors.As(err, &fe) || !fe.Rejected {
 		t.Errorf("keepalive of a rejected session: %v", err)
+	}
+}
+
+// A rejection inside a successful reply (Arquimedes words it in an XMLA
+// Messages element) is held back from the sinks like a fault, its status
+// line too; the old session's cookies do not go with the new begin.
+func TestRestartHoldsBackAnyRejection(t *testing.T) {
+	f := newFixture(t)
+	ref := *f.h.h.Load()
+	var rejectOnce, rejected atomic.Bool
+	var seen []string // the Cookie header of each request after the rejection
+	var mu sync.Mutex
+	f.h.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if bytes.Contains(b, []byte("BeginSession")) && !rejected.Load() {
+			http.SetCookie(w, &http.Cookie{Name: "node", Value: "old-session"})
+		}
+		if rejected.Load() {
+			mu.Lock()
+			seen = append(seen, r.Header.Get("Cookie"))
+			mu.Unlock()
+		}
+		if bytes.Contains(b, []byte("MDSCHEMA_SETS")) && rejectOnce.CompareAndSwap(true, false) {
+			rejected.Store(true)
+			w.Header().Set("Content-Type", "text/xml")
+			io.WriteString(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><!-- first --><DiscoverResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return><root xmlns="urn:schemas-microsoft-com:xml-analysis:rowset"><Messages xmlns="urn:schemas-microsoft-com:xml-analysis:exception"><Error ErrorCode="1" Description="Invalid Session id" Source="x"/></Messages></root></return></DiscoverResponse></s:Body></s:Envelope>`)
+			return
+		}
+		ref.ServeHTTP(w, r2(r, b))
+	}))
+	s := f.begin()
+	if len(s.State.Cookies) != 1 {
+		t.Fatalf("begin kept cookies %+v", s.State.Cookies)
+	}
+	rejectOnce.Store(true)
+	var out bytes.Buffer
+	var arrived []int
+	res, err := s.Send(context.Background(), Request{Body: body(listSets), Restart: true,
+		Reply: Sinks{Body: tokens(&out), Arrived: func(r *transport.Response) { arrived = append(arrived, r.Status) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Restarted == nil || strings.Count(out.String(), "DiscoverResponse") != 2 || strings.Contains(out.String(), "Invalid Session") || len(arrived) != 1 {
+		t.Errorf("restarted %+v; sinks saw %q, %d heads; want one reply, its head once", res.Restarted, out.String(), len(arrived))
+	}
+	if len(seen) != 2 {
+		t.Errorf("%d requests after the rejection; want begin and send", len(seen))
+	}
+	for i, c := range seen { // after the rejected request: begin, send
+		if strings.Contains(c, "old-session") {
+			t.Errorf("request %d after the rejection carried the old session's cookie: %q", i+1, c)
+		}
+	}
+	if _, err := s.Send(context.Background(), Request{Body: body(listSets), Restart: true, Reply: Sinks{Raw: &out}}); !errors.Is(err, ErrRestartRaw) {
+		t.Errorf("Restart with Raw: %v", err)
+	}
+}
+
+// A session an earlier request found rejected is begun again by a send
+// with Restart.
+func TestRestartAfterAnEarlierRejection(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.h.set(refserver.New(refserver.Options{}))
+	if _, err := s.Send(context.Background(), Request{Body: body(discover)}); !errors.As(err, new(*FaultError)) {
+		t.Fatalf("send: %v", err)
+	}
+	s2, err := f.m.Load("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s2.Send(context.Background(), Request{Body: body(discover), Restart: true})
+	if err != nil || res.Restarted == nil || res.Restarted.RejectedAt.IsZero() || !s2.State.Open() {
+		t.Fatalf("restart after an earlier rejection: %v, %+v", err, res)
+	}
+}
+
+// A keep-alive whose server cannot be reached tries again, more often,
+// and gives up after Every.
+func TestKeepAliveGivesUpOnAnUnreachableServer(t *testing.T) {
+	f := newFixture(t)
+	s := f.begin()
+	f.srv.Close()
+	var retries, final atomic.Int64
+	start := time.Now()
+	_, err := s.KeepAlive(context.Background(), KeepAlive{Every: 200 * time.Millisecond, Sent: func(_ *Result, err error, retrying bool) {
+		if retrying {
+			retries.Add(1)
+		} else {
+			final.Add(1)
+		}
+	}})
+	var te *transport.Error
+	if !errors.As(err, &te) || retries.Load() < 2 || final.Load() != 1 || time.Since(start) < 200*time.Millisecond {
+		t.Errorf("keepalive against a closed server: %v after %d retries in %s", err, retries.Load(), time.Since(start))
 	}
 }

@@ -4,18 +4,21 @@ import (
 	"bytes"
 
 	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/transport"
 	"github.com/soapsess/soapsess/xmltok"
 )
 
-// gate holds a reply's parts back from the sinks while it may be a fault
-// rejecting the session (Request.Restart), so that a reply sent again in a
-// new session is the only one they see. Once the first element of the
-// Body is not a Fault, everything held goes through, and the rest streams.
+// gate holds a reply back from the sinks while it may reject the session
+// (Request.Restart), so that a reply sent again in a new session is the
+// only one they see: its status and headers (Arrived), its header and its
+// body, in their order, until the call is over (flush, unless it rejected
+// the session) or what is held outgrows gateLimit (then everything goes
+// through, and the rest streams).
 type gate struct {
 	to      Sinks
+	arrived *transport.Response
 	held    []heldToken
 	size    int
-	decided bool // the first Body element has been seen
 	open    bool // passing through
 }
 
@@ -24,13 +27,21 @@ type heldToken struct {
 	tok  xmltok.Token
 }
 
-// gateLimit bounds what a gate holds: a fault larger than this is let
-// through, rejection or not.
+// gateLimit bounds what a gate holds.
 const gateLimit = 1 << 20
 
-// sinks are g.to with the header and body held back.
+// sinks are g.to with the reply's head, header and body held back.
 func (g *gate) sinks() Sinks {
 	s := g.to
+	if s.Arrived != nil {
+		s.Arrived = func(r *transport.Response) {
+			if g.open {
+				g.to.Arrived(r)
+				return
+			}
+			g.arrived = r
+		}
+	}
 	if s.Header != nil {
 		s.Header = gateWriter{g, false}
 	}
@@ -40,9 +51,13 @@ func (g *gate) sinks() Sinks {
 	return s
 }
 
-// flush lets through what is held.
+// flush lets through what is held, and all that follows.
 func (g *gate) flush() error {
 	g.open = true
+	if g.arrived != nil {
+		g.to.Arrived(g.arrived)
+		g.arrived = nil
+	}
 	held := g.held
 	g.held = nil
 	for i := range held {
@@ -67,14 +82,6 @@ type gateWriter struct {
 
 func (w gateWriter) Write(t *xmltok.Token) error {
 	g := w.g
-	if w.body && !g.decided {
-		g.decided = true
-		if !isFault(t) {
-			if err := g.flush(); err != nil {
-				return err
-			}
-		}
-	}
 	if g.open {
 		return g.writer(w.body).Write(t)
 	}
@@ -85,17 +92,4 @@ func (w gateWriter) Write(t *xmltok.Token) error {
 		return g.flush()
 	}
 	return nil
-}
-
-// isFault reports a start tag of an element named Fault (SOAP 1.1 and
-// 1.2 alike; the Body's elements are the SOAP stack's or the service's).
-func isFault(t *xmltok.Token) bool {
-	if t.Kind != xmltok.StartTag && t.Kind != xmltok.EmptyTag {
-		return false
-	}
-	name := t.Name
-	if i := bytes.IndexByte(name, ':'); i >= 0 {
-		name = name[i+1:]
-	}
-	return string(name) == "Fault"
 }

@@ -17,8 +17,9 @@ type KeepAlive struct {
 	Every time.Duration
 	// For is how long to keep it alive; 0 for as long as ctx lasts.
 	For time.Duration
-	// Sent, when set, is told of each keep-alive request.
-	Sent func(*Result, error)
+	// Sent, when set, is told of each keep-alive request; retrying says a
+	// failed one is to be tried again.
+	Sent func(res *Result, err error, retrying bool)
 }
 
 // Why KeepAlive stopped without an error.
@@ -33,8 +34,8 @@ const (
 // counting every request of the session, whoever sent it. It returns why
 // it stopped: For ran out, ctx ended, or the session ended. A server that
 // rejects the session ends it with the *FaultError (the session is marked
-// rejected); one that cannot be reached is tried again, more often, until
-// it has failed for k.Every.
+// rejected); one that cannot be reached, or a proxy's HTTP error page, is
+// tried again, more often, until it has failed for k.Every.
 func (s *Session) KeepAlive(ctx context.Context, k KeepAlive) (string, error) {
 	if !s.Dialect.HasDefaultBody(envelope.Keepalive) {
 		return "", ErrNoKeepalive
@@ -67,22 +68,26 @@ func (s *Session) KeepAlive(ctx context.Context, k KeepAlive) (string, error) {
 		if !failing.IsZero() {
 			next = last.Add(min(every/4, 10*time.Second))
 		}
-		if !deadline.IsZero() && next.After(deadline) {
+		if !deadline.IsZero() && !next.Before(deadline) {
 			if !sleep(ctx, time.Until(deadline)) {
 				return StoppedInterrupted, nil
 			}
 			return StoppedTime, nil
 		}
-		if !sleep(ctx, time.Until(next)) {
-			return StoppedInterrupted, nil
+		if wait := time.Until(next); wait > 0 {
+			// Look again when it is time: someone may have used the session
+			// meanwhile.
+			if !sleep(ctx, wait) {
+				return StoppedInterrupted, nil
+			}
+			continue
 		}
 		res, err := s.Send(ctx, Request{keepalive: true})
 		last = time.Now()
-		if k.Sent != nil {
-			k.Sent(res, err)
-		}
 		var ee *EndedError
 		var te *transport.Error
+		var he *HTTPError
+		retry := false
 		switch {
 		case err == nil:
 			failing = time.Time{}
@@ -90,14 +95,18 @@ func (s *Session) KeepAlive(ctx context.Context, k KeepAlive) (string, error) {
 			return StoppedEnded, nil
 		case ctx.Err() != nil:
 			return StoppedInterrupted, nil
-		case errors.As(err, &te) && res == nil:
+		case errors.As(err, &te) && res == nil, errors.As(err, &he) && !he.SOAP:
+			// Unreachable, or a proxy's error page: try again, more often,
+			// for a while.
 			if failing.IsZero() {
 				failing = last
 			}
-			if last.Sub(failing) >= every {
-				return "", err
-			}
-		default:
+			retry = last.Sub(failing) < every
+		}
+		if k.Sent != nil {
+			k.Sent(res, err, retry)
+		}
+		if err != nil && !retry {
 			return "", err
 		}
 	}

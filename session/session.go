@@ -141,10 +141,12 @@ type Request struct {
 	// session's journal: the requests that build its state, replayed in
 	// order by a new begin (Again). At most SetupLimit bytes.
 	Setup bool
-	// Restart, when the server no longer knows the session, begins it
-	// again (see Again) and sends the request once more
-	// (Result.Restarted). A reply rejecting the session is then not passed
-	// to the sinks.
+	// Restart, when the server no longer knows the session (now, or it
+	// rejected an earlier request), begins it again (see Again) and sends
+	// the request once more (Result.Restarted). A reply rejecting the
+	// session is then not passed to the sinks: they see nothing of a reply
+	// until it is known not to reject the session, or until it outgrows
+	// a megabyte. Not with Reply.Raw (ErrRestartRaw).
 	Restart bool
 	// Replayed, when set, is told of each journal request a restart
 	// replays.
@@ -279,13 +281,10 @@ func (m *Manager) begin(ctx context.Context, o BeginOptions) (*Result, error) {
 		Auth: string(o.Conn.Auth), CACert: o.Conn.CACert, Cert: o.Conn.Cert, Key: o.Conn.Key,
 		Insecure: o.Conn.Insecure, Proxy: o.Conn.Proxy, SPN: o.Conn.SPN, Journal: o.journal,
 	}
-	switch {
-	case o.IdleTimeout > 0:
+	if o.IdleTimeout > 0 {
 		kept.IdleTimeout, kept.IdleFrom = o.IdleTimeout, "given"
-	case info.Timeout > 0:
-		kept.IdleTimeout, kept.IdleFrom = info.Timeout, "granted"
-	case d.IdleTimeout(o.URL) > 0:
-		kept.IdleTimeout, kept.IdleFrom = d.IdleTimeout(o.URL), "dialect"
+	} else {
+		kept.IdleTimeout, kept.IdleFrom = IdleTimeout(&kept, d)
 	}
 	if len(body.raw) <= SetupLimit {
 		kept.Begin = &state.Recipe{Request: body.request(o.Vars, o.Captures, now), Timeout: o.Timeout}
@@ -361,6 +360,23 @@ func endedError(st *state.Session) error {
 	return &EndedError{Name: st.Name, ID: st.ID, How: st.Ended, At: st.EndedAt}
 }
 
+// IdleTimeout is how many seconds the server keeps the session idle, and
+// where that figure comes from (state.Session.IdleFrom): as kept, else the
+// timeout the server granted, else the dialect's default for the URL (d may
+// be nil); 0 and "" when it is not known. A session kept by an older
+// soapsess has only the latter two.
+func IdleTimeout(st *state.Session, d *envelope.Dialect) (int, string) {
+	switch {
+	case st.IdleTimeout > 0:
+		return st.IdleTimeout, st.IdleFrom
+	case st.Timeout > 0:
+		return st.Timeout, "granted"
+	case d != nil && d.IdleTimeout(st.URL) > 0:
+		return d.IdleTimeout(st.URL), "dialect"
+	}
+	return 0, ""
+}
+
 // Load loads the session kept under name, open or not (to begin it again).
 func (m *Manager) Load(name string) (*Session, error) {
 	kept, err := m.Store.Get(name)
@@ -379,6 +395,7 @@ func (m *Manager) Load(name string) (*Session, error) {
 		}
 		return nil, &state.CorruptError{Path: m.Store.Path(name), Err: err}
 	}
+	kept.IdleTimeout, kept.IdleFrom = IdleTimeout(kept, d)
 	return &Session{m: m, State: *kept, Dialect: d, Conn: Conn{Options: transport.Options{
 		Auth: transport.Auth(kept.Auth), User: kept.User, CACert: kept.CACert, Cert: kept.Cert, Key: kept.Key,
 		Insecure: kept.Insecure, Proxy: kept.Proxy, SPN: kept.SPN,
@@ -477,12 +494,18 @@ func (m *Manager) busy(ctx context.Context, name string) (func(), error) {
 // acquire waits for the session's turn and reads it again as it now is:
 // another call may have changed its variables, begun it again or ended it.
 func (s *Session) acquire(ctx context.Context) (func(), error) {
+	return s.acquireIf(ctx, false)
+}
+
+// acquireIf is acquire that also takes a session the server rejected,
+// when rejected is true (a restart's turn).
+func (s *Session) acquireIf(ctx context.Context, rejected bool) (func(), error) {
 	release, err := s.m.busy(ctx, s.State.Name)
 	if err != nil {
 		return nil, err
 	}
 	kept, err := s.m.Store.Get(s.State.Name)
-	if err == nil && !kept.Open() {
+	if err == nil && !kept.Open() && !(rejected && kept.Ended == state.Rejected) {
 		err = endedError(kept)
 	}
 	if err != nil {
@@ -496,11 +519,15 @@ func (s *Session) acquire(ctx context.Context) (func(), error) {
 // turn reads a request's body, then waits for the session's turn (see
 // acquire): a body still coming down a pipe holds no one up.
 func (s *Session) turn(ctx context.Context, b Body) (loaded, func(), error) {
+	return s.turnIf(ctx, b, false)
+}
+
+func (s *Session) turnIf(ctx context.Context, b Body, rejected bool) (loaded, func(), error) {
 	body, err := load(b)
 	if err != nil {
 		return loaded{}, nil, err
 	}
-	release, err := s.acquire(ctx)
+	release, err := s.acquireIf(ctx, rejected)
 	return body, release, err
 }
 
@@ -509,7 +536,11 @@ func (s *Session) turn(ctx context.Context, b Body) (loaded, func(), error) {
 // counted; a session the server says it does not know is marked rejected
 // (the *FaultError says Rejected), or with r.Restart begun again.
 func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
-	body, release, err := s.turn(ctx, r.Body)
+	restart := r.Restart && !r.DryRun
+	if restart && r.Reply.Raw != nil {
+		return nil, ErrRestartRaw
+	}
+	body, release, err := s.turnIf(ctx, r.Body, restart)
 	if err != nil {
 		return nil, err
 	}
@@ -517,28 +548,37 @@ func (s *Session) Send(ctx context.Context, r Request) (*Result, error) {
 	if r.Setup && len(body.raw) > SetupLimit {
 		return nil, ErrSetupTooLarge
 	}
-	if !r.Restart || r.DryRun {
+	if !restart {
 		return s.send(ctx, r, body, r.Reply)
 	}
-	// A reply that rejects the session is a fault: held back from the
-	// sinks until it is known not to be one.
-	g := &gate{to: r.Reply}
-	res, err := s.send(ctx, r, body, g.sinks())
 	var fe *FaultError
-	if !errors.As(err, &fe) || !fe.Rejected {
-		if ferr := g.flush(); ferr != nil && err == nil {
-			err = ferr
+	earlier := s.State.Ended != ""
+	if !earlier {
+		// A reply that rejects the session is held back from the sinks
+		// until it is known not to be one.
+		g := &gate{to: r.Reply}
+		res, err := s.send(ctx, r, body, g.sinks())
+		if !errors.As(err, &fe) || !fe.Rejected {
+			if ferr := g.flush(); ferr != nil && err == nil {
+				err = ferr
+			}
+			return res, err
 		}
-		return res, err
+	} else { // rejected already, by an earlier request
+		fe = &FaultError{Name: s.State.Name, ID: s.State.ID, Rejected: true}
 	}
+	at := s.State.EndedAt
 	old := s.State.ID
 	bres, berr := s.again(ctx, Sinks{}, r.Replayed)
 	if berr != nil {
 		return bres, &RestartError{Name: s.State.Name, ID: old, Rejected: fe, Err: berr}
 	}
-	res, err = s.send(ctx, r, body, r.Reply)
+	res, err := s.send(ctx, r, body, r.Reply)
 	if res != nil {
 		res.Restarted = &Restart{From: old, To: s.State.ID, Replayed: bres.Replayed, Rejected: fe.Problem}
+		if earlier {
+			res.Restarted.RejectedAt = at
+		}
 	}
 	return res, err
 }
@@ -623,8 +663,12 @@ func (s *Session) again(ctx context.Context, reply Sinks, replayed func(Replay))
 	if err != nil {
 		return nil, &state.CorruptError{Path: s.m.Store.Path(s.State.Name), Err: err}
 	}
+	conn := s.Conn
+	if _, ours := conn.Jar.(*cookieJar); ours {
+		conn.Jar = nil // the old session's cookies stay with it
+	}
 	o := BeginOptions{
-		Name: s.State.Name, URL: s.State.URL, Dialect: s.Dialect, Timeout: rec.Timeout, Vars: rec.Vars, Conn: s.Conn,
+		Name: s.State.Name, URL: s.State.URL, Dialect: s.Dialect, Timeout: rec.Timeout, Vars: rec.Vars, Conn: conn,
 		Body: bodyOf(rec.Request), Reply: reply, Captures: caps, journal: s.State.Journal,
 	}
 	if s.State.IdleFrom == "given" {
@@ -659,7 +703,7 @@ func (s *Session) adopt(n *Session) {
 		return
 	}
 	s.Close()
-	s.State, s.client, s.clientConn = n.State, n.client, n.clientConn
+	s.State, s.Conn, s.client, s.clientConn = n.State, n.Conn, n.client, n.clientConn
 	n.client = nil
 }
 
@@ -672,12 +716,14 @@ type Replay struct {
 }
 
 // Restart says a request was sent again in a new session: the server had
-// rejected the session From (Rejected says how), and To was begun with
-// Replayed journal requests.
+// rejected the session From (Rejected says how; or RejectedAt says when it
+// rejected an earlier request), and To was begun with Replayed journal
+// requests.
 type Restart struct {
-	From, To string
-	Replayed int
-	Rejected reply.Problem
+	From, To   string
+	Replayed   int
+	Rejected   reply.Problem
+	RejectedAt time.Time
 }
 
 // RestartError is a request whose session the server rejected and could

@@ -355,48 +355,6 @@ func (s *Store) Create(sess *Session) error {
 	return s.create(sess)
 }
 
-// Held is a session name whose exclusive lock a caller holds across more
-// than one step (a begin: check the name is free, open a session on the
-// server, keep it), so that of parallel begins on one name only one gets
-// as far as the server. Release it when done.
-type Held struct {
-	s    *Store
-	name string
-	l    *flock.Flock
-}
-
-// Hold takes the exclusive lock of name. It fails, before anything else
-// happens, when the directory cannot be written.
-func (s *Store) Hold(name string) (*Held, error) {
-	if err := CheckName(name); err != nil {
-		return nil, err
-	}
-	l, err := s.lock(name)
-	if err != nil {
-		return nil, err
-	}
-	return &Held{s: s, name: name, l: l}, nil
-}
-
-// Get reads the session under the held name.
-func (h *Held) Get() (*Session, error) { return h.s.read(h.name) }
-
-// Create writes a new session under the held name, as Store.Create does.
-func (h *Held) Create(sess *Session) error {
-	if sess.Name != h.name {
-		return fmt.Errorf("create session %q while holding %q", sess.Name, h.name)
-	}
-	return h.s.create(sess)
-}
-
-// Release lets the name go; it may be called more than once.
-func (h *Held) Release() {
-	if h.l != nil {
-		h.l.Unlock()
-		h.l = nil
-	}
-}
-
 // create writes a new session, over the record of one that ended.
 func (s *Store) create(sess *Session) error {
 	switch old, err := s.read(sess.Name); {
