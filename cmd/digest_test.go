@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -88,4 +89,23 @@ func TestDigestSessionThroughNodeMD5Sess(t *testing.T) {
 	p := peers.NodeDigest(t, digestBackend(t), digestUser, "MD5-sess")
 	t.Setenv("SOAPSESS_PASSWORD", digestUser.Password)
 	digestSession(t, p)
+}
+
+// A Digest challenge soapsess cannot answer says so, naming the algorithm,
+// instead of passing for a wrong password; nothing but the first request
+// is sent.
+func TestDigestAlgorithmNotAnswered(t *testing.T) {
+	var requests int
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		w.Header().Set("WWW-Authenticate", `Digest realm="SOAP", nonce="abc", algorithm=SHA3-256, qop="auth"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer ts.Close()
+	t.Setenv("SOAPSESS_PASSWORD", digestUser.Password)
+	state := filepath.Join(t.TempDir(), "state")
+	code, _, errs := soapsess(t, state, "", "begin", "--url", ts.URL+"/xmla", "--dialect", "xmla", "--auth", "digest", "--user", "ann")
+	if code != ExitTransport || !strings.Contains(errs, "algorithm=SHA3-256") || requests != 1 {
+		t.Errorf("exit %d after %d requests:\n%s", code, requests, errs)
+	}
 }

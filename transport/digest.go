@@ -38,7 +38,7 @@ func (e *DigestError) Error() string {
 	if e.QOP != "" {
 		what += " with qop=" + e.QOP
 	}
-	return "the server asks for Digest " + what + ", which soapsess cannot answer (it answers MD5, SHA-256 and SHA-512-256 with qop=auth, auth-int or none, and their -sess forms with qop=auth or auth-int)"
+	return "the server asks for Digest " + what + ", which cannot be answered (MD5, SHA-256 and SHA-512-256 can, with qop=auth, auth-int or none; their -sess forms with qop=auth or auth-int)"
 }
 
 func (e *DigestError) Unwrap() error { return e.Err }

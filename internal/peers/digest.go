@@ -62,6 +62,16 @@ func (p *DigestPeer) Restart(t testing.TB) {
 	p.WaitTCP(t, p.addr, 20*time.Second)
 }
 
+// linuxOnly skips a test of a Digest peer elsewhere than on Linux (the
+// Windows tests under Wine), where its software never runs, even under
+// SOAPSESS_REQUIRE_PEERS.
+func linuxOnly(t testing.TB, name string) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("%s runs on Linux only; this is %s", name, runtime.GOOS)
+	}
+}
+
 // logOnFailure prints a peer's log file when the test fails.
 func logOnFailure(t testing.TB, name, path string) {
 	t.Cleanup(func() {
@@ -77,6 +87,7 @@ func logOnFailure(t testing.TB, name, path string) {
 // mod_proxy_http. Started as root, it serves as nobody.
 func ApacheDigest(t testing.TB, backend string, u DigestUser) *DigestPeer {
 	t.Helper()
+	linuxOnly(t, "Apache")
 	bin := Require(t, "apache2", "apache2")[0]
 	const modules = "/usr/lib/apache2/modules"
 	var load strings.Builder
@@ -123,6 +134,7 @@ Group nogroup
 // challenge each), in front of backend through mod_proxy.
 func LighttpdDigest(t testing.TB, backend string, u DigestUser, algorithms ...string) *DigestPeer {
 	t.Helper()
+	linuxOnly(t, "lighttpd")
 	bin := Require(t, "lighttpd", "lighttpd")[0]
 	dir := Dir(t)
 	port := Port(t)
@@ -159,6 +171,7 @@ proxy.server = ( "" => (( "host" => %[6]q, "port" => %[7]s )) )
 // into a temporary directory with npm ci.
 func NodeDigest(t testing.TB, backend string, u DigestUser, algorithm string) *DigestPeer {
 	t.Helper()
+	linuxOnly(t, "The node peer")
 	paths := Require(t, "nodejs and npm", "node", "npm")
 	node, npm := paths[0], paths[1]
 	_, self, _, _ := runtime.Caller(0)
