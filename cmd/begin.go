@@ -92,7 +92,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if user != "" && plainRemote(url) {
+	if user != "" && (conn.Auth == "" || conn.Auth == transport.AuthBasic) && plainRemote(url) {
 		warnf(a.io, "the password for %s goes over plain http:// to %s; anyone on the way can read it", user, url)
 	}
 	caps, err := captures(c)
@@ -112,7 +112,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 	})
 	a.showCaptures(res, caps)
 	a.warnOrphan(res)
-	if err := a.shown(res, err, out, finish); err != nil || res.Preview != nil {
+	if err := a.shown(res, authRefused(err, conn), out, finish); err != nil || res.Preview != nil {
 		return err
 	}
 	if asked > 0 && res.Granted > 0 && res.Granted < asked {
@@ -174,7 +174,7 @@ func (a *appCtx) beginAgain(c *cli.Context) error {
 	sinks, finish := a.sinks(out, envelope.Begin, nil)
 	res, err := s.Again(c.Context, sinks, a.replayed)
 	a.warnOrphan(res)
-	if err := a.shown(res, err, out, finish); err != nil {
+	if err := a.shown(res, authRefused(err, s.Conn), out, finish); err != nil {
 		return err
 	}
 	infof(a.io, "session %q began again: %s; %d setup requests replayed", name, s.State.ID, res.Replayed)

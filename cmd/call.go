@@ -256,7 +256,7 @@ func (a *appCtx) call(c *cli.Context, p envelope.Phase,
 	sinks, finish := a.sinks(out, p, func() string { return s.State.ID })
 	res, err := do(s, session.Request{Body: b, Vars: vars, Reply: sinks, DryRun: c.Bool("dry-run"), Captures: caps})
 	a.showCaptures(res, caps)
-	return a.shown(res, err, out, finish)
+	return a.shown(res, authRefused(err, s.Conn), out, finish)
 }
 
 // bodyAndOutput reads BODY and the output options, and points the trace

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"runtime"
 	"strings"
 	"time"
@@ -153,6 +154,23 @@ func classify(err error) (int, []string) {
 		return ExitReply, nil
 	}
 	return ExitError, nil
+}
+
+// authRefused says which HTTP auth a 401 refused, and what to check.
+func authRefused(err error, cn session.Conn) error {
+	var he *session.HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || cn.User == "" && cn.Auth != transport.AuthKerberos && cn.Auth != transport.AuthNegotiate {
+		return err
+	}
+	method, as := cn.Auth, ""
+	if method == "" {
+		method = transport.AuthBasic
+	}
+	if cn.User != "" {
+		as = " as " + cn.User
+	}
+	return withCode(ExitTransport, fmt.Errorf("the server refused --auth %s%s: %w", method, as, err),
+		"check --user and the password (SOAPSESS_PASSWORD or --password-file), or the Kerberos ticket (klist); -v shows each request of the handshake")
 }
 
 // privateHint says how to make a file or directory the user's alone.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,9 +44,10 @@ func TestPager(t *testing.T) {
 // While a reply is slow, a terminal's stderr shows it; a pipe never does.
 func TestProgress(t *testing.T) {
 	release := make(chan struct{})
+	var slow atomic.Bool // once begun, the first send waits for release
 	ref := refserver.New(refserver.Options{})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.Header.Get("SOAPAction"), "Discover") {
+		if slow.Load() {
 			<-release
 		}
 		ref.ServeHTTP(w, r)
@@ -53,6 +55,7 @@ func TestProgress(t *testing.T) {
 	defer ts.Close()
 	state := filepath.Join(t.TempDir(), "state")
 	must(t, 0, state, "", "begin", "--url", ts.URL+"/xmla", "--dialect", "xmla")
+	slow.Store(true)
 
 	errb := &lockedBuffer{}
 	var out bytes.Buffer

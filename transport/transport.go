@@ -1,8 +1,9 @@
 // Package transport posts SOAP requests over HTTP(S) and hands back the
 // reply with its body still streaming, telling apart failures before the
 // server was reached from failures after. It owns what goes on the wire
-// besides the envelope: authentication (Basic, NTLM), TLS, proxies,
-// timeouts, compression, and the one rendering of requests and replies, as
+// besides the envelope: authentication (Basic, Digest, NTLM, Kerberos),
+// TLS, proxies, timeouts, compression, and the one rendering of requests
+// and replies, as
 // written on the connection and with secrets redacted, that a Trace and a
 // Preview show.
 package transport
@@ -275,9 +276,9 @@ func New(opt Options, proxyFromEnv func(*http.Request) (*url.URL, error)) (*Clie
 		// that the request a trace shows is the one on the wire.
 		DisableCompression: true,
 	}
-	// The trace sits below the NTLM handshake, so it sees every round;
-	// the cookies between the two, so that every round carries them and the
-	// trace shows the Cookie header as sent.
+	// The trace sits below the auth handshakes (Digest, NTLM, Kerberos), so
+	// it sees every round; the cookies between the two, so that every round
+	// carries them and the trace shows the Cookie header as sent.
 	var rt http.RoundTripper = &tracer{next: tr, c: c}
 	if opt.Jar != nil {
 		rt = &cookies{next: rt, jar: opt.Jar}
@@ -327,8 +328,9 @@ func (c *Client) viaProxy(r *http.Request) *url.URL {
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // prepare adds what every request carries: the headers, extra headers and
-// credentials. For NTLM the credentials ride as Basic auth to the
-// Negotiator, which takes them off before anything is sent.
+// credentials. For the methods that answer a challenge (Digest, NTLM,
+// Kerberos) the credentials ride as Basic auth to the method's
+// RoundTripper, which takes them off before anything is sent.
 func (c *Client) prepare(req *http.Request) error {
 	if err := CheckURL(req.URL.String()); err != nil {
 		return err

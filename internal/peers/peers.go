@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,9 @@ import (
 // order.
 func Require(t testing.TB, pkg string, programs ...string) []string {
 	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("%s runs here on Linux only; this is %s", pkg, runtime.GOOS)
+	}
 	var paths []string
 	for _, p := range programs {
 		path, err := exec.LookPath(p)
