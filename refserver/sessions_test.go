@@ -26,6 +26,11 @@ type dialect struct {
 	idPattern  *regexp.Regexp
 	// endEchoes tells whether the reply to an end carries the ID.
 	endEchoes bool
+	// quiet is Virtuoso's way (virtuoso_test.go): only the begin's reply
+	// carries the ID, a bad session is not reported (badSession checks
+	// that the request ran outside any session), idle sessions do not
+	// expire, and of several session headers one is heeded.
+	quiet bool
 }
 
 const (
@@ -121,9 +126,10 @@ var dialects = []dialect{
 		idPattern:  regexp.MustCompile(`^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$`),
 	},
 	{
-		name:  "virtuoso",
-		path:  "/xmla/virtuoso",
-		env:   func(h string) string { return xmlaEnv(h, xmlaEmptyExecute) },
+		name: "virtuoso",
+		path: "/xmla/virtuoso",
+		// Virtuoso faults on an Execute with an empty Statement.
+		env:   func(h string) string { return xmlaEnv(h, xmlaDiscoverDatasources) },
 		begin: `<XA:BeginSession xmlns:XA="urn:schemas-microsoft-com:xml-analysis" mustUnderstand="1"/>`,
 		use:   func(id string) string { return xmlaHdr("Session", "SessionID", id) },
 		end:   func(id string) string { return xmlaHdr("EndSession", "SessionID", id) },
@@ -134,8 +140,9 @@ var dialects = []dialect{
 			}
 			return s[0].attr("", "SessionID")
 		},
-		badSession: xmlaBadSession,
-		idPattern:  regexp.MustCompile(`^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$`),
+		badSession: virtuosoUnreported,
+		idPattern:  regexp.MustCompile(`^[0-9a-f]{32}$`),
+		quiet:      true,
 	},
 	{
 		name:  "sql",
@@ -189,7 +196,11 @@ func TestSessionLifecycle(t *testing.T) {
 			}
 			for range 3 {
 				doc := ok(t, post(t, srv, d.path, d.env(d.use(id))))
-				if got, _ := d.replyID(doc); got != id {
+				got, found := d.replyID(doc)
+				if d.quiet && found {
+					t.Fatalf("in-session reply carries a Session header; Virtuoso sends none")
+				}
+				if !d.quiet && got != id {
 					t.Fatalf("in-session reply echoes ID %q, want %q", got, id)
 				}
 			}
@@ -228,6 +239,9 @@ func TestUnknownSession(t *testing.T) {
 
 func TestIdleExpiry(t *testing.T) {
 	for _, d := range dialects {
+		if d.quiet {
+			continue // no idle expiry: TestVirtuosoNoIdleExpiry
+		}
 		t.Run(d.name, func(t *testing.T) {
 			srv, clock := newTestServer(Options{IdleTimeout: idleTimeout, SQLMaxTimeout: testSQLMax})
 			id := d.beginSession(t, srv)
@@ -273,6 +287,9 @@ func TestSessionBoundToUser(t *testing.T) {
 
 func TestMismatchDoesNotRefresh(t *testing.T) {
 	for _, d := range dialects {
+		if d.quiet {
+			continue // no idle expiry to refresh: TestVirtuosoNoIdleExpiry
+		}
 		t.Run(d.name, func(t *testing.T) {
 			srv, clock := newTestServer(Options{IdleTimeout: idleTimeout, SQLMaxTimeout: testSQLMax})
 			id := d.beginSession(t, srv, asUser("alice"))
@@ -336,6 +353,9 @@ func TestUnknownMustUnderstandHeader(t *testing.T) {
 
 func TestTwoSessionHeaders(t *testing.T) {
 	for _, d := range dialects {
+		if d.quiet {
+			continue // one of them is heeded: TestVirtuosoSeveralSessionHeaders
+		}
 		t.Run(d.name, func(t *testing.T) {
 			srv, _ := newTestServer(Options{})
 			d.badSession(t, post(t, srv, d.path, d.env(d.begin+d.begin)))
@@ -403,7 +423,7 @@ func TestActiveSessionsAcrossDialects(t *testing.T) {
 	}
 	// A session belongs to the endpoint that issued it.
 	xmlaID := ids[1]
-	xmlaBadSession(t, post(t, srv, "/xmla/virtuoso", dialects[2].env(dialects[2].use(xmlaID))))
+	dialects[2].badSession(t, post(t, srv, "/xmla/virtuoso", dialects[2].env(dialects[2].use(xmlaID))))
 	for i, d := range dialects {
 		ok(t, post(t, srv, d.path, d.env(d.end(ids[i]))))
 	}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // What /xmla keeps and executes. A session keeps the DataSourceInfo and
@@ -54,12 +56,38 @@ const (
 )
 
 // xmlaDialect is what differs between the SSAS-style and the Virtuoso-style
-// endpoint: how the session-ID attribute is spelled, read and written.
+// endpoint: how the session-ID attribute is spelled, read and written, and
+// how the server treats sessions and headers.
 type xmlaDialect struct {
 	endpoint string
 	idAttr   string
 	// sessionHeader renders the reply's Session header for id.
 	sessionHeader func(id string) string
+	newID         func() string
+	// mdx: CREATE SESSION SET/MEMBER statements are kept (see above).
+	mdx bool
+	// virtuoso makes the endpoint behave as OpenLink Virtuoso 7.2.5.1 does,
+	// measured on its wire (notes xmla.md §14; procedure source
+	// libsrc/Wi/xmla.sql, tag v7.2.5.1), where SSAS and Mondrian differ:
+	//   - an Execute with an empty Statement faults (HTTP 500, Virtuoso's
+	//     fault shape), at begin too, and the fault still carries the new
+	//     session's header: the session is open all the same; at end, the
+	//     session is ended all the same;
+	//   - a Session or EndSession naming no live session of the caller's
+	//     (unknown, ended, another user's, or no SessionID at all) is never
+	//     reported: the request runs outside any session, without the
+	//     session's state;
+	//   - only the begin's reply carries the Session header;
+	//   - idle sessions do not expire (Virtuoso writes a 10-minute expiry it
+	//     never checks), unless Options.IdleTimeouts names the endpoint, a
+	//     test's way to have the server forget them;
+	//   - only the SOAP-namespaced mustUnderstand="1" counts: an unknown
+	//     header with it gets SOAP:MustUnderstand, one with the unprefixed
+	//     attribute is ignored;
+	//   - of several session headers, a Session counts before a
+	//     BeginSession, and that before an EndSession.
+	// Other faults keep the SSAS shapes; statements are not executed.
+	virtuoso bool
 }
 
 var (
@@ -69,16 +97,25 @@ var (
 		sessionHeader: func(id string) string {
 			return `<Session xmlns="` + xmlaNS + `" SessionId="` + esc(id) + `"/>`
 		},
+		newID: newXMLAID,
+		mdx:   true,
 	}
-	// Virtuoso reads and writes SessionID (libsrc/Wi/xmla.sql, xmla_session).
+	// Virtuoso reads and writes SessionID (libsrc/Wi/xmla.sql, xmla_session),
+	// in a header prefixed n0, with 32 lowercase hex digits (md5 of the time
+	// there; random here) (measured).
 	xmlaVirtuoso = xmlaDialect{
 		endpoint: PathXMLAVirtuoso,
 		idAttr:   "SessionID",
 		sessionHeader: func(id string) string {
-			return `<XA:Session xmlns:XA="` + xmlaNS + `" mustUnderstand="1" SessionID="` + esc(id) + `"/>`
+			return `<n0:Session xmlns:n0="` + xmlaNS + `" mustUnderstand="1" SessionID="` + esc(id) + `" />`
 		},
+		newID:    newDSMLID,
+		virtuoso: true,
 	}
 )
+
+// neverIdle is the idle timeout of a session that does not expire.
+const neverIdle = 100 * 365 * 24 * time.Hour
 
 // xmlaFault builds an SSAS-shaped fault: Fault redeclares the SOAP namespace
 // as default, faultcode is a plain string, detail holds an Error element.
@@ -101,6 +138,66 @@ func xmlaNotFound(id string) reply {
 	return xmlaFault(xmlaErrSessionNotFound, "The '"+id+"' session ID cannot be found. Either the session doesn't exist or has already expired.")
 }
 
+// virtuosoFault is Virtuoso's XMLA fault (xmla.sql's exit handlers, as
+// measured): HTTP 500, a fixed faultstring, and in detail an Error whose
+// ErrorCode is the SQLSTATE with each letter replaced by its ASCII code
+// (42S02 → 428302), the faultcode the same number in hex. header is the
+// reply's SOAP Header content: a begin's fault still names its session.
+func virtuosoFault(header, sqlstate, msg string) reply {
+	code := virtuosoErrorCode(sqlstate)
+	var b strings.Builder
+	b.WriteString(`<?xml version='1.0'?>` + "\n")
+	b.WriteString(`<SOAP:Envelope SOAP:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" xmlns:SOAP="` + soapEnvNS + `">` + "\n")
+	if header != "" {
+		b.WriteString(`<SOAP:Header>` + header + `</SOAP:Header>`)
+	}
+	fmt.Fprintf(&b, `<SOAP:Body><SOAP:Fault><faultcode>XMLAnalysisError.0x%08x</faultcode>`, code)
+	b.WriteString(`<faultstring>The XML for Analysis provider encountered an error</faultstring>`)
+	fmt.Fprintf(&b, `<detail><Error ErrorCode="%d" Description="%s" Source="XML for Analysis Provider" HelpFile="" /></detail>`, code, esc("["+sqlstate+"] "+msg))
+	b.WriteString(`</SOAP:Fault></SOAP:Body></SOAP:Envelope>`)
+	return reply{http.StatusInternalServerError, []byte(b.String())}
+}
+
+// virtuosoErrorCode turns a SQLSTATE into Virtuoso's XMLA ErrorCode.
+func virtuosoErrorCode(sqlstate string) uint32 {
+	var digits strings.Builder
+	for _, r := range sqlstate {
+		if r >= '0' && r <= '9' {
+			digits.WriteRune(r)
+		} else {
+			fmt.Fprint(&digits, int(r))
+		}
+	}
+	n, _ := strconv.ParseUint(digits.String(), 10, 32)
+	return uint32(n)
+}
+
+// virtuosoMustUnderstand is Virtuoso's SOAP-level fault for a header it does
+// not know that carries SOAP-ENV:mustUnderstand="1" (measured).
+func virtuosoMustUnderstand() reply {
+	body := `<?xml version='1.0'?>` + "\n" +
+		`<SOAP:Envelope SOAP:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" xmlns:SOAP="` + soapEnvNS + `">` + "\n" +
+		`<SOAP:Body><SOAP:Fault><faultcode>SOAP:MustUnderstand</faultcode>` +
+		`<faultstring>[Virtuoso SOAP server] Header not understood</faultstring><detail /></SOAP:Fault></SOAP:Body></SOAP:Envelope>`
+	return reply{http.StatusInternalServerError, []byte(body)}
+}
+
+// virtuosoEmptyStatement is Virtuoso's fault for an Execute whose Statement
+// is empty (measured): with a UserName property the statement's parse fails
+// (SR014; the refserver checks no password); without one the login does,
+// with HT042 under a BeginSession or Session header (live or not) and 00002
+// under an EndSession or none. sessionHeader is the local name of the
+// heeded session header, "" for none.
+func virtuosoEmptyStatement(header, sessionHeader, userName string) reply {
+	switch {
+	case userName != "":
+		return virtuosoFault(header, "22023", "SR014: Function sql_parse needs a string as argument 1, not an arg of type DB_NULL (204)")
+	case sessionHeader == "BeginSession" || sessionHeader == "Session":
+		return virtuosoFault(header, "22023", `HT042: Not valid user id ""`)
+	}
+	return virtuosoFault(header, "00002", "Unable to process the request, because the UserName property is not set or incorrect")
+}
+
 func (s *Server) xmlaHandler(d xmlaDialect) func(*call) reply {
 	return func(c *call) reply { return s.serveXMLA(d, c) }
 }
@@ -114,16 +211,23 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 
 	var sessHeader *node
 	for _, h := range env.header {
-		if h.name.Space == xmlaNS && (h.name.Local == "BeginSession" || h.name.Local == "Session" || h.name.Local == "EndSession") {
-			if sessHeader != nil {
+		if h.name.Space == xmlaNS && xmlaSessionRank[h.name.Local] > 0 {
+			switch {
+			case sessHeader == nil:
+				sessHeader = h
+			case !d.virtuoso:
 				c.log.fault = "BadSession"
 				return xmlaFault(xmlaErrSessionNotFound, "The request carries more than one session header element.")
+			case xmlaSessionRank[h.name.Local] < xmlaSessionRank[sessHeader.name.Local]:
+				sessHeader = h
 			}
-			sessHeader = h
 			continue
 		}
-		if mustUnderstand(h, true) {
+		if mustUnderstand(h, !d.virtuoso) {
 			c.log.fault = "MustUnderstand"
+			if d.virtuoso {
+				return virtuosoMustUnderstand()
+			}
 			return xmlaFaultCode("soap:MustUnderstand", xmlaErrParser, "The "+qname(h.name)+" header element is not understood by the server.")
 		}
 	}
@@ -139,7 +243,8 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 	}
 
 	// Decide whether the request faults before touching the session table,
-	// so that a faulting request never begins, refreshes or ends a session.
+	// so that a faulting request never begins, refreshes or ends a session
+	// (except on Virtuoso, whose empty-statement fault comes after).
 	method := env.soleElement()
 	if method == nil || method.name.Space != xmlaNS || (method.name.Local != "Discover" && method.name.Local != "Execute") {
 		c.log.fault = "Parser"
@@ -150,6 +255,9 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 	// run computes the answer from the session's state (or this request's
 	// own, for a request outside a session); it cannot fault.
 	var run func(st *xmlaState) string
+	// emptyStatement: a Virtuoso Execute that faults once its session
+	// header has had its effect.
+	var emptyStatement bool
 	switch method.name.Local {
 	case "Discover":
 		rt := method.child(xmlaNS, "RequestType")
@@ -175,8 +283,9 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 			return xmlaFault(xmlaErrParser, "SOAP Body not correctly formed: Execute has no Command.")
 		}
 		run = func(*xmlaState) string { return executeResult(cmd) }
+		emptyStatement = d.virtuoso && isEmptyCommand(cmd)
 		// Virtuoso speaks no MDX: there the statement keeps today's error.
-		if st := cmd.child(xmlaNS, "Statement"); st != nil && len(cmd.children) == 1 && d.endpoint == PathXMLA {
+		if st := cmd.child(xmlaNS, "Statement"); st != nil && len(cmd.children) == 1 && d.mdx {
 			if obj, isSet, ok := parseCreateSession(st.text); ok {
 				run = func(s *xmlaState) string {
 					s.create(obj, isSet)
@@ -185,55 +294,86 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 			}
 		}
 	}
-
-	var id, result string
-	if sessHeader == nil {
-		// Outside a session: objects created now are gone with the request.
-		result = run(&xmlaState{props: props})
-	} else {
-		c.log.action = map[string]string{"BeginSession": "begin", "Session": "use", "EndSession": "end"}[sessHeader.name.Local]
-		if sessHeader.name.Local == "BeginSession" {
-			st := &xmlaState{props: props}
-			result = run(st)
-			id = s.sessions.beginWith(d.endpoint, newXMLAID, c.user, s.idle[d.endpoint], func(se *session) { se.xmla = st })
-		} else {
-			if named == "" {
-				c.log.fault = "BadSession"
-				return xmlaFault(xmlaErrSessionNotFound, "The session ID is missing: the "+sessHeader.name.Local+" header has no "+d.idAttr+" attribute.")
+	// answer is the reply: the result, or Virtuoso's empty-statement fault,
+	// with header as the reply's SOAP Header content.
+	answer := func(header, result string) reply {
+		if emptyStatement {
+			c.log.fault = "Execute"
+			heeded := ""
+			if sessHeader != nil {
+				heeded = sessHeader.name.Local
 			}
-			c.log.session = named
-			op := s.sessions.use
-			if sessHeader.name.Local == "EndSession" {
-				op = s.sessions.endWith
-			}
-			// Another user's session is reported as not found: saying more
-			// would confirm that the ID exists.
-			err := op(d.endpoint, named, c.user, func(se *session) {
-				if se.xmla == nil {
-					se.xmla = &xmlaState{}
-				}
-				result = run(se.xmla)
-			})
-			if err != nil {
-				c.log.fault = "BadSession"
-				return xmlaNotFound(named)
-			}
-			id = named
+			return virtuosoEmptyStatement(header, heeded, xmlaProperty(method, "UserName"))
 		}
-		c.log.session = id
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
+		b.WriteString(`<soap:Envelope xmlns:soap="` + soapEnvNS + `">`)
+		if header != "" {
+			b.WriteString(`<soap:Header>` + header + `</soap:Header>`)
+		}
+		b.WriteString(`<soap:Body>` + result + `</soap:Body></soap:Envelope>`)
+		return reply{http.StatusOK, []byte(b.String())}
+	}
+	outside := func() reply {
+		// Outside a session: objects created now are gone with the request.
+		return answer("", run(&xmlaState{props: props}))
 	}
 
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
-	b.WriteString(`<soap:Envelope xmlns:soap="` + soapEnvNS + `">`)
-	// SSAS answers EndSession without any Header (MS-SSAS 4.2.4); Begin and
-	// in-session replies carry the ID, as Mondrian echoes it.
-	if sessHeader != nil && sessHeader.name.Local != "EndSession" {
-		b.WriteString(`<soap:Header>` + d.sessionHeader(id) + `</soap:Header>`)
+	if sessHeader == nil {
+		return outside()
 	}
-	b.WriteString(`<soap:Body>` + result + `</soap:Body></soap:Envelope>`)
-	return reply{http.StatusOK, []byte(b.String())}
+	c.log.action = map[string]string{"BeginSession": "begin", "Session": "use", "EndSession": "end"}[sessHeader.name.Local]
+	if sessHeader.name.Local == "BeginSession" {
+		st := &xmlaState{props: props}
+		result := run(st)
+		idle := s.idle[d.endpoint]
+		if d.virtuoso && s.opts.IdleTimeouts[d.endpoint] <= 0 {
+			idle = neverIdle
+		}
+		id := s.sessions.beginWith(d.endpoint, d.newID, c.user, idle, func(se *session) { se.xmla = st })
+		c.log.session = id
+		return answer(d.sessionHeader(id), result)
+	}
+	if named == "" {
+		if d.virtuoso {
+			return outside()
+		}
+		c.log.fault = "BadSession"
+		return xmlaFault(xmlaErrSessionNotFound, "The session ID is missing: the "+sessHeader.name.Local+" header has no "+d.idAttr+" attribute.")
+	}
+	c.log.session = named
+	op := s.sessions.use
+	if sessHeader.name.Local == "EndSession" {
+		op = s.sessions.endWith
+	}
+	// Another user's session is reported as not found: saying more would
+	// confirm that the ID exists.
+	var result string
+	err = op(d.endpoint, named, c.user, func(se *session) {
+		if se.xmla == nil {
+			se.xmla = &xmlaState{}
+		}
+		result = run(se.xmla)
+	})
+	if err != nil {
+		if d.virtuoso {
+			return outside()
+		}
+		c.log.fault = "BadSession"
+		return xmlaNotFound(named)
+	}
+	// SSAS answers EndSession without any Header (MS-SSAS 4.2.4); in-session
+	// replies carry the ID, as Mondrian echoes it, except on Virtuoso.
+	if sessHeader.name.Local == "EndSession" || d.virtuoso {
+		return answer("", result)
+	}
+	return answer(d.sessionHeader(named), result)
 }
+
+// xmlaSessionRank orders the session headers by which one Virtuoso heeds
+// when a request carries several (measured): Session, then BeginSession,
+// then EndSession. Elsewhere several are a fault.
+var xmlaSessionRank = map[string]int{"Session": 1, "BeginSession": 2, "EndSession": 3}
 
 func discoverDatasources(r *http.Request) string {
 	scheme := "http"
@@ -262,18 +402,23 @@ const executeEmpty = `<ExecuteResponse xmlns="` + xmlaNS + `"><return><root xmln
 // SSAS uses for command errors (Exception and Messages, [MS-SSAS]
 // §2.2.4.1.5), HTTP 200.
 func executeResult(cmd *node) string {
-	empty := !cmd.hasText() && len(cmd.children) == 0
-	if st := cmd.child(xmlaNS, "Statement"); st != nil && len(cmd.children) == 1 {
-		empty = strings.TrimSpace(st.text) == "" && len(st.children) == 0
-	}
 	inner := ""
-	if !empty {
+	if !isEmptyCommand(cmd) {
 		inner = `<Exception xmlns="` + xmlaExceptionNS + `"/>` +
 			`<Messages xmlns="` + xmlaExceptionNS + `">` +
 			fmt.Sprintf(`<Error ErrorCode="%d" Description="The soapsess reference server does not execute statements." Source="%s" HelpFile=""/>`, uint32(xmlaErrNotExecuted), xmlaSource) +
 			`</Messages>`
 	}
 	return `<ExecuteResponse xmlns="` + xmlaNS + `"><return><root xmlns="` + xmlaEmptyNS + `">` + inner + `</root></return></ExecuteResponse>`
+}
+
+// isEmptyCommand reports whether an Execute's Command holds nothing, or one
+// empty Statement.
+func isEmptyCommand(cmd *node) bool {
+	if st := cmd.child(xmlaNS, "Statement"); st != nil && len(cmd.children) == 1 {
+		return strings.TrimSpace(st.text) == "" && len(st.children) == 0
+	}
+	return !cmd.hasText() && len(cmd.children) == 0
 }
 
 // xmlaState is an XMLA session's state: the begin's properties and the
@@ -307,6 +452,18 @@ func xmlaProperties(method *node) map[string]string {
 		}
 	}
 	return out
+}
+
+// xmlaProperty returns one property of a Discover or Execute, "" when it has none.
+func xmlaProperty(method *node, name string) string {
+	if p := method.child(xmlaNS, "Properties"); p != nil {
+		if pl := p.child(xmlaNS, "PropertyList"); pl != nil {
+			if v := pl.child(xmlaNS, name); v != nil {
+				return strings.TrimSpace(v.text)
+			}
+		}
+	}
+	return ""
 }
 
 // create stores a session object; the same name again (names compared

@@ -121,7 +121,7 @@ func TestXMLAStatementsNotExecuted(t *testing.T) {
 	}
 	wantRows(t, ok(t, post(t, srv, "/xmla", xmlaEnv(xmlaHdr("Session", "SessionId", id), xmlaDiscover("MDSCHEMA_SETS")))))
 	// Virtuoso speaks no MDX.
-	vid := xmlaSessionID(t, ok(t, post(t, srv, "/xmla/virtuoso", xmlaEnv(dialects[2].begin, xmlaEmptyExecute))), "SessionID")
+	vid := xmlaSessionID(t, ok(t, post(t, srv, "/xmla/virtuoso", xmlaEnv(dialects[2].begin, xmlaDiscoverDatasources))), "SessionID")
 	doc := ok(t, post(t, srv, "/xmla/virtuoso", xmlaEnv(xmlaHdr("Session", "SessionID", vid), xmlaExecute("CREATE SESSION SET [C].[S] AS {}"))))
 	if len(doc.all(xmlaExceptionNS, "Exception")) != 1 {
 		t.Fatalf("Virtuoso executed CREATE SESSION SET")
