@@ -22,14 +22,15 @@ func (a *appCtx) serveCommand() *cli.Command {
 semantics, so soapsess (or any SOAP client) can be tried without them:
    /dsml            DSML Services for Windows (a tiny in-memory directory)
    /xmla            XML for Analysis, SSAS-like (DISCOVER_DATASOURCES, empty Execute)
-   /xmla/virtuoso   XML for Analysis, Virtuoso-like (SessionID spelling)
+   /xmla/virtuoso   XML for Analysis as Virtuoso 7.2.5 answers it (SessionID)
    /sql             SQL Server native SOAP (sqlbatch answers a row count)
 --dsml-entries N adds N users under cn=Users,dc=example,dc=com to page
 through inside a DSML session; an unpaged search returns at most 1000 of
 them, as Active Directory does.
---idle-timeout DURATION ends DSML and XMLA sessions idle that long (10m);
+--idle-timeout DURATION ends DSML and SSAS-like XMLA sessions idle that long
+(10m); /xmla/virtuoso's never expire, as Virtuoso's do not, unless
 --idle-timeout PATH=DURATION sets it for one of /dsml, /xmla and
-/xmla/virtuoso, and may be repeated. A /sql session keeps the timeout it
+/xmla/virtuoso (repeatable). A /sql session keeps the timeout it
 asks for, at most --sql-max-timeout.
 --latency DURATION holds every request that names a session (not a begin)
 that long before answering; a request that arrives while another of its

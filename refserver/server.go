@@ -39,7 +39,7 @@ import (
 
 // Options configures a Server. The zero value is usable.
 type Options struct {
-	IdleTimeout   time.Duration    // DSML and XMLA sessions expire after this much inactivity; 0 => 10*time.Minute
+	IdleTimeout   time.Duration    // DSML and SSAS-like XMLA sessions expire after this much inactivity (Virtuoso's never do); 0 => 10*time.Minute
 	SQLMaxTimeout int              // seconds; the SQL endpoint's SESSION_TIMEOUT (cap and default); 0 => 300
 	MaxBody       int64            // max request body bytes; 0 => 1<<20
 	Password      string           // if non-empty, every request must carry HTTP Basic auth with this password (any user name), else 401 with an HTML body
@@ -58,8 +58,9 @@ type Options struct {
 	// cn=Users; values above MaxDSMLEntries are cut to it.
 	DSMLEntries int
 	// IdleTimeouts overrides IdleTimeout for one endpoint, keyed by its
-	// path: PathDSML, PathXMLA or PathXMLAVirtuoso; a value of 0 or less
-	// leaves IdleTimeout in force. Other keys are ignored, PathSQL among
+	// path: PathDSML, PathXMLA or PathXMLAVirtuoso (whose sessions expire
+	// only when named here); a value of 0 or less leaves the default in
+	// force. Other keys are ignored, PathSQL among
 	// them: a SQL session keeps the timeout it was granted (SQLMaxTimeout).
 	IdleTimeouts map[string]time.Duration
 	// Latency holds every request that names a session (a use or an end on
