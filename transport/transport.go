@@ -414,7 +414,7 @@ func (c *Client) Do(req *http.Request) (*Response, error) {
 	}
 	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header,
 		Elapsed: time.Since(start), Head: renderResponse(resp)}
-	rb := &replyBody{r: resp.Body, c: resp.Body, url: where, cancel: cancel, idle: c.IdleTimeout, gzip: gzipped(resp.Header)}
+	rb := &replyBody{r: resp.Body, c: resp.Body, url: where, ctx: ctx, cancel: cancel, idle: c.IdleTimeout, gzip: gzipped(resp.Header)}
 	if rb.idle > 0 {
 		rb.timer = time.AfterFunc(rb.idle, func() { rb.stalled.Store(true); cancel() })
 	}
@@ -518,20 +518,27 @@ func wire(req *http.Request, proxy *url.URL) ([]byte, error) {
 }
 
 // replyBody decodes gzip, turns read failures into transport errors, and
-// gives up on a reply that stops sending for longer than idle.
+// gives up on a reply that stops sending for longer than idle. A failure
+// names its cause (MaxTime, idle) and stays: a reader that reads on gets
+// it again, not the closed connection the cause left behind.
 type replyBody struct {
 	r       io.Reader
 	c       io.Closer
 	gzip    bool
 	zr      *gzip.Reader
 	url     string
+	ctx     context.Context // the request's: its cause says why it ended
 	cancel  context.CancelFunc
 	idle    time.Duration
 	timer   *time.Timer
 	stalled atomic.Bool
+	err     error // the first read failure, returned from then on
 }
 
 func (b *replyBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
 	var (
 		n   int
 		err error
@@ -552,6 +559,7 @@ func (b *replyBody) Read(p []byte) (int, error) {
 		if !errors.As(err, &te) {
 			err = &Error{URL: b.url, Reached: true, Err: fmt.Errorf("reading the reply: %w", err)}
 		}
+		b.err = err
 	}
 	return n, err
 }
@@ -563,8 +571,11 @@ func (b *replyBody) read(p []byte) (int, error) {
 		b.timer.Reset(b.idle)
 	}
 	if err != nil && err != io.EOF {
-		if b.stalled.Load() {
+		switch {
+		case b.stalled.Load():
 			err = fmt.Errorf("the reply stopped for %s", b.idle)
+		case errors.Is(context.Cause(b.ctx), ErrMaxTime):
+			err = context.Cause(b.ctx)
 		}
 		err = &Error{URL: b.url, Reached: true, Err: fmt.Errorf("reading the reply: %w", err)}
 	}
