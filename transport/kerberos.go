@@ -223,8 +223,11 @@ func kerberosLogin(opt Options, user, password string) (*krbclient.Client, error
 		return nil, err
 	}
 	if !found {
-		return nil, &KerberosError{Reason: ErrKerberosNoConfig,
-			Err: fmt.Errorf("%s does not exist; say where krb5.conf is", defaultKrb5Conf())}
+		why := errors.New("no krb5.conf given")
+		if def := defaultKrb5Conf(); def != "" {
+			why = fmt.Errorf("%s does not exist", def)
+		}
+		return nil, &KerberosError{Reason: ErrKerberosNoConfig, Err: why}
 	}
 	if user != "" && password != "" {
 		name, realm, err := principal(user, cfg)
