@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -287,12 +288,58 @@ func (s *Store) path(name string) string { return filepath.Join(s.Dir, name+".js
 // Path is the file a session is kept in.
 func (s *Store) Path(name string) string { return s.path(name) }
 
+// ErrLink is wrapped by the error for a lock file that is a symbolic link
+// (or, on Windows, another reparse point): it is not followed, so that
+// taking a lock never creates or opens a file elsewhere.
+var ErrLink = errors.New("a symbolic link where a lock file should be (not followed)")
+
+// lockFlag opens a lock file as gofrs/flock does (created if missing,
+// read-only but where an exclusive lock needs writing), and without
+// following a symbolic link in its place (see noFollow).
+var lockFlag = func() int {
+	switch runtime.GOOS {
+	case "aix", "solaris", "illumos":
+		return os.O_CREATE | os.O_RDWR | noFollow
+	}
+	return os.O_CREATE | os.O_RDONLY | noFollow
+}()
+
+// flock is the lock file ext (".lock", ".busy") of the session name, or
+// an error wrapping ErrLink when a link stands in its place.
+func (s *Store) flock(name, ext string) (*flock.Flock, error) {
+	path := filepath.Join(s.Dir, "."+name+ext)
+	if err := notLink(path); err != nil {
+		return nil, fmt.Errorf("lock session %s: %w", name, err)
+	}
+	return flock.New(path, flock.SetPermissions(0o600), flock.SetFlag(lockFlag)), nil
+}
+
+// lockError words a failure to take the lock l of the session name: a
+// link put in its place meanwhile (O_NOFOLLOW's ELOOP) as such.
+func lockError(name string, l *flock.Flock, err error) error {
+	if lerr := notLink(l.Path()); lerr != nil {
+		err = lerr
+	}
+	return fmt.Errorf("lock session %s: %w", name, err)
+}
+
+// notLink refuses a path that is a symbolic link or another reparse point.
+func notLink(path string) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&(fs.ModeSymlink|fs.ModeIrregular) != 0 {
+		return fmt.Errorf("%s: %w", path, ErrLink)
+	}
+	return nil
+}
+
 // lock takes the exclusive lock of one session name, which writers hold
 // while they read, replace or remove its file.
 func (s *Store) lock(name string) (*flock.Flock, error) {
-	l := flock.New(filepath.Join(s.Dir, "."+name+".lock"), flock.SetPermissions(0o600))
+	l, err := s.flock(name, ".lock")
+	if err != nil {
+		return nil, err
+	}
 	if err := l.Lock(); err != nil {
-		return nil, fmt.Errorf("lock session %s: %w", name, err)
+		return nil, lockError(name, l, err)
 	}
 	return l, nil
 }
@@ -301,9 +348,12 @@ func (s *Store) lock(name string) (*flock.Flock, error) {
 // must not hold a session file open while a writer renames over it or
 // removes it: Windows refuses that ("Access denied").
 func (s *Store) readLocked(name string) (*Session, error) {
-	l := flock.New(filepath.Join(s.Dir, "."+name+".lock"), flock.SetPermissions(0o600))
+	l, err := s.flock(name, ".lock")
+	if err != nil {
+		return nil, err
+	}
 	if err := l.RLock(); err != nil {
-		return nil, fmt.Errorf("lock session %s: %w", name, err)
+		return nil, lockError(name, l, err)
 	}
 	defer l.Unlock()
 	return s.read(name)
@@ -422,10 +472,13 @@ func (s *Store) Busy(ctx context.Context, name string, waiting func()) (release 
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(s.Dir, "."+name+".busy"), flock.SetPermissions(0o600))
+	l, err := s.flock(name, ".busy")
+	if err != nil {
+		return nil, err
+	}
 	ok, err := l.TryLock()
 	if err != nil {
-		return nil, fmt.Errorf("lock session %s: %w", name, err)
+		return nil, lockError(name, l, err)
 	}
 	if !ok {
 		wctx, cancel := context.WithCancel(ctx)
@@ -443,7 +496,7 @@ func (s *Store) Busy(ctx context.Context, name string, waiting func()) (release 
 			return nil, fmt.Errorf("%w (%s): %w", ErrBusy, name, ctx.Err())
 		}
 		if err != nil {
-			return nil, fmt.Errorf("lock session %s: %w", name, err)
+			return nil, lockError(name, l, err)
 		}
 	}
 	return func() { l.Unlock() }, nil
@@ -512,12 +565,14 @@ func (s *Store) List() (sessions []*Session, errs []error) {
 // the same directory, then renamed over the old one. A new session is synced
 // to disk first; an update (last use, request count) is not, as losing one
 // after a crash costs nothing and a sync on every send costs time. Either
-// way the old file stays whole until the rename.
+// way the old file stays whole until the rename. The temporary files a
+// killed write left of this session go first (see sweep).
 func (s *Store) write(sess *Session, sync bool) error {
 	raw, err := json.MarshalIndent(sess, "", "  ")
 	if err != nil {
 		return err
 	}
+	s.sweep(sess.Name, time.Now())
 	tmp, err := os.CreateTemp(s.Dir, "."+sess.Name+".*.tmp") // CreateTemp makes it 0600
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
@@ -540,6 +595,32 @@ func (s *Store) write(sess *Session, sync bool) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
+}
+
+// staleTemp is the age past which a session's temporary file is litter: a
+// write renames its own within milliseconds, so one this old was left by
+// a process killed between writing and renaming it, with the session ID
+// in it.
+const staleTemp = time.Minute
+
+// sweep removes the session's temporary files older than staleTemp, as
+// write names them (".NAME.DIGITS.tmp", from os.CreateTemp): regular
+// files only, so never what a symbolic link points to. It is best-effort:
+// a file it cannot remove stays for the next write.
+func (s *Store) sweep(name string, now time.Time) {
+	prefix := "." + name + "."
+	paths, _ := filepath.Glob(filepath.Join(s.Dir, prefix+"*.tmp")) // names hold no pattern characters (CheckName)
+	for _, p := range paths {
+		digits := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), prefix), ".tmp")
+		if digits == "" || strings.Trim(digits, "0123456789") != "" { // another session's: .NAME.x.N.tmp
+			continue
+		}
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) < staleTemp {
+			continue
+		}
+		os.Remove(p)
+	}
 }
 
 // CheckWritable reports, as an error, a store whose directory cannot be
