@@ -88,6 +88,7 @@ func classify(err error) (int, []string) {
 		ended       *session.EndedError
 		busy        *session.BusyError
 		noRecipe    *session.NoRecipeError
+		krb         *transport.KerberosError
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -112,6 +113,9 @@ func classify(err error) (int, []string) {
 		return ExitInterrupt, nil
 	case errors.As(err, &notEnded):
 		code, _ := classify(notEnded.Err)
+		if errors.As(notEnded.Err, &krb) {
+			return code, []string{kerberosHint(krb)}
+		}
 		return code, []string{"soapsess end again once the server is reachable, or soapsess end --forget"}
 	case errors.As(err, &notKept):
 		return ExitError, nil
@@ -145,6 +149,8 @@ func classify(err error) (int, []string) {
 		return ExitFault, nil
 	case errors.As(err, &redirect):
 		return ExitTransport, []string{"soapsess does not follow redirects (a POST would lose its envelope); use the new URL with begin --url"}
+	case errors.As(err, &krb): // before the transport error that carries it
+		return ExitTransport, []string{kerberosHint(krb)}
 	case errors.As(err, &httpErr), errors.As(err, &tr):
 		return ExitTransport, nil
 	case errors.As(err, &replyErr):
@@ -154,6 +160,33 @@ func classify(err error) (int, []string) {
 		return ExitReply, nil
 	}
 	return ExitError, nil
+}
+
+// kerberosHint says what to do about a Kerberos failure.
+func kerberosHint(krb *transport.KerberosError) string {
+	switch {
+	case errors.Is(krb, transport.ErrKerberosPassword):
+		return "check the password of " + krb.Principal + " (SOAPSESS_PASSWORD or --password-file); more wrong tries may lock the account"
+	case errors.Is(krb, transport.ErrKerberosUnknownUser):
+		return "check --user: user@REALM, or DOMAIN\\user, or a plain name in krb5.conf's default_realm"
+	case errors.Is(krb, transport.ErrKerberosUnknownService):
+		return "the KDC knows the server by another name: give it with --spn HTTP/host.example.com (an IP address or an alias in --url needs one)"
+	case errors.Is(krb, transport.ErrKerberosSkew):
+		return "this machine's clock and the KDC's differ by more than 5 minutes: set the clock right"
+	case errors.Is(krb, transport.ErrKerberosExpired):
+		return "run kinit again"
+	case errors.Is(krb, transport.ErrKerberosNoTicket):
+		return "run kinit first (KRB5CCNAME names the cache), or give --user and a password"
+	case errors.Is(krb, transport.ErrKerberosCCacheType):
+		return "only FILE caches can be read: KRB5CCNAME=FILE:/tmp/krb5cc_$(id -u) kinit, then run soapsess with the same KRB5CCNAME; or give --user and a password"
+	case errors.Is(krb, transport.ErrKerberosNoConfig):
+		return "set KRB5_CONFIG to a krb5.conf that names the realm and its KDCs"
+	case errors.Is(krb, transport.ErrKerberosNoRealm):
+		return "give --user as user@REALM, or set default_realm in krb5.conf"
+	case errors.Is(krb, transport.ErrKerberosKDC):
+		return "check the realm's kdc lines in krb5.conf (KRB5_CONFIG) and that the KDC answers on port 88"
+	}
+	return "KRB5_CONFIG and KRB5CCNAME say where krb5.conf and the ticket cache are; klist shows the ticket"
 }
 
 // authRefused says which HTTP auth a 401 refused, and what to check.

@@ -109,7 +109,8 @@ func TestKerberosSessions(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		ip := strings.Replace(web, "localhost", "127.0.0.1", 1) + "/xmla"
 		_, errs := mustEnv(t, ExitTransport, env, state, "", "begin", "--url", ip, "--dialect", "xmla", "--auth", "kerberos")
-		if !strings.Contains(errs, "HTTP/127.0.0.1") || !strings.Contains(errs, "does not know the service") {
+		if !strings.Contains(errs, "HTTP/127.0.0.1") || !strings.Contains(errs, "does not know the service") ||
+			!strings.Contains(errs, "soapsess: hint: the KDC knows the server by another name: give it with --spn") {
 			t.Errorf("no SPN for an IP URL: the error does not say which service the KDC does not know:\n%s", errs)
 		}
 		mustEnv(t, 0, env, state, "", "begin", "--url", ip, "--dialect", "xmla", "--auth", "kerberos", "--spn", realm.SPN)
@@ -126,7 +127,8 @@ func TestKerberosSessions(t *testing.T) {
 		env := map[string]string{"KRB5_CONFIG": realm.Config, "SOAPSESS_PASSWORD": "wrong-" + realm.Password}
 		state := filepath.Join(t.TempDir(), "state")
 		_, errs := mustEnv(t, ExitTransport, env, state, "", "-v", "begin", "--url", web+"/xmla", "--dialect", "xmla", "--auth", "kerberos", "--user", realm.User)
-		if !strings.Contains(errs, "soapsess: error: ") || !strings.Contains(errs, "the KDC refused the password (KDC_ERR_PREAUTH_FAILED)") {
+		if !strings.Contains(errs, "soapsess: error: ") || !strings.Contains(errs, "the KDC refused the password (KDC_ERR_PREAUTH_FAILED)") ||
+			!strings.Contains(errs, "soapsess: hint: check the password of "+realm.User) {
 			t.Errorf("a wrong password is not said so:\n%s", errs)
 		}
 		if legs := authLines(errs); strings.Join(legs, "|") != "-" {

@@ -45,6 +45,8 @@ type sessionJSON struct {
 	LastUsed  string            `json:"last_used"`
 	Timeout   *int              `json:"timeout"` // seconds granted; null when unknown
 	User      string            `json:"user"`
+	Auth      string            `json:"auth,omitempty"` // the HTTP auth method kept with the session
+	SPN       string            `json:"spn,omitempty"`
 	Requests  int               `json:"requests"`
 	Vars      map[string]string `json:"vars,omitempty"`
 	Cookies   []cookieJSON      `json:"cookies,omitempty"`
@@ -161,7 +163,7 @@ func toJSON(s *state.Session) sessionJSON {
 	j := sessionJSON{
 		Name: s.Name, Dialect: s.Dialect, URL: s.URL, SessionID: s.ID,
 		Created: s.Created.Format(time.RFC3339), LastUsed: s.LastUsed.Format(time.RFC3339),
-		User: s.User, Requests: s.Requests, Vars: shownVars(s.Vars), Cookies: liveCookies(s, time.Now()),
+		User: s.User, Auth: s.Auth, SPN: s.SPN, Requests: s.Requests, Vars: shownVars(s.Vars), Cookies: liveCookies(s, time.Now()),
 	}
 	if s.Timeout > 0 {
 		t := s.Timeout
@@ -249,6 +251,13 @@ func (a *appCtx) status(c *cli.Context) error {
 	}
 	if s.User != "" {
 		fmt.Fprintf(w, "user\t%s\n", s.User)
+	}
+	if s.Auth != "" {
+		spn := ""
+		if s.SPN != "" {
+			spn = " (service " + s.SPN + ")"
+		}
+		fmt.Fprintf(w, "auth\t%s%s\n", s.Auth, spn)
 	}
 	fmt.Fprintf(w, "requests\t%d\n", s.Requests)
 	for i, r := range s.Journal {

@@ -818,7 +818,8 @@ func (s *Session) End(ctx context.Context, r Request) (*Result, error) {
 			res.Session, res.Attempts, res.EndWarnings = s, i, warnings
 		}
 		var te *transport.Error
-		if res == nil && errors.As(err, &te) && i < endTries {
+		var krb *transport.KerberosError
+		if res == nil && errors.As(err, &te) && !errors.As(err, &krb) && i < endTries { // a refused login is not tried again
 			// Never answered: try again a few times, as the SQL Server docs
 			// advise for a terminate; the session stays until a server answers.
 			// A request that may have reached the server may have run: the

@@ -410,7 +410,9 @@ func (c *Client) Do(req *http.Request) (*Response, error) {
 		if cause := context.Cause(ctx); errors.Is(cause, ErrMaxTime) {
 			err = cause
 		}
-		return nil, &Error{URL: where, Reached: reached(err), Err: unwrapURL(err)}
+		// A login that failed before the request went (Kerberos) never reached
+		// the server with it, whatever legs went before.
+		return nil, &Error{URL: where, Reached: reached(err) && !errors.As(err, new(*KerberosError)), Err: unwrapURL(err)}
 	}
 	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header,
 		Elapsed: time.Since(start), Head: renderResponse(resp)}
