@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/soapsess/soapsess/internal/testdir"
+
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -348,7 +350,7 @@ func TestNTLMAgainstGSSNTLMSSP(t *testing.T) {
 	for _, tt := range []ntlmRun{
 		{"ntlm", Options{Auth: AuthNTLM, User: ntlm.Login(), Password: ntlm.Password}, 200, "- NTLM NTLM"},
 		{"ntlm, wrong password", Options{Auth: AuthNTLM, User: ntlm.Login(), Password: "wrong-pw"}, 401, "- NTLM NTLM"},
-		{"negotiate without krb5.conf", Options{Auth: AuthNegotiate, User: ntlm.Login(), Password: ntlm.Password, Kerberos: Kerberos{Config: filepath.Join(t.TempDir(), "none")}}, 200, "- NTLM NTLM"},
+		{"negotiate without krb5.conf", Options{Auth: AuthNegotiate, User: ntlm.Login(), Password: ntlm.Password, Kerberos: Kerberos{Config: filepath.Join(testdir.New(t), "none")}}, 200, "- NTLM NTLM"},
 		{"negotiate, no KDC", Options{Auth: AuthNegotiate, User: ntlm.Login(), Password: ntlm.Password, Kerberos: Kerberos{Config: noKDC}}, 200, "- NTLM NTLM"},
 		{"negotiate, wrong password", Options{Auth: AuthNegotiate, User: ntlm.Login(), Password: "wrong-pw", Kerberos: Kerberos{Config: noKDC}}, 401, "- NTLM NTLM"},
 	} {
@@ -404,7 +406,7 @@ func fakeKDC(t *testing.T, code int32) (config string) {
 			}()
 		}
 	}()
-	path := filepath.Join(t.TempDir(), "krb5.conf")
+	path := filepath.Join(testdir.New(t), "krb5.conf")
 	conf := fmt.Sprintf("[libdefaults]\n\tdefault_realm = FAKE.TEST\n\tudp_preference_limit = 1\n[realms]\n\tFAKE.TEST = {\n\t\tkdc = %s\n\t}\n", ln.Addr())
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -426,7 +428,7 @@ func TestKerberosFailuresAreTyped(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer srv.Close()
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	noRealm := filepath.Join(dir, "norealm.conf")
 	os.WriteFile(noRealm, []byte("[libdefaults]\n\tdns_lookup_kdc = false\n"), 0o644)
 	noKDC := writeKrb5Conf(t, "[libdefaults]\n\tudp_preference_limit = 1\n[realms]\n\tFAKE.TEST = {\n\t\tkdc = 127.0.0.1:1\n\t}\n")
@@ -489,7 +491,7 @@ func TestKerberosPrincipal(t *testing.T) {
 }
 
 func writeKrb5Conf(t *testing.T, s string) string {
-	path := filepath.Join(t.TempDir(), "krb5.conf")
+	path := filepath.Join(testdir.New(t), "krb5.conf")
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
