@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -22,6 +23,11 @@ import (
 // Main runs soapsess with args (args[0] is the program name) and returns the
 // exit code.
 func Main(args []string, io *IO) int {
+	// A reader that goes away (soapsess send | head) must not kill the
+	// process mid-write, before the answered request is recorded: with
+	// SIGPIPE notified (not ignored, so the pager still gets the default),
+	// a write to a closed stdout fails with EPIPE instead, and run decides.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -35,9 +41,10 @@ func Main(args []string, io *IO) int {
 
 func run(ctx context.Context, args []string, sys *IO) int {
 	io := *sys
-	out := &watchedWriter{w: sys.Out}
-	io.Out = out
 	a := &appCtx{io: &io}
+	pipe := &stdoutPipe{w: sys.Out, drain: func() bool { return !a.paging }}
+	out := &watchedWriter{w: pipe}
+	io.Out = out
 	app := a.newApp()
 	if n := len(args); n > 0 && args[n-1] == completeFlag {
 		a.complete(app, args[1:n-1])
@@ -49,6 +56,9 @@ func run(ctx context.Context, args []string, sys *IO) int {
 	if paged && errors.Is(err, syscall.EPIPE) {
 		err = nil // the reader quit the pager before the end: not an error
 	}
+	if pipe.gone && (err == nil || out.err != nil) {
+		return ExitPipe // the reader of stdout went away; nothing else failed
+	}
 	err = out.check(err)
 	if err == nil && a.notFound != "" {
 		err = usageError("%q is not a soapsess command", a.notFound)
@@ -57,6 +67,53 @@ func run(ctx context.Context, args []string, sys *IO) int {
 		return ExitOK
 	}
 	return report(&io, err)
+}
+
+// ExitPipe is the exit status when the reader of stdout went away before
+// the output ended (soapsess send | head -c 100), as a shell reports git
+// and other programs that SIGPIPE ends: 128+13. soapsess is not ended by
+// it: the command runs to its end (the reply read, the request recorded,
+// captures and journal kept) with its output dropped, and then exits
+// quietly with this status, unless it failed for a reason of its own,
+// whose message and status win. --all-pages stops paging instead (the
+// search is abandoned on the server).
+const ExitPipe = 141
+
+// stdoutPipe drops the output once the reader of a pipe on stdout has
+// gone (EPIPE; on Windows, a pipe broken or being closed), so that the
+// command goes on as it would have, when drain says so; otherwise every
+// write fails as the first did.
+type stdoutPipe struct {
+	w     io.Writer
+	drain func() bool
+	gone  bool
+	err   error
+}
+
+func (p *stdoutPipe) Write(b []byte) (int, error) {
+	if p.gone {
+		if p.drain() {
+			return len(b), nil
+		}
+		return 0, p.err
+	}
+	n, err := p.w.Write(b)
+	if err != nil && brokenPipe(err) {
+		p.gone, p.err = true, err
+		if p.drain() {
+			return len(b), nil
+		}
+	}
+	return n, err
+}
+
+// brokenPipe reports a write to a pipe whose reader has gone.
+func brokenPipe(err error) bool {
+	if runtime.GOOS == "windows" {
+		const errorBrokenPipe, errorNoData = syscall.Errno(109), syscall.Errno(232)
+		return errors.Is(err, errorBrokenPipe) || errors.Is(err, errorNoData)
+	}
+	return errors.Is(err, syscall.EPIPE)
 }
 
 // appCtx is what every command shares during one run.

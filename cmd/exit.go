@@ -254,24 +254,28 @@ func report(io *IO, err error) int {
 	}
 	st := io.styles()
 	for _, h := range hints {
-		fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, h)
+		fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, transport.Printable(h))
 	}
 	return code
 }
 
+// warnf, errorf and infof print a message on stderr, one line whatever
+// it holds: what a server chose (an ID, a fault's text) or a state file
+// holds has its control characters escaped (transport.Printable), so it
+// can neither fake a line of soapsess's own nor drive the terminal.
 func warnf(io *IO, format string, args ...any) {
 	st := io.styles()
-	fmt.Fprintf(io.Err, "soapsess: %swarning:%s "+format+"\n", append([]any{st.warn.On, st.warn.Off}, args...)...)
+	fmt.Fprintf(io.Err, "soapsess: %swarning:%s %s\n", st.warn.On, st.warn.Off, transport.Printable(fmt.Sprintf(format, args...)))
 }
 
 func errorf(io *IO, format string, args ...any) {
 	st := io.styles()
-	fmt.Fprintf(io.Err, "soapsess: %serror:%s "+format+"\n", append([]any{st.err.On, st.err.Off}, args...)...)
+	fmt.Fprintf(io.Err, "soapsess: %serror:%s %s\n", st.err.On, st.err.Off, transport.Printable(fmt.Sprintf(format, args...)))
 }
 
 func infof(io *IO, format string, args ...any) {
 	if io.ErrTTY || io.Trace != nil {
-		fmt.Fprintf(io.Err, "soapsess: "+format+"\n", args...)
+		fmt.Fprintf(io.Err, "soapsess: %s\n", transport.Printable(fmt.Sprintf(format, args...)))
 	}
 }
 

@@ -67,7 +67,7 @@ func (a *appCtx) ls(c *cli.Context) error {
 			case !strings.HasPrefix(exp, "in "):
 				exp = "probably " + exp
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Name, stateOf(s), s.Dialect, s.URL, s.LastUsed.Format(time.RFC3339), exp, s.Requests)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Name, shown(stateOf(s)), shown(s.Dialect), shown(s.URL), s.LastUsed.Format(time.RFC3339), exp, s.Requests)
 		}
 		if err := w.Flush(); err != nil {
 			return err

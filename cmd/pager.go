@@ -53,10 +53,30 @@ func (a *appCtx) startPager(c *cli.Context) {
 	a.io.Out = w
 }
 
-// secretEnv are the variables holding passwords, which the pager is not given.
+// secretEnv are the variables soapsess reads a password from.
 var secretEnv = []string{"SOAPSESS_PASSWORD", "SOAPSESS_SERVE_PASSWORD"}
 
-// pagerEnv is the pager's environment: environ without the passwords, and
+// proxyEnv are the variables net/http reads a proxy URL from, in either
+// case; one may carry a user and password (http://user:pw@proxy:3128).
+var proxyEnv = []string{"HTTP_PROXY", "HTTPS_PROXY"}
+
+// credential reports whether the variable k=v holds a credential soapsess
+// could use, which no child process (the pager) is given: a password, or
+// a proxy URL with one in it. KRB5CCNAME only names a file, which the
+// child could read as the same user anyway.
+func credential(k, v string) bool {
+	if envNameIn(k, secretEnv...) {
+		return true
+	}
+	for _, p := range proxyEnv {
+		if strings.EqualFold(k, p) && strings.Contains(v, "@") {
+			return true
+		}
+	}
+	return false
+}
+
+// pagerEnv is the pager's environment: environ without credentials, and
 // LESS as soapsess sees it, else FRX: quit at once when the output fits on
 // one screen, pass colours through, leave the screen as it was.
 func pagerEnv(environ []string, less string) []string {
@@ -65,8 +85,8 @@ func pagerEnv(environ []string, less string) []string {
 	}
 	env := make([]string, 0, len(environ)+1)
 	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if !envNameIn(k, "LESS") && !envNameIn(k, secretEnv...) {
+		k, v, _ := strings.Cut(kv, "=")
+		if !envNameIn(k, "LESS") && !credential(k, v) {
 			env = append(env, kv)
 		}
 	}

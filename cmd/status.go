@@ -231,11 +231,11 @@ func (a *appCtx) status(c *cli.Context) error {
 	case state.Rejected:
 		fmt.Fprintf(w, "state\trejected by the server at %s (it had ended or expired there)\n", s.EndedAt.Format(time.RFC3339))
 	default:
-		fmt.Fprintf(w, "state\t%s at %s\n", s.Ended, s.EndedAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "state\t%s at %s\n", shown(s.Ended), s.EndedAt.Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "dialect\t%s\n", s.Dialect)
-	fmt.Fprintf(w, "url\t%s\n", s.URL)
-	fmt.Fprintf(w, "id\t%s\n", s.ID)
+	fmt.Fprintf(w, "dialect\t%s\n", shown(s.Dialect))
+	fmt.Fprintf(w, "url\t%s\n", shown(s.URL))
+	fmt.Fprintf(w, "id\t%s\n", shown(s.ID))
 	fmt.Fprintf(w, "created\t%s\n", s.Created.Format(time.RFC3339))
 	fmt.Fprintf(w, "last used\t%s (%s ago)\n", s.LastUsed.Format(time.RFC3339), now.Sub(s.LastUsed).Round(time.Second))
 	if s.Timeout > 0 {
@@ -250,22 +250,22 @@ func (a *appCtx) status(c *cli.Context) error {
 		fmt.Fprintf(w, "idle\t%s; the server's idle timeout is not known (begin --idle-timeout tells it)\n", roughly(now.Sub(s.LastUsed)))
 	}
 	if s.User != "" {
-		fmt.Fprintf(w, "user\t%s\n", s.User)
+		fmt.Fprintf(w, "user\t%s\n", shown(s.User))
 	}
 	if s.Auth != "" {
 		spn := ""
 		if s.SPN != "" {
 			spn = " (service " + s.SPN + ")"
 		}
-		fmt.Fprintf(w, "auth\t%s%s\n", s.Auth, spn)
+		fmt.Fprintf(w, "auth\t%s\n", shown(s.Auth+spn))
 	}
 	fmt.Fprintf(w, "requests\t%d\n", s.Requests)
 	for i, r := range s.Journal {
-		fmt.Fprintf(w, "setup\t%d. %s (%s)\n", i+1, journalName(r), r.Added.Format(time.RFC3339))
+		fmt.Fprintf(w, "setup\t%d. %s (%s)\n", i+1, shown(journalName(r)), r.Added.Format(time.RFC3339))
 	}
 	vars := shownVars(s.Vars)
 	for _, k := range sortedKeys(vars) {
-		fmt.Fprintf(w, "var\t%s=%s\n", k, vars[k])
+		fmt.Fprintf(w, "var\t%s\n", shown(k+"="+vars[k]))
 	}
 	for _, c := range liveCookies(s, time.Now()) { // names and where they go; never values
 		var more []string
@@ -278,13 +278,20 @@ func (a *appCtx) status(c *cli.Context) error {
 		if c.Expires != nil {
 			more = append(more, "expires "+*c.Expires)
 		}
-		fmt.Fprintf(w, "cookie\t%s (%s)\n", c.Name, strings.Join(append([]string{c.Domain + c.Path}, more...), ", "))
+		fmt.Fprintf(w, "cookie\t%s (%s)\n", shown(c.Name), shown(strings.Join(append([]string{c.Domain + c.Path}, more...), ", ")))
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	return closed
 }
+
+// shown is a value from the state file, which a server may have chosen
+// (an ID, a captured variable, a cookie's name), as status and ls show it
+// in their tables: control characters escaped (transport.Printable), so
+// it can neither break a table's line nor drive the terminal. --json
+// gives the values as they are.
+func shown(v string) string { return transport.Printable(v) }
 
 // shownVars are a session's variables as status shows them: those whose
 // names look secret (transport.SecretName) redacted.
