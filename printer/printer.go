@@ -4,7 +4,10 @@
 // comments. Every byte of the input that is not indentation white space comes
 // out as written: prefixes, namespace declarations, attribute order and
 // quoting, comments, CDATA sections, processing instructions and entity
-// references. Memory stays bounded whatever the document size.
+// references. Memory stays bounded whatever the document size, and the
+// output's size is linear in the input's whatever its depth: indentation
+// stops growing at 60 columns (30 levels of the default two spaces), as
+// xmllint --format's does, so deeper elements are indented as far as that.
 package printer
 
 import (
@@ -12,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/soapsess/soapsess/xmltok"
 )
@@ -85,8 +89,8 @@ type Printer struct {
 	wrote   bool   // anything written yet
 	ws      []byte // the last white space dropped, kept in case the parent turns out mixed
 	attrs   []xmltok.Attr
-	indents [][]byte
-	deep    []byte
+	indents [][]byte // a newline and 0, 1, ... levels of indentation, up to maxLvl
+	maxLvl  int      // levels of indentation that fit in maxIndent
 	failed  error    // after an error nothing more is printed
 	free    []*frame // closed frames to reuse
 	limbo   []*frame // closed frames a held token may still point to
@@ -96,12 +100,19 @@ type Printer struct {
 // has mixed content; past it, element-only is assumed.
 const arenaLimit = 1 << 20
 
+// maxIndent is the widest indentation, in bytes: libxml2's (MAX_INDENT in
+// xmlsave.c), so that the output is xmllint --format's at any depth. Without
+// a cap the output grows with the square of the depth: 100,000 nested
+// elements, 700 KB, would print as 20 GB.
+const maxIndent = 60
+
 // New returns a printer writing to w.
 func New(w io.Writer, opt Options) *Printer {
 	if opt.Indent == "" {
 		opt.Indent = "  "
 	}
 	p := &Printer{w: bufio.NewWriterSize(w, 64<<10), opt: opt, pal: opt.Palette}
+	p.maxLvl = maxIndent / len(opt.Indent) // whole levels, as libxml2 counts them
 	p.doc = &frame{mode: elementOnly}
 	if !opt.Pretty {
 		p.doc.mode = raw
@@ -405,18 +416,13 @@ func (p *Printer) emitAs(m mode, kind xmltok.Kind, b []byte, nameLen int, f *fra
 	return p.colour(kind, b, nameLen, style)
 }
 
-// indent is a newline and depth levels of indentation. The first levels are
-// kept ready; deeper ones are made each time, so memory does not grow with
-// the square of a pathological depth.
+// indent is a newline and depth levels of indentation, no more than
+// maxLvl of them (see maxIndent).
 func (p *Printer) indent(depth int) []byte {
-	const kept = 64
-	if depth >= kept {
-		p.deep = append(append(p.deep[:0], '\n'), bytes.Repeat([]byte(p.opt.Indent), depth)...)
-		return p.deep
-	}
+	depth = min(depth, p.maxLvl)
 	for len(p.indents) <= depth {
 		n := len(p.indents)
-		p.indents = append(p.indents, []byte("\n"+string(bytes.Repeat([]byte(p.opt.Indent), n))))
+		p.indents = append(p.indents, []byte("\n"+strings.Repeat(p.opt.Indent, n)))
 	}
 	return p.indents[depth]
 }
