@@ -3,10 +3,12 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +40,44 @@ func connFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "add an HTTP header, `'Name: value'` (repeatable; not kept)"},
 		&cli.StringFlag{Name: "action", Usage: "send this SOAPAction instead of the dialect's"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the exact request that would be sent; send nothing, change nothing"},
+		&cli.StringFlag{Name: "max-body", Usage: "refuse a request body larger than `SIZE`, in bytes or with a K, M or G suffix (KiB, MiB, GiB); a body is held in memory a few times over (default: " + defaultMaxBody + ")"},
 	}
+}
+
+// defaultMaxBody is session.DefaultMaxBody as --max-body writes it.
+var defaultMaxBody = strconv.FormatInt(session.DefaultMaxBody>>20, 10) + "M"
+
+// maxBody reads --max-body: the most bytes a request body may have, for
+// session.Body.Max.
+func maxBody(c *cli.Context) (int64, error) {
+	if !c.IsSet("max-body") {
+		return session.DefaultMaxBody, nil
+	}
+	v := c.String("max-body")
+	n, err := parseSize(v)
+	if err != nil {
+		return 0, usageError("--max-body %q: %v", v, err)
+	}
+	return n, nil
+}
+
+// parseSize reads a positive number of bytes, with an optional binary
+// suffix: 512, 64K, 256M, 1G (also KiB, MiB, GiB; any case).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	digits := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	shift := map[string]uint{"": 0, "b": 0, "k": 10, "kib": 10, "m": 20, "mib": 20, "g": 30, "gib": 30}
+	sh, ok := shift[strings.ToLower(strings.TrimSpace(s[len(digits):]))]
+	n, err := strconv.ParseInt(digits, 10, 64)
+	switch {
+	case !ok || err != nil && !errors.Is(err, strconv.ErrRange):
+		return 0, errors.New("want a number of bytes, or one with K, M or G: 64M, 1G")
+	case err != nil || n > math.MaxInt64>>sh:
+		return 0, errors.New("too large")
+	case n <= 0:
+		return 0, errors.New("want more than 0 bytes")
+	}
+	return n << sh, nil
 }
 
 // connect reads the connection flags over what the session kept (for
@@ -71,6 +110,9 @@ func (a *appCtx) connect(c *cli.Context, kept session.Conn, d *envelope.Dialect)
 	cn.Kerberos = transport.Kerberos{Config: a.io.getenv("KRB5_CONFIG"), CCache: a.io.getenv("KRB5CCNAME")}
 	if c.Float64("connect-timeout") < 0 || c.Float64("max-time") < 0 {
 		return cn, usageError("--connect-timeout and --max-time are positive numbers of seconds")
+	}
+	if _, err := maxBody(c); err != nil { // a bad one is refused before a password is asked for
+		return cn, err
 	}
 	cn.Header = nil
 	for _, h := range c.StringSlice("header") {

@@ -88,6 +88,7 @@ func classify(err error) (int, []string) {
 		ended       *session.EndedError
 		busy        *session.BusyError
 		noRecipe    *session.NoRecipeError
+		tooLarge    *session.BodyTooLargeError
 		krb         *transport.KerberosError
 	)
 	switch {
@@ -132,6 +133,8 @@ func classify(err error) (int, []string) {
 		return ExitUsage, nil
 	case errors.As(err, &notPageable), errors.As(err, &pageSize), errors.As(err, &beginOnly):
 		return ExitUsage, nil
+	case errors.As(err, &tooLarge): // before the BodyError that wraps it
+		return ExitUsage, []string{"give a larger --max-body SIZE to send it (e.g. --max-body 1G); the body is held in memory a few times over"}
 	case errors.As(err, &config), errors.As(err, &body), errors.As(err, &dialect),
 		errors.Is(err, envelope.ErrUnknownDialect), errors.Is(err, state.ErrBadName),
 		errors.Is(err, envelope.ErrMissingVar), errors.Is(err, session.ErrNoBody):
@@ -225,9 +228,10 @@ func privateHint(np *state.NotPrivateError) string {
 // names the flags that give them.
 func message(err error) string {
 	var (
-		config  *transport.ConfigError
-		badURL  *transport.URLError
-		missing *envelope.MissingVarError
+		config   *transport.ConfigError
+		badURL   *transport.URLError
+		missing  *envelope.MissingVarError
+		tooLarge *session.BodyTooLargeError
 	)
 	switch {
 	case errors.As(err, &config):
@@ -236,6 +240,8 @@ func message(err error) string {
 		return strings.Replace(err.Error(), badURL.Error(), "--url "+badURL.Error(), 1)
 	case errors.As(err, &missing):
 		return fmt.Sprintf("%s: give it with --var %s=VALUE (or in a --var-file)", err.Error(), missing.Name)
+	case errors.As(err, &tooLarge):
+		return err.Error() + " (--max-body)"
 	case errors.Is(err, transport.ErrMaxTime):
 		return strings.Replace(err.Error(), transport.ErrMaxTime.Error(), "no reply within --max-time", 1)
 	}

@@ -248,3 +248,32 @@ var ErrSetupTooLarge = errors.New("a setup request is kept in the session's stat
 // ErrRestartRaw is Send's error for Restart with Sinks.Raw: a raw copy
 // streams every byte as it comes, a reply rejecting the session included.
 var ErrRestartRaw = errors.New("a restart holds back a reply that rejects the session; a raw copy cannot")
+
+// BodyTooLargeError is a request body larger than its limit (Body.Max, or
+// DefaultMaxBody), refused before anything was sent. It comes wrapped in an
+// *envelope.BodyError.
+type BodyTooLargeError struct {
+	Name  string // the body's: a file name, "standard input"
+	Limit int64  // bytes
+}
+
+func (e *BodyTooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %s, the limit on a request body", e.Name, Size(e.Limit))
+}
+
+// Size says a number of bytes in the largest binary unit that divides it
+// exactly: "256 MiB", "1 GiB", "1536 KiB", "1000 bytes".
+func Size(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
