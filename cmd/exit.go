@@ -89,6 +89,7 @@ func classify(err error) (int, []string) {
 		busy        *session.BusyError
 		noRecipe    *session.NoRecipeError
 		tooLarge    *session.BodyTooLargeError
+		truncated   *session.TruncatedError
 		krb         *transport.KerberosError
 	)
 	switch {
@@ -154,6 +155,8 @@ func classify(err error) (int, []string) {
 		return ExitTransport, []string{"soapsess does not follow redirects (a POST would lose its envelope); use the new URL with begin --url"}
 	case errors.As(err, &krb): // before the transport error that carries it
 		return ExitTransport, []string{kerberosHint(krb)}
+	case errors.As(err, &truncated): // before the transport error it wraps
+		return ExitTransport, []string{"the server may have carried out the request before the reply was cut; check before sending it again"}
 	case errors.As(err, &httpErr), errors.As(err, &tr):
 		return ExitTransport, nil
 	case errors.As(err, &replyErr):

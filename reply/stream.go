@@ -212,7 +212,7 @@ func (s *streamer) run(lx tokens) error {
 				return s.notSOAP(errors.New("no root element"))
 			}
 			if d := s.scope.Depth(); d > 0 {
-				return fmt.Errorf("the document ends with <%s> still open", s.scope.Open())
+				return &stillOpen{name: string(s.scope.Open())}
 			}
 			return nil
 		}
@@ -234,6 +234,14 @@ func (s *streamer) run(lx tokens) error {
 		}
 	}
 }
+
+// stillOpen is a document whose input ended with an element open: it
+// wraps xmltok.ErrIncomplete, so that a caller who knows the input may
+// have been cut (a connection that closed) can tell.
+type stillOpen struct{ name string }
+
+func (e *stillOpen) Error() string { return "the document ends with <" + e.name + "> still open" }
+func (e *stillOpen) Unwrap() error { return xmltok.ErrIncomplete }
 
 func (s *streamer) notSOAP(err error) error {
 	if s.opt.RequireSOAP {

@@ -17,6 +17,7 @@ import (
 	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/state"
 	"github.com/soapsess/soapsess/transport"
+	"github.com/soapsess/soapsess/xmltok"
 )
 
 // Conn is how calls reach the server: the transport's settings (auth and
@@ -203,7 +204,8 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		x.sinks.Arrived(resp)
 	}
 
-	var body io.Reader = resp.Body
+	got := &counter{r: resp.Body}
+	var body io.Reader = got
 	if x.sinks.Reading != nil {
 		body = x.sinks.Reading(body)
 	}
@@ -233,8 +235,17 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		var ns *reply.NotSOAPError
 		var te *transport.Error
 		switch {
+		case errors.As(serr, &te) && errors.Is(te, io.ErrUnexpectedEOF):
+			// Short of its Content-Length or last chunk, or of the end of its
+			// gzip stream: cut off. Not an answer, so not counted.
+			return res, &TruncatedError{URL: x.url, Received: got.n, Gzip: gzipped(resp), Err: te}
 		case errors.As(serr, &te): // the connection broke, or the gzip stream did
 			return res, te
+		case errors.Is(serr, xmltok.ErrIncomplete) && closeDelimited(resp):
+			// Its end is where the connection closed, so only the document
+			// shows that it was cut.
+			return res, &TruncatedError{URL: x.url, Received: got.n, Gzip: gzipped(resp),
+				Err: &transport.Error{URL: x.url, Reached: true, Err: fmt.Errorf("reading the reply: %w", serr)}}
 		case errors.As(serr, &ns):
 			if loc := resp.Header.Get("Location"); resp.Status >= 300 && resp.Status < 400 && loc != "" {
 				return res, &RedirectError{URL: x.url, Reason: resp.Reason, Location: loc}
@@ -287,6 +298,40 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, SOAP: true}
 	}
 	return res, nil
+}
+
+// counter counts the bytes read through it.
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// closeDelimited reports a reply whose body ends where the connection
+// closes: HTTP/1.x with neither Content-Length nor chunked encoding (RFC
+// 9112 6.3), where a cut connection looks like the end of the body.
+func closeDelimited(r *transport.Response) bool {
+	if !strings.HasPrefix(r.Proto, "HTTP/1.") || r.Header.Get("Content-Length") != "" {
+		return false
+	}
+	// Go takes Transfer-Encoding out of the header; the head as traced
+	// puts it back.
+	for _, line := range strings.Split(r.Head, "\n") {
+		if name, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "Transfer-Encoding") {
+			return false
+		}
+	}
+	return true
+}
+
+// gzipped reports a reply sent gzipped (the transport decodes it).
+func gzipped(r *transport.Response) bool {
+	return strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Content-Encoding"), ",")), "gzip")
 }
 
 // capture applies captures to the parsed reply, in order (a request's

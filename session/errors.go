@@ -277,3 +277,23 @@ func Size(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// TruncatedError is a reply cut off before its end: the connection closed
+// early (short of its Content-Length or last chunk, or, for a reply whose
+// end is the connection's, with the document still incomplete), or its
+// gzip stream stopped short. The request may have been carried out on the
+// server, but it is not counted as answered. Err is the *transport.Error.
+type TruncatedError struct {
+	URL      string
+	Received int64 // bytes of the reply read, decompressed
+	Gzip     bool  // the reply was gzipped: Received counts what it decompressed to
+	Err      error
+}
+
+func (e *TruncatedError) Error() string {
+	if e.Gzip {
+		return fmt.Sprintf("POST %s: the connection closed %d bytes into the reply (counted decompressed)", e.URL, e.Received)
+	}
+	return fmt.Sprintf("POST %s: the connection closed %d bytes into the reply", e.URL, e.Received)
+}
+func (e *TruncatedError) Unwrap() error { return e.Err }

@@ -51,9 +51,19 @@ type Token struct {
 type SyntaxError struct {
 	Line int
 	Msg  string
+	Err  error // ErrIncomplete, for a document that ends inside a token; else nil
 }
 
 func (e *SyntaxError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// ErrIncomplete is wrapped by the error of a document whose input ends
+// before the document does: inside a token here, with elements still open
+// for a reader that matches them (reply.Stream). Where the input's end is
+// not known to be the document's own (a connection that may have closed
+// early), it is a cut rather than a malformed document. A read error that
+// stops the input is returned as it is instead.
+var ErrIncomplete = errors.New("the document is incomplete")
 
 // Lexer reads tokens from a stream.
 type Lexer struct {
@@ -344,13 +354,13 @@ func (l *Lexer) directive() (Token, error) {
 }
 
 // ended is the error for input that stops inside a token: the read error
-// that stopped it (a connection cut), else a syntax error, as the document
-// itself ends there.
+// that stopped it (a connection cut), else a syntax error wrapping
+// ErrIncomplete, as the input itself ends there.
 func (l *Lexer) ended(line int, format string, args ...any) error {
 	if l.rerr != nil {
 		return l.rerr
 	}
-	return l.errorf(line, format, args...)
+	return &SyntaxError{Line: line, Msg: fmt.Sprintf(format, args...), Err: ErrIncomplete}
 }
 
 func (l *Lexer) errorf(line int, format string, args ...any) error {
