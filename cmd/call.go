@@ -188,19 +188,23 @@ func (a *appCtx) shown(res *session.Result, err error, out *output, finish func(
 func (a *appCtx) body(c *cli.Context, d *envelope.Dialect, p envelope.Phase) (session.Body, func(), error) {
 	arg, tmpl := c.Args().First(), c.Bool("template")
 	none := func() {}
+	limit, err := maxBody(c)
+	if err != nil {
+		return session.Body{}, none, err
+	}
 	switch {
 	case arg == "" && d.HasDefaultBody(p):
 		return session.Body{}, none, nil
 	case arg == "" && a.io.InTTY:
 		return session.Body{}, none, usageError("give the body as a file, or pipe it in: soapsess send query.xml, or ... | soapsess send -")
 	case arg == "" || arg == "-":
-		return session.Body{R: a.io.In, Name: "standard input", Template: tmpl}, none, nil
+		return session.Body{R: a.io.In, Name: "standard input", Template: tmpl, Max: limit}, none, nil
 	}
 	f, err := os.Open(arg)
 	if err != nil {
 		return session.Body{}, none, withCode(ExitUsage, fmt.Errorf("read body: %w", err))
 	}
-	return session.Body{R: f, Name: arg, Template: tmpl}, func() { f.Close() }, nil
+	return session.Body{R: f, Name: arg, Template: tmpl, Max: limit}, func() { f.Close() }, nil
 }
 
 // open loads the session named by --session, its connection settings

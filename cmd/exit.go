@@ -36,10 +36,11 @@ var ExitCodes = []struct {
 	{ExitError, "unexpected or local error (state file, file system)"},
 	{ExitUsage, "usage: unknown command, flag or dialect, or a body that is not well-formed XML"},
 	{ExitFault, "the server answered with a SOAP fault (the fault is on stdout; a replayed setup request's, on stderr)"},
-	{ExitTransport, "transport or HTTP failure: refused, timed out, or an HTTP error status without a SOAP body"},
+	{ExitTransport, "transport or HTTP failure: refused, timed out, a reply cut short, or an HTTP error status without a SOAP body"},
 	{ExitSession, "session problem: none open under that name (begin: one already is), it ended, the server rejected it as unknown or expired, or another request kept it busy past --lock-timeout"},
 	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
 	{ExitInterrupt, "interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once) before the server answered; the session is left as it was"},
+	{ExitPipe, "the reader of stdout went away (... | head): the command ran to its end, the request counted, its output dropped"},
 }
 
 // exitError carries an exit code and hints for an error.
@@ -125,6 +126,8 @@ func classify(err error) (int, []string) {
 		return ExitError, []string{privateHint(notPrivate)}
 	case errors.Is(err, fs.ErrPermission) && !errors.As(err, &tr) && !errors.As(err, &body):
 		return ExitError, []string{"soapsess cannot write there: check the owner and permissions of the state directory (or give another with --state-dir)"}
+	case errors.Is(err, state.ErrLink):
+		return ExitError, []string{"remove the link: soapsess makes its lock files itself, in its state directory"}
 	case errors.As(err, &corrupt): // before what it wraps: that is the file's fault, not the user's
 		return ExitError, []string{"look at the file, then remove it (soapsess end --forget) to start afresh"}
 	case errors.As(err, &badURL):

@@ -23,13 +23,17 @@
 // (an HTTP error status without a SOAP fault), RedirectError, ReplyError (a
 // 2xx reply without what the call needs), FaultError (Rejected when the
 // server no longer knows the session), EndNotConfirmedError, NotEndedError
-// and NotKeptError; a cancelled context gives an InterruptedError. Requests
-// a session refuses before sending give BeginOnlyError, and for
-// SendAllPages PageSizeError and NotPageableError. Errors of
-// the packages it uses come back as they are: *transport.Error (the server
-// was not reached, or the connection broke), *transport.ConfigError and
+// and NotKeptError; a reply cut short, TruncatedError; a cancelled context
+// gives an InterruptedError. Requests a session refuses before sending give
+// EndedError (it is no longer open), BusyError (its other request took
+// longer than LockTimeout), BeginOnlyError, and for SendAllPages
+// PageSizeError and NotPageableError; Again and a restart give
+// NoRecipeError, ReplayError and RestartError. Errors of the packages it
+// uses come back as they are: *transport.Error (the server was not
+// reached, or the connection broke), *transport.ConfigError and
 // *transport.URLError (settings that cannot work), state.ErrNoSession,
-// state.ErrExists and *state.CorruptError, and envelope's *BodyError,
+// state.ErrExists and *state.CorruptError, and envelope's *BodyError (a
+// *BodyTooLargeError in it for a body over Body.Max),
 // *DialectError and ErrMissingVar.
 package session
 
@@ -491,14 +495,10 @@ func (m *Manager) busy(ctx context.Context, name string) (func(), error) {
 	return release, err
 }
 
-// acquire waits for the session's turn and reads it again as it now is:
+// acquireIf waits for the session's turn and reads it again as it now is:
 // another call may have changed its variables, begun it again or ended it.
-func (s *Session) acquire(ctx context.Context) (func(), error) {
-	return s.acquireIf(ctx, false)
-}
-
-// acquireIf is acquire that also takes a session the server rejected,
-// when rejected is true (a restart's turn).
+// A session no longer open is an *EndedError, unless rejected is true and
+// the server rejected it (a restart's turn).
 func (s *Session) acquireIf(ctx context.Context, rejected bool) (func(), error) {
 	release, err := s.m.busy(ctx, s.State.Name)
 	if err != nil {
