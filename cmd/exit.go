@@ -1,12 +1,15 @@
 package cmd
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/soapsess/soapsess/envelope"
@@ -160,8 +163,10 @@ func classify(err error) (int, []string) {
 		return ExitTransport, []string{kerberosHint(krb)}
 	case errors.As(err, &truncated): // before the transport error it wraps
 		return ExitTransport, []string{"the server may have carried out the request before the reply was cut; check before sending it again"}
-	case errors.As(err, &httpErr), errors.As(err, &tr):
-		return ExitTransport, nil
+	case errors.As(err, &httpErr):
+		return ExitTransport, httpHint(httpErr)
+	case errors.As(err, &tr):
+		return ExitTransport, transportHint(tr)
 	case errors.As(err, &replyErr):
 		if errors.Is(err, session.ErrNoSessionID) {
 			return ExitReply, []string{"check the --dialect and the URL; a server without session support ignores the begin header"}
@@ -169,6 +174,43 @@ func classify(err error) (int, []string) {
 		return ExitReply, nil
 	}
 	return ExitError, nil
+}
+
+// transportHint says what to check when the server was not reached or
+// the connection broke.
+func transportHint(te *transport.Error) []string {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var dns *net.DNSError
+	switch {
+	case errors.Is(te, syscall.ECONNREFUSED):
+		return []string{"nothing answers there: is the server up, and are the host and port in --url right?"}
+	case errors.As(te, &dns):
+		return []string{"the host name in --url cannot be resolved: check it (and the DNS or hosts file)"}
+	case errors.As(te, &unknownCA):
+		return []string{"the server's certificate is signed by a CA this machine does not trust: --cacert FILE trusts it (-k skips the check, and the protection)"}
+	case errors.As(te, &hostname):
+		return []string{"the server's certificate is for another name: use that name in --url"}
+	case errors.Is(te, transport.ErrMaxTime):
+		return []string{"give a longer --max-time, or none"}
+	}
+	return nil
+}
+
+// httpHint says what to check after an HTTP error status without a SOAP
+// fault.
+func httpHint(he *session.HTTPError) []string {
+	switch he.Status {
+	case http.StatusNotFound:
+		return []string{"no SOAP endpoint at that path: check the path in --url (e.g. /xmla, /olap/msmdpump.dll, /dsml/adssoap.dsmlx)"}
+	case http.StatusMethodNotAllowed:
+		return []string{"the URL does not take a POST: it is probably not the SOAP endpoint; check --url"}
+	case http.StatusUnsupportedMediaType:
+		return []string{"the server wants another SOAP version or Content-Type: check --dialect"}
+	case http.StatusProxyAuthRequired:
+		return []string{"the proxy wants credentials: soapsess does not send any to proxies; use one that lets you through, or --proxy"}
+	}
+	return nil
 }
 
 // kerberosHint says what to do about a Kerberos failure.
