@@ -303,9 +303,15 @@ func report(io *IO, err error) int {
 	var unconfirmed *session.EndNotConfirmedError
 	var replay *session.ReplayError
 	var restart *session.RestartError
-	if !errors.As(err, &fe) || fe.Rejected || errors.As(err, &unconfirmed) || errors.As(err, &replay) || errors.As(err, &restart) { // a reply's own problems are printed as they come
+	switch {
+	case errors.As(err, &unconfirmed), errors.As(err, &replay), errors.As(err, &restart):
 		errorf(io, "%s", message(err))
-	}
+	case errors.As(err, &fe) && fe.Rejected && err == error(fe):
+		// The fault was printed as it came: say what it means, once.
+		errorf(io, "the server no longer knows session %q (ID %s): it ended or expired there", fe.Name, fe.ID)
+	case fe == nil:
+		errorf(io, "%s", message(err))
+	} // a reply's own problems are printed as they come
 	st := io.styles()
 	for _, h := range hints {
 		fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, transport.Printable(h))

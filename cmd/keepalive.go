@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"errors"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -65,9 +64,8 @@ func (a *appCtx) keepalive(c *cli.Context) error {
 				warnf(a.io, "keep-alive request failed: %v; trying again", message(err))
 				return
 			}
-			var fe *session.FaultError
-			if res != nil && !(errors.As(err, &fe) && fe.Rejected) {
-				a.printProblems(res.Problems) // a rejection is reported once, as keepalive's own error
+			if res != nil {
+				a.printProblems(res.Problems) // then a rejection's meaning, once, as keepalive's own error
 			}
 			if err == nil && res != nil && res.Reply != nil {
 				infof(a.io, "%s kept session %q alive (%s in %s)", time.Now().Format(time.TimeOnly), s.State.Name, res.Reply.Reason, ms(res.Reply.Elapsed))
