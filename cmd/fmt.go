@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +23,8 @@ func (a *appCtx) fmtCommand() *cli.Command {
 namespace declarations, attribute order and quoting, comments, CDATA, entity
 references, text and mixed content. Colours on a terminal. Faults and errors
 inside the document are summed up on stderr (exit status 3). With no FILE, or
-with -, reads stdin. Streams: any size, in constant memory.
+with -, reads stdin. Streams: any size, in constant memory; --xpath too,
+for a path of / and // steps (see soapsess send --help).
 
 Examples:
    soapsess fmt reply.xml
@@ -40,12 +40,9 @@ func (a *appCtx) fmt(c *cli.Context) error {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
-	var q *query
-	if c.String("xpath") != "" || c.IsSet("xpath") {
-		var err error
-		if q, err = newQuery(c.String("xpath"), c.StringSlice("ns")); err != nil {
-			return err
-		}
+	q, err := queryOf(c)
+	if err != nil {
+		return err
 	}
 	pal := palette(colorOn(a.io.ColorMode, a.io.OutTTY, a.io.getenv))
 	if q == nil {
@@ -82,12 +79,13 @@ func (a *appCtx) fmtOne(name string, q *query, pal *printer.Palette) error {
 		defer f.Close()
 		r = f
 	}
-	var doc bytes.Buffer
 	// No dialect here: watch for the errors of every built-in one.
 	opt := reply.StreamOptions{Async: true, Errors: envelope.BuiltinErrors()}
 	var p *printer.Printer
+	var ev *reply.Evaluation
 	if q != nil {
-		r = io.TeeReader(r, &doc)
+		ev = q.q.Evaluate(q.limit)
+		opt.Document = ev
 	} else {
 		p = printer.New(a.io.Out, printer.Options{Pretty: true, Palette: pal, Trusted: true})
 		opt.Document = p
@@ -107,7 +105,8 @@ func (a *appCtx) fmtOne(name string, q *query, pal *printer.Palette) error {
 	}
 	fe := a.printProblems(st.Problems)
 	if q != nil {
-		if err := q.print(a.io, doc.Bytes()); err != nil {
+		values, err := ev.Values()
+		if err := q.show(a.io, values, err); err != nil {
 			return err
 		}
 	}

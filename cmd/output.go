@@ -49,13 +49,11 @@ func (a *appCtx) output(c *cli.Context) (*output, error) {
 		o.sections = s
 	}
 	o.color = colorOn(c.String("color"), a.io.OutTTY, a.io.getenv)
-	if c.IsSet("xpath") || c.String("xpath") != "" {
-		q, err := newQuery(c.String("xpath"), c.StringSlice("ns"))
-		if err != nil {
-			return nil, err
-		}
-		o.query = q
+	q, err := queryOf(c)
+	if err != nil {
+		return nil, err
 	}
+	o.query = q
 	if o.raw && o.query != nil {
 		return nil, usageError("--raw and --xpath cannot be combined")
 	}
@@ -67,9 +65,30 @@ func (a *appCtx) output(c *cli.Context) (*output, error) {
 
 func queryFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "xpath", Aliases: []string{"x"}, Usage: "print the values `EXPR` matches, one per line (prefixes soap, soap12, dsml, ad, xa, sql are bound); reads the whole document into memory"},
+		&cli.StringFlag{Name: "xpath", Aliases: []string{"x"}, Usage: "print the values `EXPR` matches, one per line (prefixes soap, soap12, dsml, ad, xa, sql are bound); a path such as //a:b/@c or count(//a:b) is read as the document streams, other expressions need the whole document in memory (see --max-tree)"},
 		&cli.StringSliceFlag{Name: "ns", Usage: "bind a prefix for --xpath, `PREFIX=URI`"},
+		&cli.StringFlag{Name: "max-tree", Usage: "the most --xpath holds in memory, `SIZE` in bytes or with K, M or G: what it selects, or the document when the expression needs it whole (a tree takes 10 to 55 times the document's size) (default: " + reply.Size(defaultMaxTree) + ")"},
 	}
+}
+
+// defaultMaxTree is --max-tree's default: a document of 8 MiB takes 90 MB
+// (a rowset) to 450 MB (nothing but empty elements) as a tree.
+const defaultMaxTree = 8 << 20
+
+// maxTree reads --max-tree.
+func maxTree(c *cli.Context) (int64, error) {
+	if !c.IsSet("max-tree") {
+		return defaultMaxTree, nil
+	}
+	v := c.String("max-tree")
+	n, err := parseSize(v)
+	if err != nil {
+		return 0, usageError("--max-tree %q: %v", v, err)
+	}
+	if !c.IsSet("xpath") {
+		return 0, usageError("--max-tree goes with --xpath")
+	}
+	return n, nil
 }
 
 // defaultNS are the prefixes --xpath knows without --ns.
@@ -84,8 +103,24 @@ var defaultNS = map[string]string{
 
 // query is a checked --xpath expression.
 type query struct {
-	src string
-	ns  map[string]string
+	src   string
+	ns    map[string]string
+	q     *reply.Query
+	limit int64 // --max-tree
+}
+
+// queryOf reads --xpath, --ns and --max-tree; nil without --xpath.
+func queryOf(c *cli.Context) (*query, error) {
+	limit, err := maxTree(c)
+	if err != nil || !c.IsSet("xpath") && c.String("xpath") == "" {
+		return nil, err
+	}
+	q, err := newQuery(c.String("xpath"), c.StringSlice("ns"))
+	if err != nil {
+		return nil, err
+	}
+	q.limit = limit
+	return q, nil
 }
 
 func newQuery(src string, bindings []string) (*query, error) {
@@ -103,41 +138,52 @@ func newQuery(src string, bindings []string) (*query, error) {
 		}
 		ns[p] = uri
 	}
-	q := &query{src: src, ns: ns}
-	if _, err := q.compile(); err != nil {
-		return nil, err
+	q := &query{src: src, ns: ns, limit: defaultMaxTree}
+	rq, err := reply.CompileQuery(src, ns)
+	if err != nil {
+		return nil, q.compileError(err)
 	}
+	q.q = rq
 	return q, nil
 }
 
-func (q *query) compile() (*xpath.Expr, error) {
-	e, err := reply.CompileXPath(q.src, q.ns)
-	if err != nil {
-		prefixes := make([]string, 0, len(q.ns))
-		for p := range q.ns {
-			prefixes = append(prefixes, p)
-		}
-		sort.Strings(prefixes)
-		var xe *reply.XPathError
-		if errors.As(err, &xe) {
-			err = xe.Err
-		}
-		return nil, withCode(ExitUsage, fmt.Errorf("--xpath %q: %v", q.src, err), "bound prefixes: "+strings.Join(prefixes, ", ")+"; add more with --ns PREFIX=URI")
+// compileError words an expression the XPath library refused.
+func (q *query) compileError(err error) error {
+	prefixes := make([]string, 0, len(q.ns))
+	for p := range q.ns {
+		prefixes = append(prefixes, p)
 	}
-	return e, nil
+	sort.Strings(prefixes)
+	var xe *reply.XPathError
+	if errors.As(err, &xe) {
+		err = xe.Err
+	}
+	return withCode(ExitUsage, fmt.Errorf("--xpath %q: %v", q.src, err), "bound prefixes: "+strings.Join(prefixes, ", ")+"; add more with --ns PREFIX=URI")
 }
+
+// compile is the expression for a library that evaluates it itself
+// (--capture).
+func (q *query) compile() (*xpath.Expr, error) { return q.q.Expr(), nil }
 
 // print writes the values the expression selects in doc, one per line.
 func (q *query) print(io *IO, doc []byte) error {
-	e, err := q.compile()
-	if err != nil {
-		return err
-	}
-	values, err := reply.Values(doc, e)
+	values, err := q.q.Values(doc, q.limit)
+	return q.show(io, values, err)
+}
+
+// show writes the values of an evaluation, one per line, or words its
+// error.
+func (q *query) show(io *IO, values []string, err error) error {
 	var xe *reply.XPathError
+	var le *reply.LimitError
 	switch {
 	case errors.As(err, &xe):
 		return usageError("--xpath %q: %v", q.src, xe.Err)
+	case errors.As(err, &le) && le.Whole:
+		return withCode(ExitUsage, fmt.Errorf("--xpath %q: %w", q.src, err),
+			"give --max-tree a larger SIZE, or an expression read as the document streams: a path of / and // steps such as //x:a[@b='c']/@d or count(//x:a)")
+	case errors.As(err, &le):
+		return withCode(ExitUsage, fmt.Errorf("--xpath %q: %w", q.src, err), "give --max-tree a larger SIZE")
 	case err != nil:
 		return withCode(ExitReply, fmt.Errorf("--xpath: %w", err))
 	}
