@@ -14,6 +14,15 @@ import (
 	"github.com/soapsess/soapsess/refserver"
 )
 
+const (
+	// defaultMaxConnections bounds what connections cost (a goroutine and
+	// buffers, some 20 KB each: 20 MB in all) while leaving room for a
+	// crowd: 800 connections trickling bodies are all accepted and cut after
+	// --body-timeout, and an honest request among them is answered at once.
+	defaultMaxConnections = 1024
+	serveHeaderTimeout    = 5 * time.Second
+)
+
 func (a *appCtx) serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
@@ -36,6 +45,12 @@ asks for, at most --sql-max-timeout.
 that long before answering; a request that arrives while another of its
 session is still being answered is logged with "overlap", to see whether a
 client sends one request of a session at a time.
+Limits keep it up under load: at most --max-sessions live sessions (10000;
+a begin beyond them gets the endpoint's own fault, as DSML Services for
+Windows answers at its MaxSessionsAllowed), at most --max-connections open
+connections (1024; more wait to be accepted), and a request's headers must
+arrive within 5s and its body within --body-timeout (10s; a slower body
+is answered 408 and its connection closed).
 Set SOAPSESS_SERVE_PASSWORD to require that password with HTTP Basic auth.
 One line per request is logged on stderr. Stop it with Ctrl-C.
 
@@ -43,13 +58,17 @@ Examples:
    soapsess serve
    soapsess serve --addr 127.0.0.1:9000 --idle-timeout 30s
    soapsess serve --idle-timeout /dsml=2s --idle-timeout 30s --latency 500ms
-   soapsess serve --dsml-entries 5000`,
+   soapsess serve --dsml-entries 5000
+   soapsess serve --max-sessions 100 --max-connections 20 --body-timeout 2s`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8808", Usage: "address to listen on; keep it on loopback"},
 			&cli.StringSliceFlag{Name: "idle-timeout", Value: cli.NewStringSlice("10m"), DefaultText: "10m", Usage: "end DSML and XMLA sessions idle this `DURATION`; PATH=DURATION for one endpoint (repeatable)"},
 			&cli.DurationFlag{Name: "latency", Usage: "hold each request that names a session this `DURATION` before answering (0 for none)"},
 			&cli.IntFlag{Name: "sql-max-timeout", Value: 300, Usage: "the SQL endpoint's session timeout cap, in `SECONDS`"},
 			&cli.IntFlag{Name: "dsml-entries", Value: 0, Usage: "add `N` generated users under cn=Users,dc=example,dc=com to the DSML directory (0 to 1000000)"},
+			&cli.IntFlag{Name: "max-sessions", Value: refserver.DefaultMaxSessions, Usage: "refuse a begin while `N` sessions are live, with the endpoint's own fault"},
+			&cli.IntFlag{Name: "max-connections", Value: defaultMaxConnections, Usage: "keep at most `N` connections open; more wait to be accepted"},
+			&cli.DurationFlag{Name: "body-timeout", Value: refserver.DefaultBodyTimeout, Usage: "answer 408 to a request whose body has not arrived within this `DURATION`"},
 		},
 		Action: a.serve,
 	}
@@ -72,6 +91,14 @@ func (a *appCtx) serve(c *cli.Context) error {
 	if n := c.Int("dsml-entries"); n < 0 || n > refserver.MaxDSMLEntries {
 		return usageError("--dsml-entries must be between 0 and %d", refserver.MaxDSMLEntries)
 	}
+	for _, name := range []string{"max-sessions", "max-connections"} {
+		if c.Int(name) <= 0 {
+			return usageError("--%s must be positive", name)
+		}
+	}
+	if c.Duration("body-timeout") <= 0 {
+		return usageError("--body-timeout must be positive")
+	}
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return withCode(ExitError, fmt.Errorf("listen: %w", err))
@@ -79,6 +106,7 @@ func (a *appCtx) serve(c *cli.Context) error {
 	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
 		warnf(a.io, "listening on %s, which is not loopback: anyone who can reach it can use the reference server", ln.Addr())
 	}
+	bodyTimeout := c.Duration("body-timeout")
 	srv := &http.Server{
 		Handler: refserver.New(refserver.Options{
 			IdleTimeout:   idle,
@@ -86,17 +114,34 @@ func (a *appCtx) serve(c *cli.Context) error {
 			Latency:       c.Duration("latency"),
 			SQLMaxTimeout: c.Int("sql-max-timeout"),
 			DSMLEntries:   c.Int("dsml-entries"),
+			MaxSessions:   c.Int("max-sessions"),
+			BodyTimeout:   bodyTimeout,
 			Password:      a.io.getenv("SOAPSESS_SERVE_PASSWORD"),
 			Log:           a.io.Err,
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
+		// A connection that sends its headers slowly, or none, is closed
+		// after ReadHeaderTimeout; the reference server cuts a slow body
+		// after --body-timeout itself, and ReadTimeout is the backstop for
+		// both. An idle kept-alive connection is closed after a minute,
+		// later than soapsess's own client lets go of it (30s).
+		ReadHeaderTimeout: serveHeaderTimeout,
+		ReadTimeout:       serveHeaderTimeout + bodyTimeout,
 		WriteTimeout:      time.Minute,
+		IdleTimeout:       time.Minute,
 	}
+	maxConns := c.Int("max-connections")
+	var warned time.Time
+	limited := refserver.LimitListener(ln, maxConns, func() {
+		// Called from the accepting goroutine only; at most once a minute.
+		if time.Since(warned) >= time.Minute {
+			warned = time.Now()
+			warnf(a.io, "%d connections open (--max-connections): new ones wait until one closes", maxConns)
+		}
+	})
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(a.io.Err, "soapsess: reference server on %s: %s/dsml %s/xmla %s/xmla/virtuoso %s/sql\n", base, base, base, base, base)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err := <-errc:
 		return err

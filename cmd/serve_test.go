@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -191,6 +192,9 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--idle-timeout", "30s", "--idle-timeout", "/xmla/=1m"}, `no endpoint "/xmla/"`},
 		{[]string{"--latency", "-1s"}, "--latency must not be negative"},
 		{[]string{"--sql-max-timeout", "0"}, "--sql-max-timeout must be positive"},
+		{[]string{"--max-sessions", "0"}, "--max-sessions must be positive"},
+		{[]string{"--max-connections", "-1"}, "--max-connections must be positive"},
+		{[]string{"--body-timeout", "0s"}, "--body-timeout must be positive"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), append([]string{"soapsess", "serve", "--addr", "127.0.0.1:0"}, tc.args...), testIO(&out, &errb))
@@ -347,5 +351,106 @@ func TestInterruptKeepsTheSession(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"soapsess", "--state-dir", state, "status", "--json"}, testIO(&out, &errb)); code != 0 || !strings.Contains(out.String(), `"requests": 1`) {
 		t.Errorf("after the interrupt, status exited %d: %s%s", code, out.String(), errb.String())
+	}
+}
+
+// --max-sessions 2: the third live session is refused with DSML's fault for
+// a session request that cannot be processed, and logged as such.
+func TestServeMaxSessions(t *testing.T) {
+	addr, log, _ := startServe(t, "--max-sessions", "2")
+	url := "http://" + addr + refserver.PathDSML
+	beginOn(t, url, serveDSMLBegin)
+	beginOn(t, url, serveDSMLBegin)
+	status, reply := postSOAP(t, url, serveDSMLBegin)
+	if status != http.StatusInternalServerError || !strings.Contains(reply, "<detail>Bad Session Request</detail>") {
+		t.Errorf("a third begin with --max-sessions 2: status %d, reply %s; want the Bad Session Request fault", status, reply)
+	}
+	if !strings.Contains(log.String(), "fault=TooManySessions") {
+		t.Errorf("the refused begin is not logged as TooManySessions:\n%s", log.String())
+	}
+}
+
+// serveTrickle sends a POST's headers announcing a 1 KiB body, then a byte
+// every 50 ms (at most 300) until the server answers; it returns the status
+// (0 for none). sent is closed once the headers are out.
+func serveTrickle(addr string, sent chan<- struct{}) (int, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		close(sent)
+		return 0, err
+	}
+	defer c.Close()
+	_, err = io.WriteString(c, "POST /xmla HTTP/1.1\r\nHost: serve\r\nContent-Type: text/xml\r\nContent-Length: 1024\r\n\r\n<")
+	close(sent)
+	if err != nil {
+		return 0, err
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for range 300 {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := c.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// 50 connections trickling bodies at serve --max-connections 20
+// --body-timeout 1s: each is cut with 408, serve says its connections are
+// full, and a begin sent after all of them is answered within a few body
+// timeouts. (Without the limits the trickling bodies held their connections
+// 60-70 s, and 800 of them piled up.)
+func TestServeTricklingConnections(t *testing.T) {
+	const tricklers = 50
+	addr, log, _ := startServe(t, "--max-connections", "20", "--body-timeout", "1s")
+	var wg sync.WaitGroup
+	statuses := make([]int, tricklers)
+	errs := make([]error, tricklers)
+	for i := range tricklers {
+		sent := make(chan struct{})
+		wg.Go(func() { statuses[i], errs[i] = serveTrickle(addr, sent) })
+		<-sent
+	}
+	start := time.Now()
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Post("http://"+addr+refserver.PathXMLA, "text/xml; charset=utf-8", strings.NewReader(serveXMLABegin))
+	if err != nil {
+		t.Fatalf("a begin behind %d trickling connections: %v", tricklers, err)
+	}
+	resp.Body.Close()
+	took := time.Since(start)
+	wg.Wait()
+	if resp.StatusCode != http.StatusOK || took > 12*time.Second {
+		t.Errorf("a begin behind %d trickling connections: status %d after %v; want 200 within 12s", tricklers, resp.StatusCode, took)
+	}
+	cut := 0
+	for i := range statuses {
+		if statuses[i] == http.StatusRequestTimeout {
+			cut++
+		} else {
+			t.Errorf("trickler %d: status %d (%v), want 408", i, statuses[i], errs[i])
+		}
+	}
+	if n := strings.Count(log.String(), "POST /xmla 408"); n != cut {
+		t.Errorf("%d tricklers were cut, %d logged as 408:\n%s", cut, n, log.String())
+	}
+	if want := "20 connections open (--max-connections)"; !strings.Contains(log.String(), want) {
+		t.Errorf("serve did not warn %q:\n%s", want, log.String())
 	}
 }

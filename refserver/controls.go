@@ -1,6 +1,7 @@
 package refserver
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"strings"
@@ -152,14 +153,17 @@ func pagedResponseControl(cookie []byte) string {
 		ldapcontrol.Paged{Cookie: cookie}.Base64() + `</controlValue></control>`
 }
 
-// searchKey names a search for its cookies: base, scope and filter, in
-// canonical form (RFC 2696 §3: later pages repeat the same search).
+// searchKey names a search for its cookies: the SHA-256 of its base, scope
+// and filter in canonical form (RFC 2696 §3: later pages repeat the same
+// search). A digest, so that what a cursor keeps does not grow with the
+// filter a client sent.
 func searchKey(base []string, sc scope, filter *node) string {
 	var b strings.Builder
 	b.WriteString(strings.Join(base, ","))
 	b.WriteString("\x00" + strconv.Itoa(int(sc)) + "\x00")
 	canonFilter(&b, filter)
-	return b.String()
+	sum := sha256.Sum256([]byte(b.String()))
+	return string(sum[:])
 }
 
 func canonFilter(b *strings.Builder, n *node) {

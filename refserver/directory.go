@@ -23,8 +23,34 @@ import (
 type directory struct {
 	mu      sync.Mutex
 	entries []*entry // stored entries, ascending seq
-	nextSeq uint64
-	gen     *generated // nil without Options.DSMLEntries
+	size    int      // bytes of DNs, names and values of the stored entries
+	// maxEntries and maxSize are maxStoredEntries and maxStoredBytes
+	// (tests lower them).
+	maxEntries, maxSize int
+	nextSeq             uint64
+	gen                 *generated // nil without Options.DSMLEntries
+}
+
+// What the stored entries may hold, so that adds in a loop cannot grow the
+// server without end; an add beyond either limit is refused with
+// adminLimitExceeded ("an administrative limit has been exceeded", RFC 4511
+// §4.1.9). Active Directory's own limits here are per-user quotas
+// (msDS-QuotaControl), which this server does not model.
+const (
+	maxStoredEntries = 10000
+	maxStoredBytes   = 16 << 20
+)
+
+// entrySize is what an entry counts against maxStoredBytes.
+func entrySize(dn string, attrs []attribute) int {
+	n := len(dn)
+	for _, a := range attrs {
+		n += len(a.name)
+		for _, v := range a.values {
+			n += len(v)
+		}
+	}
+	return n
 }
 
 type entry struct {
@@ -115,9 +141,10 @@ func (g *generated) index(rdns []string) (int, bool) {
 // newDirectory builds the small fixed tree and, for users > 0, the container
 // cn=Users with that many generated users (capped at MaxDSMLEntries).
 func newDirectory(users int) *directory {
-	d := &directory{}
+	d := &directory{maxEntries: maxStoredEntries, maxSize: maxStoredBytes}
 	add := func(dn string, attrs ...attribute) {
 		d.entries = append(d.entries, &entry{seq: d.nextSeq, dn: dn, rdns: normDN(dn), attrs: attrs})
+		d.size += entrySize(dn, attrs)
 		d.nextSeq++
 	}
 	a := func(name string, values ...string) attribute { return attribute{name, values} }
@@ -219,6 +246,7 @@ func (d *directory) lookup(rdns []string) (i int, e *entry) {
 const (
 	ldapSuccess                      = 0
 	ldapSizeLimitExceeded            = 4
+	ldapAdminLimitExceeded           = 11
 	ldapUnavailableCriticalExtension = 12
 	ldapNoSuchObject                 = 32
 	ldapInvalidDNSyntax              = 34
@@ -230,6 +258,7 @@ const (
 var ldapDescr = map[int]string{
 	ldapSuccess:                      "success",
 	ldapSizeLimitExceeded:            "sizeLimitExceeded",
+	ldapAdminLimitExceeded:           "adminLimitExceeded",
 	ldapUnavailableCriticalExtension: "unavailableCriticalExtension",
 	ldapNoSuchObject:                 "noSuchObject",
 	ldapInvalidDNSyntax:              "invalidDNSyntax",
@@ -328,7 +357,12 @@ func (d *directory) add(dn string, attrs []attribute) int {
 	if _, parent := d.lookup(rdns[1:]); parent == nil {
 		return ldapNoSuchObject
 	}
+	size := entrySize(dn, attrs)
+	if len(d.entries) >= d.maxEntries || d.size+size > d.maxSize {
+		return ldapAdminLimitExceeded
+	}
 	d.entries = append(d.entries, &entry{seq: d.nextSeq, dn: dn, rdns: rdns, attrs: attrs})
+	d.size += size
 	d.nextSeq++
 	return ldapSuccess
 }
@@ -354,6 +388,7 @@ func (d *directory) del(dn string) int {
 			return ldapNotAllowedOnNonLeaf
 		}
 	}
+	d.size -= entrySize(e.dn, e.attrs)
 	d.entries = append(d.entries[:i], d.entries[i+1:]...)
 	return ldapSuccess
 }

@@ -83,7 +83,16 @@ func (s *Server) serveDSML(c *call) reply {
 		switch sessHeader.name.Local {
 		case "BeginSession":
 			c.log.action = "begin"
-			id = s.sessions.begin(PathDSML, newDSMLID, c.user, s.idle[PathDSML])
+			var err error
+			if id, err = s.sessions.begin(PathDSML, newDSMLID, c.user, s.idle[PathDSML]); err != nil {
+				// "If the server cannot establish a session, a SOAP fault
+				// will be returned and no DSML operation will be attempted"
+				// (DSFW docs, Session Support Example): the one fault
+				// [MS-DSML] §3.1.4.4 has for a session request that cannot
+				// be processed, at MaxSessionsAllowed as for a bad ID.
+				c.log.fault = "TooManySessions"
+				return dsmlFault(dsmlBadSession)
+			}
 		default:
 			c.log.action = "use"
 			if sessHeader.name.Local == "EndSession" {
@@ -208,7 +217,11 @@ func (d *directory) runOp(b *strings.Builder, op *node, conn *dsmlConn) bool {
 			}
 			attrs = append(attrs, at)
 		}
-		writeLDAPResult(b, "addResponse", rid, d.add(dn, attrs))
+		if code := d.add(dn, attrs); code == ldapAdminLimitExceeded {
+			writeLDAPResultMsg(b, "addResponse", rid, code, fmt.Sprintf("soapsess reference server: the directory holds at most %d entries, %d bytes of them", d.maxEntries, d.maxSize), "")
+		} else {
+			writeLDAPResult(b, "addResponse", rid, code)
+		}
 		return true
 	case "delRequest":
 		dn, ok := op.attr("", "dn")

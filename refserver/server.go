@@ -21,6 +21,14 @@
 // session on the server, and Overlaps counts the requests of a session that
 // arrived while another of it was in flight (a client should send one at a
 // time); ExpireAll expires every session at once, as idleness would.
+//
+// What it holds is bounded, so that it can be left running and loaded: at
+// most Options.MaxSessions live sessions (a begin beyond them gets the
+// endpoint's own fault), found for expiry through a heap rather than a scan,
+// a few paged-search cursors and session objects per session, a capped
+// number of added directory entries, and each request's body must arrive
+// within Options.BodyTimeout. LimitListener caps the connections of the
+// http.Server it runs in.
 package refserver
 
 import (
@@ -31,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,7 +77,30 @@ type Options struct {
 	// counts as in flight for that session (see Overlaps), or until its
 	// client goes away. 0 => no delay.
 	Latency time.Duration
+	// MaxSessions caps the live sessions of all endpoints together; a begin
+	// beyond it is refused with the endpoint's own fault (DSML: Bad Session
+	// Request, as DSFW answers at MaxSessionsAllowed) until one ends or
+	// expires. 0 => DefaultMaxSessions.
+	MaxSessions int
+	// BodyTimeout is how long a request's body may take to arrive once its
+	// headers are in; a slower one is answered 408 and its connection
+	// closed, so that a client trickling bytes holds no connection for
+	// long. It needs a ResponseWriter that can set read deadlines
+	// (http.NewResponseController), as net/http's own does. 0 =>
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
+
+// Defaults for Options.
+const (
+	// DefaultMaxSessions is a hundred times DSFW's MaxSessionsAllowed (100):
+	// far more than any test or demonstration opens, few enough to keep the
+	// server's memory bounded.
+	DefaultMaxSessions = 10000
+	// DefaultBodyTimeout lets a full 1 MiB body (the default MaxBody) arrive
+	// at 100 KiB/s.
+	DefaultBodyTimeout = 10 * time.Second
+)
 
 // Server is the reference server. Create it with New; it is safe for
 // concurrent use.
@@ -77,6 +109,7 @@ type Server struct {
 	idle     map[string]time.Duration // by endpoint; /sql has none
 	sqlMax   int
 	maxBody  int64
+	bodyTime time.Duration
 	gzipMin  int
 	now      func() time.Time
 	sessions *sessionStore
@@ -130,7 +163,15 @@ func New(opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.sessions = newSessionStore(s.now)
+	s.bodyTime = opts.BodyTimeout
+	if s.bodyTime <= 0 {
+		s.bodyTime = DefaultBodyTimeout
+	}
+	maxSessions := opts.MaxSessions
+	if maxSessions <= 0 {
+		maxSessions = DefaultMaxSessions
+	}
+	s.sessions = newSessionStore(s.now, maxSessions)
 	s.routes = map[string]func(*call) reply{
 		PathDSML:         s.serveDSML,
 		PathXMLA:         s.xmlaHandler(xmlaSSAS),
@@ -230,6 +271,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	entry := &logEntry{}
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() { s.logRequest(r, rec.statusCode(), entry, time.Since(start)) }()
+	// The body must be in by this deadline, whether this handler reads it
+	// or net/http drains it after an early reply; net/http clears it once
+	// the body has been read to its end, so a request held longer (Latency)
+	// is not cut. Without a ResponseWriter that supports deadlines
+	// (httptest.ResponseRecorder) there is none.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(start.Add(s.bodyTime))
 
 	// Authentication comes first, as in IIS, so that nothing about the server
 	// is revealed to an unauthenticated caller.
@@ -265,11 +313,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			writePlain(rec, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes\n", s.maxBody))
-			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// net/http closes the connection after this reply: the rest
+			// of the body is never read.
+			writePlain(rec, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s\n", s.bodyTime))
+		default:
+			writePlain(rec, http.StatusBadRequest, "cannot read request body\n")
 		}
-		writePlain(rec, http.StatusBadRequest, "cannot read request body\n")
 		return
 	}
 	user, _, _ := r.BasicAuth()

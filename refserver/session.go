@@ -1,6 +1,7 @@
 package refserver
 
 import (
+	"container/heap"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,12 +17,21 @@ var (
 	errNoSession = errors.New("session not found")
 	// errWrongUser means the ID is live but was begun by another user.
 	errWrongUser = errors.New("session belongs to another user")
+	// errTooManySessions refuses a begin while the store holds its maximum
+	// of live sessions (Options.MaxSessions); each endpoint answers it with
+	// its own fault.
+	errTooManySessions = errors.New("too many live sessions")
 )
 
 type session struct {
+	key      sessionKey
 	user     string
 	lastUsed time.Time
 	idle     time.Duration
+	// deadline is lastUsed+idle, when the session expires unless used again;
+	// index is its place in the store's expiry heap.
+	deadline time.Time
+	index    int
 	// cursors are the session's open paged searches (DSML only), by cookie.
 	// They live and die with the session, as DSFW's paged-search state lives
 	// on the session's own LDAP connection: ending or expiring the session
@@ -68,7 +78,7 @@ var (
 )
 
 func (s *session) expired(now time.Time) bool {
-	return !now.Before(s.lastUsed.Add(s.idle))
+	return !now.Before(s.deadline)
 }
 
 // sessionKey scopes IDs to the endpoint that issued them: a session begun on
@@ -78,41 +88,55 @@ type sessionKey struct {
 	id       string
 }
 
-// sessionStore holds the live sessions of all endpoints. Expired sessions are
-// removed lazily, whenever a request or ActiveSessions looks at the table.
+// sessionStore holds the live sessions of all endpoints, at most max of
+// them. Expired sessions are removed lazily, whenever a request or
+// ActiveSessions looks at the table; the expiry heap finds them without
+// looking at the others, so a begin costs the same among 50,000 idle
+// sessions as among ten.
 type sessionStore struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[sessionKey]*session
+	mu     sync.Mutex
+	now    func() time.Time
+	max    int
+	m      map[sessionKey]*session
+	expiry expiryHeap
+	// examined counts the sessions sweeps have looked at, for tests to
+	// tell a sweep of the expired from a scan of the whole table.
+	examined int
 }
 
-func newSessionStore(now func() time.Time) *sessionStore {
-	return &sessionStore{now: now, m: map[sessionKey]*session{}}
+func newSessionStore(now func() time.Time, maxSessions int) *sessionStore {
+	return &sessionStore{now: now, max: maxSessions, m: map[sessionKey]*session{}}
 }
 
 // begin creates a session bound to user and returns its new ID.
-func (st *sessionStore) begin(endpoint string, newID func() string, user string, idle time.Duration) string {
+func (st *sessionStore) begin(endpoint string, newID func() string, user string, idle time.Duration) (string, error) {
 	return st.beginWith(endpoint, newID, user, idle, nil)
 }
 
 // beginWith is begin with init run on the new session, under the store's
-// lock, before anyone else can see it.
-func (st *sessionStore) beginWith(endpoint string, newID func() string, user string, idle time.Duration, init func(*session)) string {
+// lock, before anyone else can see it. It fails with errTooManySessions
+// while max sessions are live, as DSFW refuses a BeginSession at
+// MaxSessionsAllowed ([MS-DSML] §3.1.4.1).
+func (st *sessionStore) beginWith(endpoint string, newID func() string, user string, idle time.Duration, init func(*session)) (string, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.now()
 	st.sweep(now)
+	if len(st.m) >= st.max {
+		return "", errTooManySessions
+	}
 	for {
 		k := sessionKey{endpoint, newID()}
 		if _, taken := st.m[k]; taken {
 			continue
 		}
-		sess := &session{user: user, lastUsed: now, idle: idle}
+		sess := &session{key: k, user: user, lastUsed: now, idle: idle, deadline: now.Add(idle)}
 		if init != nil {
 			init(sess)
 		}
 		st.m[k] = sess
-		return k.id
+		heap.Push(&st.expiry, sess)
+		return k.id, nil
 	}
 }
 
@@ -133,6 +157,8 @@ func (st *sessionStore) use(endpoint, id, user string, fn func(*session)) error 
 		return err
 	}
 	s.lastUsed = now
+	s.deadline = now.Add(s.idle)
+	heap.Fix(&st.expiry, s.index)
 	if fn != nil {
 		fn(s)
 	}
@@ -150,22 +176,22 @@ func (st *sessionStore) end(endpoint, id, user string) error {
 func (st *sessionStore) endWith(endpoint, id, user string, fn func(*session)) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	k := sessionKey{endpoint, id}
-	s, err := st.lookup(k, user, st.now())
+	s, err := st.lookup(sessionKey{endpoint, id}, user, st.now())
 	if err != nil {
 		return err
 	}
 	if fn != nil {
 		fn(s)
 	}
-	st.remove(k, s)
+	st.remove(s)
 	return nil
 }
 
 // remove closes s and deletes it; it must be called with mu held.
-func (st *sessionStore) remove(k sessionKey, s *session) {
+func (st *sessionStore) remove(s *session) {
 	s.close()
-	delete(st.m, k)
+	delete(st.m, s.key)
+	heap.Remove(&st.expiry, s.index)
 }
 
 // openTransactions counts the live sessions with an open SQL transaction.
@@ -256,7 +282,7 @@ func (st *sessionStore) live(k sessionKey) *session {
 		return nil
 	}
 	if s.expired(st.now()) {
-		st.remove(k, s)
+		st.remove(s)
 		return nil
 	}
 	return s
@@ -269,9 +295,11 @@ func (st *sessionStore) expireAll() int {
 	defer st.mu.Unlock()
 	st.sweep(st.now())
 	n := len(st.m)
-	for k, s := range st.m {
-		st.remove(k, s)
+	for _, s := range st.m {
+		s.close()
 	}
+	clear(st.m)
+	st.expiry = nil
 	return n
 }
 
@@ -289,7 +317,7 @@ func (st *sessionStore) lookup(k sessionKey, user string, now time.Time) (*sessi
 		return nil, errNoSession
 	}
 	if s.expired(now) {
-		st.remove(k, s)
+		st.remove(s)
 		return nil, errNoSession
 	}
 	if s.user != user {
@@ -298,13 +326,44 @@ func (st *sessionStore) lookup(k sessionKey, user string, now time.Time) (*sessi
 	return s, nil
 }
 
-// sweep must be called with mu held.
+// sweep removes the expired sessions, soonest deadline first, and stops at
+// the first live one; it must be called with mu held.
 func (st *sessionStore) sweep(now time.Time) {
-	for k, s := range st.m {
-		if s.expired(now) {
-			st.remove(k, s)
+	for len(st.expiry) > 0 {
+		st.examined++
+		s := st.expiry[0]
+		if !s.expired(now) {
+			return
 		}
+		st.remove(s)
 	}
+}
+
+// expiryHeap is a min-heap of sessions by deadline (container/heap); each
+// session knows its index, so a use moves it and an end removes it in
+// O(log n).
+type expiryHeap []*session
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (h *expiryHeap) Push(x any) {
+	s := x.(*session)
+	s.index = len(*h)
+	*h = append(*h, s)
+}
+
+func (h *expiryHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	s.index = -1
+	return s
 }
 
 func randomBytes(n int) []byte {

@@ -112,6 +112,12 @@ var (
 	sqlHeaderInvalid = sqlFaultKind{"Client", "Sender", []string{"SoapHeader", "HeaderValueIsInvalid"}, false}
 	sqlNotUnderstood = sqlFaultKind{"MustUnderstand", "MustUnderstand", []string{"SoapHeader", "HeaderNotUnderstood"}, false}
 	sqlNotSupported  = sqlFaultKind{"Client", "Sender", []string{"SoapMethod", "OperationIsNotSupported"}, false}
+	// SQL Server documents no limit on SOAP sessions ("Sessions are
+	// connection-independent ... and do not count against the server's max
+	// connections", Initiating a SOAP Session) and so no fault for one: a
+	// begin refused at Options.MaxSessions gets this one, the server's side
+	// (Server, Receiver) of SQL Server's shape.
+	sqlTooManySessions = sqlFaultKind{"Server", "Receiver", []string{"SoapHeader", "TooManySessions"}, false}
 )
 
 // sqlFaultStringPre starts every SQL Server SOAP faultstring; the two spaces
@@ -283,7 +289,9 @@ func (s *Server) serveSQL(c *call) reply {
 			c.log.action = "begin"
 			st := &sqlState{notify: notify}
 			run(st, false)
-			id = s.sessions.beginWith(PathSQL, newSQLID, c.user, time.Duration(granted)*time.Second, func(se *session) { se.sql = st })
+			if id, err = s.sessions.beginWith(PathSQL, newSQLID, c.user, time.Duration(granted)*time.Second, func(se *session) { se.sql = st }); err != nil {
+				return fault(sqlTooManySessions)
+			}
 			header = fmt.Sprintf(`sessionId="%s" timeout="%d"`, esc(id), granted)
 		default:
 			c.log.action = "use"

@@ -53,6 +53,11 @@ const (
 	xmlaErrSessionNotFound = 0xC1360003 // SSAS text "The '…' session ID cannot be found…"
 	xmlaErrParser          = 0xC10E0002 // SSAS msmdpump parser errors
 	xmlaErrNotExecuted     = 0xC10A0009
+	// xmlaErrLimit is E_FAIL, for this server's own limits (live sessions,
+	// objects per session). SSAS publishes no cap on sessions (it ends idle
+	// ones under memory pressure, MinIdleSessionTimeout) and so no error
+	// for one; none of its codes is borrowed for a condition it does not have.
+	xmlaErrLimit = 0x80004005
 )
 
 // xmlaDialect is what differs between the SSAS-style and the Virtuoso-style
@@ -113,6 +118,19 @@ var (
 		virtuoso: true,
 	}
 )
+
+// tooManySessions answers a begin while the server holds limit live sessions.
+// Neither SSAS nor Virtuoso is known to refuse a session for their number
+// (Virtuoso keeps them as rows of a table), so this is this server's own
+// fault, in the endpoint's fault shape: SSAS's with E_FAIL, or Virtuoso's
+// with SQLSTATE 08004, the standard "server rejected the connection".
+func (d xmlaDialect) tooManySessions(limit int) reply {
+	text := fmt.Sprintf("The soapsess reference server already has its maximum of %d live sessions; end one, or wait for one to expire, before beginning another.", limit)
+	if d.virtuoso {
+		return virtuosoFault("", "08004", text)
+	}
+	return xmlaFault(xmlaErrLimit, text)
+}
 
 // neverIdle is the idle timeout of a session that does not expire.
 const neverIdle = 100 * 365 * 24 * time.Hour
@@ -288,7 +306,9 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 		if st := cmd.child(xmlaNS, "Statement"); st != nil && len(cmd.children) == 1 && d.mdx {
 			if obj, isSet, ok := parseCreateSession(st.text); ok {
 				run = func(s *xmlaState) string {
-					s.create(obj, isSet)
+					if !s.create(obj, isSet) {
+						return executeError(xmlaErrLimit, fmt.Sprintf("The soapsess reference server keeps at most %d session sets and members, with %d bytes of names, in a session.", maxSessionObjects, maxSessionNameBytes))
+					}
 					return executeEmpty
 				}
 			}
@@ -330,7 +350,11 @@ func (s *Server) serveXMLA(d xmlaDialect, c *call) reply {
 		if d.virtuoso && s.opts.IdleTimeouts[d.endpoint] <= 0 {
 			idle = neverIdle
 		}
-		id := s.sessions.beginWith(d.endpoint, d.newID, c.user, idle, func(se *session) { se.xmla = st })
+		id, err := s.sessions.beginWith(d.endpoint, d.newID, c.user, idle, func(se *session) { se.xmla = st })
+		if err != nil {
+			c.log.fault = "TooManySessions"
+			return d.tooManySessions(s.sessions.max)
+		}
 		c.log.session = id
 		return answer(d.sessionHeader(id), result)
 	}
@@ -402,14 +426,20 @@ const executeEmpty = `<ExecuteResponse xmlns="` + xmlaNS + `"><return><root xmln
 // SSAS uses for command errors (Exception and Messages, [MS-SSAS]
 // §2.2.4.1.5), HTTP 200.
 func executeResult(cmd *node) string {
-	inner := ""
 	if !isEmptyCommand(cmd) {
-		inner = `<Exception xmlns="` + xmlaExceptionNS + `"/>` +
-			`<Messages xmlns="` + xmlaExceptionNS + `">` +
-			fmt.Sprintf(`<Error ErrorCode="%d" Description="The soapsess reference server does not execute statements." Source="%s" HelpFile=""/>`, uint32(xmlaErrNotExecuted), xmlaSource) +
-			`</Messages>`
+		return executeError(xmlaErrNotExecuted, "The soapsess reference server does not execute statements.")
 	}
-	return `<ExecuteResponse xmlns="` + xmlaNS + `"><return><root xmlns="` + xmlaEmptyNS + `">` + inner + `</root></return></ExecuteResponse>`
+	return `<ExecuteResponse xmlns="` + xmlaNS + `"><return><root xmlns="` + xmlaEmptyNS + `"></root></return></ExecuteResponse>`
+}
+
+// executeError is an ExecuteResponse carrying one error the way SSAS
+// reports a failed command: Exception and Messages in the empty root.
+func executeError(code uint32, text string) string {
+	return `<ExecuteResponse xmlns="` + xmlaNS + `"><return><root xmlns="` + xmlaEmptyNS + `">` +
+		`<Exception xmlns="` + xmlaExceptionNS + `"/>` +
+		`<Messages xmlns="` + xmlaExceptionNS + `">` +
+		fmt.Sprintf(`<Error ErrorCode="%d" Description="%s" Source="%s" HelpFile=""/>`, code, esc(text), xmlaSource) +
+		`</Messages></root></return></ExecuteResponse>`
 }
 
 // isEmptyCommand reports whether an Execute's Command holds nothing, or one
@@ -428,7 +458,18 @@ type xmlaState struct {
 	sets  []xmlaObject      // CREATE SESSION SET, in creation order
 	// members are CREATE SESSION MEMBER names: kept, listed by no rowset.
 	members []xmlaObject
+	// nameBytes is the length of all the kept cube and object names.
+	nameBytes int
 }
+
+// What one session keeps of CREATE SESSION SET and MEMBER, so that a client
+// creating objects in a loop cannot grow the server without end. SSAS
+// publishes no such limit; a CREATE beyond these gets the in-body error an
+// Execute that fails gets (executeError), and nothing is kept.
+const (
+	maxSessionObjects   = 1000
+	maxSessionNameBytes = 64 << 10
+)
 
 type xmlaObject struct {
 	cube, name string // unbracketed: the first and the last part
@@ -467,19 +508,28 @@ func xmlaProperty(method *node, name string) string {
 }
 
 // create stores a session object; the same name again (names compared
-// case-insensitively, as MDX does) replaces the earlier one.
-func (st *xmlaState) create(obj xmlaObject, isSet bool) {
+// case-insensitively, as MDX does) replaces the earlier one. It reports
+// false, keeping nothing, when a new object would take the session past
+// maxSessionObjects or maxSessionNameBytes.
+func (st *xmlaState) create(obj xmlaObject, isSet bool) bool {
 	list := &st.members
 	if isSet {
 		list = &st.sets
 	}
+	size := len(obj.cube) + len(obj.name)
 	for i, o := range *list {
 		if strings.EqualFold(o.cube, obj.cube) && strings.EqualFold(o.name, obj.name) {
+			st.nameBytes += size - len(o.cube) - len(o.name)
 			(*list)[i] = obj
-			return
+			return true
 		}
 	}
+	if len(st.sets)+len(st.members) >= maxSessionObjects || st.nameBytes+size > maxSessionNameBytes {
+		return false
+	}
+	st.nameBytes += size
 	*list = append(*list, obj)
+	return true
 }
 
 var reCreateSession = regexp.MustCompile(`(?is)^\s*CREATE\s+SESSION\s+(SET|MEMBER)\s+(.*)$`)
