@@ -43,25 +43,71 @@ func testIO(out, err *bytes.Buffer) *IO {
 }
 
 func TestDemo(t *testing.T) {
-	var out bytes.Buffer
-	if code := run(context.Background(), []string{"soapsess", "demo"}, testIO(&out, &out)); code != 0 {
-		t.Fatalf("demo exited %d:\n%s", code, out.String())
+	s := runDemo(t, &IO{In: strings.NewReader("")}, "demo")
+	if strings.Contains(s, "\x1b[") {
+		t.Errorf("on a pipe, the demo has ANSI escapes:\n%s", s)
 	}
-	s := out.String()
-	for _, want := range []string{
-		`ad:SessionID="`, `SessionId="`, `sessionId="`, // each dialect's session header went over the wire
-		"searchResultEntry", "<DataSourceName>soapsess</DataSourceName>", "<sqlrowcount:Count>2</sqlrowcount:Count>",
-		`terminate="true"`, "soapsess: error: session \"xmla\" (ID ",
-	} {
-		if !strings.Contains(s, want) {
-			t.Errorf("demo output lacks %q", want)
+	if n := strings.Count(s, "\n"); n > 120 {
+		t.Errorf("the demo is %d lines long; past 120, a newcomer stops reading", n)
+	}
+	steps := demoSteps(s)
+	var id string
+	for _, d := range demoDialectChecks {
+		begin := demoStepOf(t, steps, "--session "+d.name+" begin ")
+		send := demoStepOf(t, steps, "--session "+d.name+" send ")
+		end := demoStepOf(t, steps, "--session "+d.name+" end")
+		if !begin.has(begin.sent, d.begin) {
+			t.Errorf("%s begin: its session header %s did not go over the wire: %q", d.name, d.begin, begin.sent)
+		}
+		id = beganID(t, begin, d.name)
+		if !begin.has(begin.got, d.idAttr(id)) {
+			t.Errorf("%s begin: the reply's session header, with %s, is not shown: %q", d.name, id, begin.got)
+		}
+		if !send.has(send.sent, d.idAttr(id)) {
+			t.Errorf("%s send: the ID begin got, %s, is not in its session header: %q", d.name, id, send.sent)
+		}
+		if !send.has(send.got, d.reply) || !send.has(send.got, "    <") {
+			t.Errorf("%s send: the reply is not shown indented, with %s: %q", d.name, d.reply, send.got)
+		}
+		if !end.has(end.sent, d.end) || !end.has(end.sent, d.idAttr(id)) {
+			t.Errorf("%s end: %s with the ID %s did not go over the wire: %q", d.name, d.end, id, end.sent)
+		}
+		if !end.has(end.others, `session "`+d.name+`" ended`) {
+			t.Errorf("%s end: no message that the session ended: %q", d.name, end.others)
 		}
 	}
-	if n := strings.Count(s, "[exit status 0]"); n != 12 {
-		t.Errorf("%d steps exited 0, want 12 (begin, send, status, end for three dialects)", n)
+	// After end, send sends nothing and exits 5. The demo shows the exit
+	// status of a step that fails, and fails itself (runDemo) when a step
+	// exits otherwise than it should: every other step exited 0.
+	after := steps[len(steps)-1]
+	if after.cmd != "--session sqlsoap send batch.xml" || len(after.sent) > 0 {
+		t.Errorf("the last step is soapsess %s, sending %q; want a send after end, which sends nothing", after.cmd, after.sent)
 	}
-	if n := strings.Count(s, "[exit status 5]"); n != 1 {
-		t.Errorf("%d steps exited 5, want 1", n)
+	if !after.has(after.others, `soapsess: error: session "sqlsoap" (ID `+id+`) ended`) || !after.has(after.others, "[exit status 5]") {
+		t.Errorf("send after end: want the error and exit status 5, got %q", after.others)
+	}
+	if n := strings.Count(s, "[exit status "); n != 1 {
+		t.Errorf("%d steps exited other than 0, want 1 (send after end)", n)
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "soapsess: ") && !strings.HasPrefix(l, "soapsess: ") {
+			t.Errorf("a message is glued to the end of a line: %q", l)
+		}
+	}
+
+	// --color always: the same lines, in colour.
+	colored := runDemo(t, &IO{In: strings.NewReader("")}, "demo", "--color", "always")
+	if !strings.Contains(colored, palette(true).Header.On) {
+		t.Errorf("with --color always, the session headers are not in colour:\n%s", colored)
+	}
+	plain, lines := strings.Split(ansiEscape.ReplaceAllString(colored, ""), "\n"), strings.Split(s, "\n")
+	if len(plain) != len(lines) {
+		t.Fatalf("with --color always, the demo has %d lines, %d without", len(plain), len(lines))
+	}
+	for i := range lines {
+		if a, b := lines[i][:min(2, len(lines[i]))], plain[i][:min(2, len(plain[i]))]; a != b {
+			t.Errorf("line %d starts %q with --color always, %q without", i+1, b, a)
+		}
 	}
 }
 
