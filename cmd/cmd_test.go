@@ -149,7 +149,7 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	/big/dsml                          a reference server whose DSML directory has 5,000 users
 //	/broken/...                       answers no real server should give
 //	/cookie/...                       a reference server behind a balancer that pins a session with a cookie set at begin, refusing later requests without it
-//	/short/...                        a reference server whose DSML and XMLA sessions expire after 2 s idle
+//	/short/...                        a reference server whose DSML and XMLA sessions expire after 3 s idle
 //	/forget/NAME/...                  a reference server for each NAME that forgets every session on the script command expire NAME
 //	/slow/...                         a reference server that holds each request of a session 20 ms and counts overlaps (the script command overlaps)
 func startServers(t *testing.T) string {
@@ -164,7 +164,7 @@ func startServers(t *testing.T) string {
 	mux.Handle("/auth/", http.StripPrefix("/auth", refserver.New(refserver.Options{Password: "s3cret-pw"})))
 	mux.Handle("/big/", http.StripPrefix("/big", refserver.New(refserver.Options{DSMLEntries: 5000})))
 	mux.Handle("/cookie/", http.StripPrefix("/cookie", cookieNode(refserver.New(refserver.Options{}))))
-	mux.Handle("/short/", http.StripPrefix("/short", refserver.New(refserver.Options{IdleTimeout: 2 * time.Second})))
+	mux.Handle("/short/", http.StripPrefix("/short", refserver.New(refserver.Options{IdleTimeout: 3 * time.Second})))
 	mux.Handle("/forget/", http.StripPrefix("/forget", forgetful))
 	slow = refserver.New(refserver.Options{Latency: 20 * time.Millisecond})
 	mux.Handle("/slow/", http.StripPrefix("/slow", slow))
