@@ -12,10 +12,13 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/soapsess/soapsess/state"
 )
@@ -41,7 +44,9 @@ func Main(args []string, io *IO) int {
 
 func run(ctx context.Context, args []string, sys *IO) int {
 	io := *sys
-	a := &appCtx{io: &io}
+	gate := &stderrGate{w: sys.Err}
+	io.Err = gate
+	a := &appCtx{io: &io, stdout: sys.Out, stderr: gate}
 	pipe := &stdoutPipe{w: sys.Out, drain: func() bool { return !a.paging }}
 	out := &watchedWriter{w: pipe}
 	io.Out = out
@@ -51,8 +56,7 @@ func run(ctx context.Context, args []string, sys *IO) int {
 		return ExitOK
 	}
 	err := app.RunContext(ctx, reorder(app, args))
-	paged := a.pager != nil
-	a.stopPager()
+	paged := a.stopPager()
 	if paged && errors.Is(err, syscall.EPIPE) {
 		err = nil // the reader quit the pager before the end: not an error
 	}
@@ -119,6 +123,8 @@ func brokenPipe(err error) bool {
 // appCtx is what every command shares during one run.
 type appCtx struct {
 	io       *IO
+	stdout   io.Writer   // stdout itself (the terminal's file), for the pager and the help's width
+	stderr   *stderrGate // io.Err: holds messages while the pager runs, keeps the progress line apart
 	notFound string
 	verbose  bool
 	pager    *pager
@@ -130,6 +136,7 @@ func init() {
 	// once at start rather than by every app: a write while another app
 	// (serve, in the tests) reads it would be a race.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cli.HelpPrinter = printHelp
 }
 
 func (a *appCtx) newApp() *cli.App {
@@ -138,7 +145,7 @@ func (a *appCtx) newApp() *cli.App {
 		Usage:     "open, use and close SOAP sessions (DSML, XML for Analysis, SQL Server) from the shell",
 		UsageText: "soapsess [--session NAME] begin --url URL --dialect dsml|xmla|sqlsoap [BODY]\nsoapsess send [BODY]     (BODY: a file, or - / nothing for stdin)\nsoapsess end [BODY]",
 		Version:   version(),
-		Writer:    a.io.Out,
+		Writer:    &helpWriter{Writer: a.io.Out, width: func() int { return a.width(a.stdout, a.io.OutTTY) }},
 		ErrWriter: a.io.Err,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "session", Aliases: []string{"s"}, Value: "default", EnvVars: []string{"SOAPSESS_SESSION"},
@@ -174,9 +181,10 @@ func (a *appCtx) newApp() *cli.App {
 				return usageError("%q is not a soapsess command", name)
 			}
 			// No command: usage goes to stderr, never to stdout.
-			c.App.Writer = a.io.Err
+			w := c.App.Writer
+			c.App.Writer = &helpWriter{Writer: a.io.Err, width: func() int { return a.width(a.stderrFile(), a.io.ErrTTY) }}
 			cli.ShowAppHelp(c)
-			c.App.Writer = a.io.Out
+			c.App.Writer = w
 			return withCode(ExitUsage, errors.New("no command given"))
 		},
 
@@ -257,3 +265,276 @@ func noMoreArgs(c *cli.Context, max int) error {
 	}
 	return usageError("too many arguments: %s", strings.Join(extra, " "))
 }
+
+// stderrFile is stderr itself, under the gate.
+func (a *appCtx) stderrFile() io.Writer {
+	if a.stderr == nil {
+		return nil
+	}
+	return a.stderr.w
+}
+
+// Help is laid out to the width of the terminal it is printed on, else
+// $COLUMNS, else 80 columns; never wider than 120, for lines that can be
+// read, nor narrower than 40.
+const (
+	defaultHelpWidth = 80
+	maxHelpWidth     = 120
+	minHelpWidth     = 40
+)
+
+// width is the width to lay help out to on w (tty: w is a terminal).
+func (a *appCtx) width(w io.Writer, tty bool) int {
+	n := 0
+	if f, ok := w.(*os.File); ok && tty {
+		n, _, _ = term.GetSize(int(f.Fd()))
+	}
+	if n <= 0 {
+		n, _ = strconv.Atoi(strings.TrimSpace(a.io.getenv("COLUMNS")))
+	}
+	switch {
+	case n <= 0:
+		return defaultHelpWidth
+	case n > maxHelpWidth:
+		return maxHelpWidth
+	case n < minHelpWidth:
+		return minHelpWidth
+	}
+	return n
+}
+
+// helpWriter is where urfave/cli prints help, with the width to lay it out
+// to.
+type helpWriter struct {
+	io.Writer
+	width func() int
+}
+
+// printHelp is urfave/cli's help printer (cli.HelpPrinter), with the text
+// wrapped to the width of the terminal and the flags listed by flagHelp,
+// not in urfave/cli's one tab-aligned column, which its longest label
+// pushes past the middle of the screen.
+func printHelp(w io.Writer, templ string, data any) {
+	width := defaultHelpWidth
+	if hw, ok := w.(*helpWriter); ok {
+		width = hw.width()
+	}
+	for _, t := range []string{`{{template "visibleFlagCategoryTemplate" .}}`, `{{template "visibleFlagTemplate" .}}`} {
+		templ = strings.ReplaceAll(templ, t, `{{flagHelp .VisibleFlags}}`)
+	}
+	cli.HelpPrinterCustom(w, templ, data, map[string]any{
+		"wrap":     func(text string, offset int) string { return wrapText(text, offset, width) },
+		"flagHelp": func(flags []cli.Flag) string { return flagHelp(flags, width) },
+	})
+}
+
+// wrapText is the templates' wrap: text that starts in column offset,
+// each line after the first indented to it, fitted to width. What fits is
+// left as it was written. A paragraph (lines not indented) with a line
+// too wide is filled anew; an indented line too wide (a table's row, an
+// example) is broken at spaces, its continuations indented further.
+func wrapText(text string, offset, width int) string {
+	avail := width - offset
+	var out []string
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		switch {
+		case runeLen(line) <= avail:
+			// Each line of a paragraph that fits is left as written; a
+			// paragraph with one too wide is filled anew.
+			if lead != "" || line == "" || !tooWide(lines[i:], avail) {
+				out = append(out, line)
+				continue
+			}
+			fallthrough
+		case lead == "":
+			j := i
+			for j < len(lines) && lines[j] != "" && !strings.HasPrefix(lines[j], " ") {
+				j++
+			}
+			out = append(out, wrapWords(strings.Join(lines[i:j], " "), avail)...)
+			i = j - 1
+		default:
+			out = append(out, breakLine(line, lead, avail)...)
+		}
+	}
+	pad := strings.Repeat(" ", offset)
+	for i := 1; i < len(out); i++ {
+		if out[i] != "" {
+			out[i] = pad + out[i]
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// tooWide reports whether the paragraph that starts lines (up to a blank
+// or indented line) has a line wider than avail.
+func tooWide(lines []string, avail int) bool {
+	for _, l := range lines {
+		if l == "" || strings.HasPrefix(l, " ") {
+			return false
+		}
+		if runeLen(l) > avail {
+			return true
+		}
+	}
+	return false
+}
+
+// breakLine breaks a line indented by lead into lines of at most avail
+// columns, at spaces, keeping the spacing of each piece (a table's
+// columns), the continuations indented two more than lead.
+func breakLine(line, lead string, avail int) []string {
+	var out []string
+	for runeLen(line) > avail {
+		r := []rune(line)
+		cut := -1
+		for j := len(lead) + 3; j < len(r); j++ { // past the lead of a continuation
+			if r[j] == ' ' && r[j-1] != ' ' {
+				if j > avail && cut >= 0 {
+					break
+				}
+				cut = j
+			}
+		}
+		if cut < 0 { // one long word: it stays whole
+			break
+		}
+		out = append(out, string(r[:cut]))
+		line = lead + "  " + strings.TrimLeft(string(r[cut:]), " ")
+	}
+	return append(out, line)
+}
+
+// flagHelp lists flags for help, width columns wide: each flag's short
+// name first (-H, --header 'Name: value'; long names lined up under long
+// names), its text wrapped in a column of its own beside the names, or
+// under them when the names are long or the screen narrow. Defaults that
+// say nothing (false, 0, none) are left out; a flag that can be given
+// more than once says so.
+func flagHelp(flags []cli.Flag, width int) string {
+	const indent, gap = 3, 2
+	type row struct{ label, text string }
+	rows := make([]row, 0, len(flags))
+	anyShort := false
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			anyShort = anyShort || len(n) == 1
+		}
+	}
+	labels := 0
+	for _, f := range flags {
+		r := row{label: flagLabel(f, anyShort), text: flagText(f)}
+		rows = append(rows, r)
+		labels = max(labels, runeLen(r.label))
+	}
+	// The text's column: after the longest label, unless that would leave
+	// it less than 40 columns, when long labels get a line of their own.
+	col := indent + labels + gap
+	if width-col < 40 {
+		col = min(col, indent+max(width/3, 12)+gap)
+	}
+	if width-col < 24 { // too narrow for two columns: text under the names
+		col = indent + 6
+	}
+	var b strings.Builder
+	pad := func(n int) { b.WriteString(strings.Repeat(" ", max(n, 0))) }
+	for _, r := range rows {
+		b.WriteString("\n")
+		pad(indent)
+		b.WriteString(r.label)
+		lines := wrapWords(r.text, width-col)
+		if len(lines) == 0 {
+			continue
+		}
+		if used := indent + runeLen(r.label); used+gap <= col {
+			pad(col - used)
+		} else {
+			b.WriteString("\n")
+			pad(col)
+		}
+		b.WriteString(lines[0])
+		for _, l := range lines[1:] {
+			b.WriteString("\n")
+			pad(col)
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// flagLabel is a flag's names, short ones first, and its value's name:
+// -x, --xpath EXPR. Without a short name, the long one is indented to line
+// up with the others' when some flag has one.
+func flagLabel(f cli.Flag, alignLong bool) string {
+	var short, long []string
+	for _, n := range f.Names() {
+		if len(n) == 1 {
+			short = append(short, "-"+n)
+		} else {
+			long = append(long, "--"+n)
+		}
+	}
+	label := strings.Join(append(short, long...), ", ")
+	if len(short) == 0 && alignLong {
+		label = "    " + label
+	}
+	if d, ok := f.(cli.DocGenerationFlag); ok && d.TakesValue() {
+		v := valueName(d.GetUsage())
+		if v == "value" && len(long) > 0 { // no name in the usage: the flag's own
+			name := long[0][2:]
+			v = strings.ToUpper(name[strings.LastIndexByte(name, '-')+1:])
+		}
+		label += " " + v
+	}
+	return label
+}
+
+// flagText is a flag's usage, with its default when it says something,
+// whether it can be repeated and the variables it is read from.
+func flagText(f cli.Flag) string {
+	d, ok := f.(cli.DocGenerationFlag)
+	if !ok {
+		return ""
+	}
+	text := strings.ReplaceAll(d.GetUsage(), "`", "")
+	if s, ok := f.(cli.DocGenerationSliceFlag); ok && s.IsSliceFlag() && !strings.Contains(text, "repeatable") {
+		text += " (repeatable)"
+	}
+	switch def := d.GetDefaultText(); {
+	case strings.Contains(text, "(default"), !d.TakesValue() && def == "false":
+	case def == "", def == "0", def == `""`:
+	default:
+		text += " (default: " + def + ")"
+	}
+	if env := d.GetEnvVars(); len(env) > 0 {
+		text += " [$" + strings.Join(env, ", $") + "]"
+	}
+	return text
+}
+
+// wrapWords breaks text into lines of at most width columns, between words
+// (a word longer than that has a line of its own).
+func wrapWords(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = w
+		case runeLen(line)+1+runeLen(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+func runeLen(s string) int { return utf8.RuneCountInString(s) }

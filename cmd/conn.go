@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -174,8 +176,15 @@ func (a *appCtx) password(c *cli.Context, user string) (string, error) {
 	if p := a.io.getenv("SOAPSESS_PASSWORD"); p != "" {
 		return p, nil
 	}
-	if p, err := a.prompt(fmt.Sprintf("Password for %s: ", user)); err == nil {
+	p, err := a.prompt(c.Context, fmt.Sprintf("Password for %s: ", user))
+	switch {
+	case err == nil:
 		return p, nil
+	case errors.Is(err, errPromptAborted), errors.Is(err, context.Canceled):
+		return "", withCode(ExitInterrupt, errors.New("interrupted at the password prompt: nothing was sent"))
+	case errors.Is(err, errEmptyPassword):
+		return "", withCode(ExitUsage, fmt.Errorf("no password typed for user %q", user),
+			"for a user whose password is empty, give --password-file with an empty file")
 	}
 	return "", withCode(ExitUsage, fmt.Errorf("user %q needs a password: set SOAPSESS_PASSWORD, give --password-file, or run on a terminal to be asked", user),
 		passwordHint())
@@ -196,9 +205,18 @@ var testOnlyPrompt func(question string) (string, error)
 // errNoTerminal is returned when there is no terminal to ask on.
 var errNoTerminal = errors.New("no terminal")
 
+var (
+	// errPromptAborted is Ctrl-C or Ctrl-D at the prompt.
+	errPromptAborted = errors.New("prompt aborted")
+	// errEmptyPassword is the prompt answered with nothing, every time.
+	errEmptyPassword = errors.New("no password typed")
+)
+
 // prompt asks on the terminal (/dev/tty; the console on Windows) without
-// echo, so that pipes on stdin and stdout stay clean.
-func (a *appCtx) prompt(question string) (string, error) {
+// echo, so that pipes on stdin and stdout stay clean. The terminal is in
+// raw mode meanwhile, so that Ctrl-C and Ctrl-D reach askSecret as keys
+// and abort the prompt, rather than a signal the read would not see.
+func (a *appCtx) prompt(ctx context.Context, question string) (string, error) {
 	if testOnlyPrompt != nil {
 		return testOnlyPrompt(question)
 	}
@@ -210,14 +228,116 @@ func (a *appCtx) prompt(question string) (string, error) {
 	if out != in {
 		defer out.Close()
 	}
-	if !term.IsTerminal(int(in.Fd())) {
+	fd := int(in.Fd())
+	if !term.IsTerminal(fd) {
 		return "", errNoTerminal
 	}
-	fmt.Fprint(out, question)
-	p, err := term.ReadPassword(int(in.Fd()))
-	fmt.Fprintln(out)
+	old, err := term.MakeRaw(fd)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("password prompt: %w", err)
 	}
-	return string(p), nil
+	defer term.Restore(fd, old)
+	return askSecret(ctx, in, out, question)
+}
+
+// askSecret asks question on out and reads the answer from in, a terminal
+// in raw mode (no echo, no line editing, no signals from keys). An empty
+// answer is never sent: the question is asked again, up to three times in
+// all, then errEmptyPassword.
+func askSecret(ctx context.Context, in io.Reader, out io.Writer, question string) (string, error) {
+	for try := 1; ; try++ {
+		fmt.Fprint(out, question)
+		p, err := readSecret(ctx, in)
+		fmt.Fprint(out, "\r\n") // raw mode: no newline translation
+		switch {
+		case err != nil:
+			return "", err
+		case len(p) > 0:
+			return string(p), nil
+		case try == 3:
+			return "", errEmptyPassword
+		}
+		fmt.Fprint(out, "soapsess: an empty password is not sent; type it, or Ctrl-C to give up\r\n")
+	}
+}
+
+// readSecret reads one line typed on a terminal in raw mode: Enter ends
+// it; Ctrl-C, Ctrl-D (and Ctrl-Z on Windows, its end of input) or the end
+// of input abort it with errPromptAborted; Backspace takes back the last
+// character, Ctrl-U the whole line; other control characters and the
+// escape sequences of cursor keys are ignored. It also returns when ctx
+// ends (SIGTERM), with ctx's error; the read left behind ends when the
+// terminal is closed.
+func readSecret(ctx context.Context, in io.Reader) ([]byte, error) {
+	type result struct {
+		line []byte
+		err  error
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	done := make(chan result, 1)
+	go func() {
+		line, err := readSecretLine(in)
+		done <- result{line, err}
+	}()
+	select {
+	case r := <-done:
+		return r.line, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func readSecretLine(in io.Reader) ([]byte, error) {
+	const (
+		ctrlC, ctrlD, ctrlU, ctrlZ = 0x03, 0x04, 0x15, 0x1a
+		backspace, del, esc        = 0x08, 0x7f, 0x1b
+	)
+	var (
+		line []byte
+		b    [1]byte
+		seq  int // 1: after ESC; 2: inside a CSI or SS3 sequence
+	)
+	for {
+		n, err := in.Read(b[:])
+		if n == 0 {
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				return nil, errPromptAborted
+			}
+			return nil, err
+		}
+		c := b[0]
+		switch {
+		case seq == 1 && (c == '[' || c == 'O'):
+			seq = 2
+		case seq == 1:
+			seq = 0 // ESC and one character (Alt-key): both ignored
+		case seq == 2:
+			if c >= 0x40 && c <= 0x7e { // the final byte
+				seq = 0
+			}
+		case c == '\r' || c == '\n':
+			return line, nil
+		case c == ctrlC || c == ctrlD || c == ctrlZ && runtime.GOOS == "windows":
+			return nil, errPromptAborted
+		case c == backspace || c == del:
+			for len(line) > 0 {
+				last := line[len(line)-1]
+				line = line[:len(line)-1]
+				if last < 0x80 || last >= 0xc0 { // not a continuation byte: the rune's first
+					break
+				}
+			}
+		case c == ctrlU:
+			line = line[:0]
+		case c == esc:
+			seq = 1
+		case c >= 0x20 || c == '\t':
+			line = append(line, c)
+		}
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -15,11 +17,20 @@ import (
 
 // pager sends stdout through $PAGER (else less -FRX where there is a less,
 // which quits at once when the output fits on one screen), when stdout is a
-// terminal and --no-pager was not given. Messages on stderr still go straight to the terminal.
+// terminal and --no-pager was not given. It starts at the first byte of
+// output, so that a password prompt, a progress line and the messages
+// before the reply have the terminal to themselves, and it is handed the
+// terminal itself as its stdout: given a pipe, less behaves as cat. While
+// it runs, messages on stderr are held (they would land in the middle of
+// its screen) and written once it is done, after the body.
 type pager struct {
-	cmd  *exec.Cmd
-	w    io.WriteCloser
-	prev io.Writer
+	a       *appCtx
+	command string
+	prev    io.Writer // stdout before the pager
+	once    sync.Once
+	cmd     *exec.Cmd
+	w       io.WriteCloser // the pager's stdin; nil if it could not start
+	gone    bool           // the reader quit the pager before the end
 }
 
 func (a *appCtx) startPager(c *cli.Context) {
@@ -36,21 +47,63 @@ func (a *appCtx) startPager(c *cli.Context) {
 	if strings.TrimSpace(command) == "" || command == "cat" {
 		return
 	}
-	cmd := exec.Command("sh", "-c", command)
+	a.pager = &pager{a: a, command: command, prev: a.io.Out}
+	a.io.Out = a.pager
+}
+
+// start runs the pager, stdout and stderr the terminal's own (the files,
+// not a copy through a pipe), and holds soapsess's messages until it is
+// done. Where it cannot start, output goes out as it would have.
+func (p *pager) start() {
+	a := p.a
+	cmd := exec.Command("sh", "-c", p.command)
 	if runtime.GOOS == "windows" {
-		cmd = exec.Command("cmd", "/C", command)
+		cmd = exec.Command("cmd", "/C", p.command)
 	}
-	cmd.Stdout, cmd.Stderr = a.io.Out, a.io.Err
+	cmd.Stdout, cmd.Stderr = a.stdout, a.io.Err
+	if a.stdout == nil { // an app not made by run
+		cmd.Stdout = p.prev
+	}
+	if a.stderr != nil {
+		cmd.Stderr = a.stderr.w
+	}
 	cmd.Env = pagerEnv(os.Environ(), a.io.getenv("LESS"))
 	w, err := cmd.StdinPipe()
 	if err != nil {
 		return
 	}
+	a.stderr.hold()
 	if err := cmd.Start(); err != nil {
+		a.stderr.release()
 		return // no pager: print as usual
 	}
-	a.pager = &pager{cmd: cmd, w: w, prev: a.io.Out}
-	a.io.Out = w
+	p.cmd, p.w = cmd, w
+}
+
+func (p *pager) Write(b []byte) (int, error) {
+	p.once.Do(p.start)
+	if p.w == nil {
+		return p.prev.Write(b)
+	}
+	if p.gone {
+		return p.drop(b)
+	}
+	n, err := p.w.Write(b)
+	if err != nil && brokenPipe(err) {
+		// The reader quit the pager: the rest of the output is dropped and
+		// the command goes on to its end, as when a pipe's reader goes
+		// (--all-pages stops paging instead).
+		p.gone = true
+		return p.drop(b)
+	}
+	return n, err
+}
+
+func (p *pager) drop(b []byte) (int, error) {
+	if p.a.paging {
+		return 0, syscall.EPIPE
+	}
+	return len(b), nil
 }
 
 // secretEnv are the variables soapsess reads a password from.
@@ -104,15 +157,94 @@ func envNameIn(k string, names ...string) bool {
 	return false
 }
 
-// stopPager waits for the reader to finish with the pager.
-func (a *appCtx) stopPager() {
-	if a.pager == nil {
+// stopPager waits for the reader to finish with the pager, then writes the
+// messages held meanwhile. It reports whether a pager ran.
+func (a *appCtx) stopPager() bool {
+	p := a.pager
+	if p == nil {
+		return false
+	}
+	a.pager = nil
+	a.io.Out = p.prev
+	p.once.Do(func() {}) // no output: it never starts
+	if p.w == nil {
+		return false
+	}
+	p.w.Close()
+	p.cmd.Wait()
+	a.stderr.release()
+	return true
+}
+
+// stderrGate is stderr for one run. It keeps the progress line apart from
+// the messages: one written while the line shows clears it first, and
+// while a pager has the terminal messages are held, to be written after
+// it, and the line is not shown.
+type stderrGate struct {
+	w       io.Writer
+	mu      sync.Mutex
+	line    bool // a progress line is on the screen
+	holding bool
+	held    []byte
+}
+
+func (g *stderrGate) Write(b []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.holding {
+		g.held = append(g.held, b...)
+		return len(b), nil
+	}
+	if g.line {
+		g.line = false
+		if _, err := io.WriteString(g.w, "\r"+clearLine); err != nil {
+			return 0, err
+		}
+	}
+	return g.w.Write(b)
+}
+
+// clearLine erases from the cursor to the end of the line.
+const clearLine = "\x1b[K"
+
+// status shows s as the progress line, in place of the one shown, every
+// character of that one gone; "" takes the line away.
+func (g *stderrGate) status(s string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.holding || s == "" && !g.line {
 		return
 	}
-	a.pager.w.Close()
-	a.pager.cmd.Wait()
-	a.io.Out = a.pager.prev
-	a.pager = nil
+	io.WriteString(g.w, "\r"+s+clearLine)
+	g.line = s != ""
+}
+
+// hold keeps what is written from now on, the progress line taken away.
+func (g *stderrGate) hold() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.line {
+		g.line = false
+		io.WriteString(g.w, "\r"+clearLine)
+	}
+	g.holding = true
+}
+
+// release writes what was held, and lets writes through again.
+func (g *stderrGate) release() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.holding = false
+	if len(g.held) > 0 {
+		g.w.Write(g.held)
+		g.held = nil
+	}
 }
 
 // progress shows, on a terminal's stderr, that a reply is slow to come (a
@@ -127,46 +259,43 @@ type progress struct {
 const progressDelay = 400 * time.Millisecond
 
 func (a *appCtx) startProgress(streamingToTerminal bool) *progress {
-	if !a.io.ErrTTY || a.verbose || a.io.Trace != nil {
+	if !a.io.ErrTTY || a.verbose || a.io.Trace != nil || a.stderr == nil {
 		return nil
 	}
 	p := &progress{done: make(chan struct{}), ended: make(chan struct{})}
 	go func() {
 		defer close(p.ended)
+		defer a.stderr.status("")
 		start := time.Now()
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
-		spin := `|/-\`
-		shown := false
 		for i := 0; ; i++ {
 			select {
 			case <-p.done:
-				if shown {
-					fmt.Fprint(a.io.Err, "\r\x1b[K")
-				}
 				return
 			case <-tick.C:
 			}
 			if time.Since(start) < progressDelay {
 				continue
 			}
-			n := p.bytes.Load()
-			if n > 0 && streamingToTerminal {
-				if shown {
-					fmt.Fprint(a.io.Err, "\r\x1b[K")
-					shown = false
-				}
-				continue // the reply itself shows progress
-			}
-			if n == 0 {
-				fmt.Fprintf(a.io.Err, "\r%c waiting for the reply… %s", spin[i%len(spin)], time.Since(start).Round(100*time.Millisecond))
-			} else {
-				fmt.Fprintf(a.io.Err, "\r%c %s received", spin[i%len(spin)], sizeOf(n))
-			}
-			shown = true
+			a.stderr.status(progressLine(i, time.Since(start), p.bytes.Load(), streamingToTerminal))
 		}
 	}()
 	return p
+}
+
+// progressLine is the progress line at tick i: a spinner and the time
+// waited, or the bytes received, or nothing once the reply itself shows on
+// the terminal.
+func progressLine(i int, waited time.Duration, n int64, streamingToTerminal bool) string {
+	const spin = `|/-\`
+	switch {
+	case n > 0 && streamingToTerminal:
+		return "" // the reply itself shows progress
+	case n > 0:
+		return fmt.Sprintf("%c %s received", spin[i%len(spin)], sizeOf(n))
+	}
+	return fmt.Sprintf("%c waiting for the reply… %.1fs", spin[i%len(spin)], waited.Seconds())
 }
 
 func (p *progress) stop() {

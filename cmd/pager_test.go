@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -203,5 +204,75 @@ func TestDefaultPagerOnlyWhereLessIs(t *testing.T) {
 		if got := strings.Contains(out.String(), "paged: <soap:Envelope"); got != tt.paged || !strings.Contains(out.String(), "<soap:Envelope") {
 			t.Errorf("PATH=%s: paged=%v, want %v:\n%s", tt.path, got, tt.paged, out.String())
 		}
+	}
+}
+
+// faultDoc writes a SOAP fault whose detail is lines long when indented.
+func faultDoc(t *testing.T, lines int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>`)
+	b.WriteString(`<faultcode>soap:Server</faultcode><faultstring>the cube is offline</faultstring><detail>`)
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&b, `<line n="%d"/>`, i)
+	}
+	b.WriteString(`</detail></soap:Fault></soap:Body></soap:Envelope>`)
+	doc := filepath.Join(t.TempDir(), "fault.xml")
+	if err := os.WriteFile(doc, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// faultSummary is how the summary on stderr of faultDoc's fault begins.
+const faultSummary = "SOAP 1.1 fault soap:Server ({http"
+
+// The summary on stderr comes after the pager is done with the body, not
+// in the middle of its screen.
+func TestPagerThenMessages(t *testing.T) {
+	doc := faultDoc(t, 50)
+	t.Setenv("PAGER", "cat; echo pager-end")
+	both := &lockedBuffer{} // stdout and stderr on one terminal
+	io := &IO{In: strings.NewReader(""), Out: both, Err: both, OutTTY: true, ErrTTY: true, ColorMode: "never"}
+	if code := run(context.Background(), []string{"soapsess", "--color", "never", "fmt", doc}, io); code != ExitFault {
+		t.Fatalf("exit %d, want %d:\n%s", code, ExitFault, both.String())
+	}
+	s := both.String()
+	body, end, summary := strings.Index(s, `<line n="50"/>`), strings.Index(s, "pager-end"), strings.Index(s, faultSummary)
+	if body < 0 || end < body || summary < end {
+		t.Errorf("want the body, then the pager's end, then the summary:\n%s", s)
+	}
+}
+
+// A reader who quits the pager before the end (q in less) loses the rest
+// of the body, not the command's outcome: it runs to its end and exits
+// with its own status, the summary shown.
+func TestPagerQuitEarly(t *testing.T) {
+	doc := faultDoc(t, 20000) // more than a pipe holds
+	t.Setenv("PAGER", "head -n 3")
+	var out, errb bytes.Buffer
+	io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, OutTTY: true, ColorMode: "never"}
+	code := run(context.Background(), []string{"soapsess", "--color", "never", "fmt", doc}, io)
+	if code != ExitFault || !strings.Contains(errb.String(), faultSummary) {
+		t.Errorf("exit %d, want %d with the summary: %s", code, ExitFault, errb.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Errorf("the pager showed %d lines, want 3", n)
+	}
+}
+
+// The pager starts with the first byte of output: a command that prints
+// nothing on stdout never starts it.
+func TestPagerOnlyForOutput(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.xml")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PAGER", "echo pager-ran; cat")
+	var out, errb bytes.Buffer
+	io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, OutTTY: true, ColorMode: "never"}
+	code := run(context.Background(), []string{"soapsess", "fmt", empty}, io)
+	if code == 0 || strings.Contains(out.String(), "pager-ran") || errb.Len() == 0 {
+		t.Errorf("fmt of an empty file: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
