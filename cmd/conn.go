@@ -183,10 +183,10 @@ func (a *appCtx) password(c *cli.Context, user string) (string, error) {
 	case errors.Is(err, errPromptAborted), errors.Is(err, context.Canceled):
 		return "", withCode(ExitInterrupt, errors.New("interrupted at the password prompt: nothing was sent"))
 	case errors.Is(err, errEmptyPassword):
-		return "", withCode(ExitUsage, fmt.Errorf("no password typed for user %q", user),
+		return "", withCode(ExitUsage, fmt.Errorf("no password typed for user \"%s\"", user),
 			"for a user whose password is empty, give --password-file with an empty file")
 	}
-	return "", withCode(ExitUsage, fmt.Errorf("user %q needs a password: set SOAPSESS_PASSWORD, give --password-file, or run on a terminal to be asked", user),
+	return "", withCode(ExitUsage, fmt.Errorf("user \"%s\" needs a password: set SOAPSESS_PASSWORD, give --password-file, or run on a terminal to be asked", user),
 		passwordHint())
 }
 
