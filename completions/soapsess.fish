@@ -154,6 +154,7 @@ complete -c soapsess -n '__fish_seen_subcommand_from serve' -f -l max-connection
 complete -c soapsess -n '__fish_seen_subcommand_from serve' -f -l body-timeout -r -d 'answer 408 to a request whose body has not arrived within this `DURATION`'
 complete -c soapsess -n '__fish_seen_subcommand_from demo' -f -l help -s h -d 'show help'
 complete -r -c soapsess -n '__fish_soapsess_no_subcommand' -a 'demo' -d 'try it all: begin, send and end against the built-in reference server'
+complete -c soapsess -n '__fish_seen_subcommand_from demo' -f -l wire -d 'show every request and reply whole, HTTP heads and bodies, as they went over the wire'
 complete -c soapsess -n '__fish_seen_subcommand_from completion' -f -l help -s h -d 'show help'
 complete -r -c soapsess -n '__fish_soapsess_no_subcommand' -a 'completion' -d 'print the shell completion script for bash, zsh, fish or powershell'
 
