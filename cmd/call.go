@@ -138,7 +138,7 @@ func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (
 		s.Raw = a.io.Out
 		s.NotSOAP = nil
 	case out.query != nil:
-		s.Keep = true // only the values asked for go to stdout
+		out.query.listen(&s, a.paging) // only the values asked for go to stdout
 		s.NotSOAP = a.io.Out
 	case out.has('s') || out.has('b'):
 		pr = printer.New(a.io.Out, printer.Options{Pretty: out.pretty, Palette: palette(out.color), Trusted: true})
@@ -151,6 +151,7 @@ func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (
 	}
 	finish := func() error {
 		prog.stop()
+		out.query.close()
 		if pr != nil {
 			return pr.Close()
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/antchfx/xpath"
 	"github.com/soapsess/soapsess/reply"
+	"github.com/soapsess/soapsess/session"
 	"github.com/urfave/cli/v2"
 )
 
@@ -106,7 +107,8 @@ type query struct {
 	src   string
 	ns    map[string]string
 	q     *reply.Query
-	limit int64 // --max-tree
+	limit int64             // --max-tree
+	ev    *reply.Evaluation // the reply's, once listen has been called
 }
 
 // queryOf reads --xpath, --ns and --max-tree; nil without --xpath.
@@ -165,8 +167,43 @@ func (q *query) compileError(err error) error {
 // (--capture).
 func (q *query) compile() (*xpath.Expr, error) { return q.q.Expr(), nil }
 
-// print writes the values the expression selects in doc, one per line.
+// listen points a reply at the query as it arrives, so that it is never
+// held whole unless the expression needs it: its bytes as they are read,
+// or (paging) the merged document's tokens. The last reply read is the
+// one printed: a restart reads the rejected one first.
+func (q *query) listen(s *session.Sinks, paging bool) {
+	if paging {
+		q.ev = q.q.Evaluate(q.limit)
+		s.Body = q.ev
+		return
+	}
+	prev := s.Reading
+	s.Reading = func(r io.Reader) io.Reader {
+		if prev != nil {
+			r = prev(r)
+		}
+		if q.ev != nil {
+			q.ev.Close()
+		}
+		q.ev = q.q.Evaluate(q.limit)
+		return q.ev.Reader(r)
+	}
+}
+
+// close stops what listen started; print ends it too.
+func (q *query) close() {
+	if q != nil && q.ev != nil {
+		q.ev.Close()
+	}
+}
+
+// print writes the values the expression selects in the reply listened
+// to, or in doc, one per line.
 func (q *query) print(io *IO, doc []byte) error {
+	if q.ev != nil {
+		values, err := q.ev.Values()
+		return q.show(io, values, err)
+	}
 	values, err := q.q.Values(doc, q.limit)
 	return q.show(io, values, err)
 }

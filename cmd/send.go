@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/soapsess/soapsess/envelope"
-	"github.com/soapsess/soapsess/printer"
 	"github.com/soapsess/soapsess/session"
 )
 
@@ -95,13 +93,6 @@ func (a *appCtx) send(c *cli.Context) error {
 	// The note that Ctrl-C was heard is written while the paging winds down.
 	a.io.Err = &lockedWriter{w: a.io.Err}
 	return a.call(c, envelope.Session, func(s *session.Session, r session.Request) (*session.Result, error) {
-		var merged *bytes.Buffer
-		var pr *printer.Printer
-		if r.Reply.Keep { // --xpath: over the merged document, held whole
-			merged = &bytes.Buffer{}
-			pr = printer.New(merged, printer.Options{Trusted: true})
-			r.Reply.Body, r.Reply.Keep = pr, false
-		}
 		progress := func(pages, entries int) {
 			if a.io.ErrTTY {
 				fmt.Fprintf(a.io.Err, "\r\x1b[Kpage %d, %d entries", pages, entries)
@@ -127,12 +118,6 @@ func (a *appCtx) send(c *cli.Context) error {
 				warnf(a.io, "the search could not be abandoned on the server: %v", res.AbandonErr)
 			}
 			infof(a.io, "%d pages, %d entries", res.Pages, res.Entries)
-			if pr != nil {
-				if cerr := pr.Close(); cerr != nil && err == nil {
-					err = cerr
-				}
-				res.Kept = merged.Bytes()
-			}
 		}
 		return res, err
 	})
