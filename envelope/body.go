@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 
@@ -78,6 +79,13 @@ func stripProlog(b []byte) ([]byte, error) {
 func check(src []byte, root func(local, ns string)) error {
 	if !utf8.Valid(src) {
 		return errors.New("it is not valid UTF-8")
+	}
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if !xmlChar(r) {
+			return &xmltok.SyntaxError{Line: 1 + bytes.Count(src[:i], []byte("\n")), Msg: fmt.Sprintf("character %U is not allowed in XML", r)}
+		}
+		i += n
 	}
 	lx := xmltok.NewBytesLexer(src)
 	var scope xmltok.Scope
@@ -185,8 +193,24 @@ func checkRefs(b []byte) error {
 			}
 			return fmt.Errorf("%q is not a predefined entity or character reference", b[i:end])
 		}
+		if m[1] == '#' {
+			num, base := string(m[2:len(m)-1]), 10
+			if num[0] == 'x' {
+				num, base = num[1:], 16
+			}
+			if v, err := strconv.ParseUint(num, base, 32); err != nil || v > utf8.MaxRune || !xmlChar(rune(v)) {
+				return fmt.Errorf("%s refers to a character XML does not allow", m)
+			}
+		}
 		b = b[i+len(m):]
 		i = bytes.IndexByte(b, '&')
 	}
 	return nil
+}
+
+// xmlChar reports whether XML 1.0 allows r in a document (its Char
+// production).
+func xmlChar(r rune) bool {
+	return r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= utf8.MaxRune
 }
