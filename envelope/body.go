@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
