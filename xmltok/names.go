@@ -43,10 +43,17 @@ type frame struct{ bindings, name int }
 func (s *Scope) Push(t *Token) error {
 	s.frames = append(s.frames, frame{len(s.b), len(s.names)})
 	s.names = append(s.names, t.Name...)
-	if !bytes.Contains(t.Raw, []byte("xmlns")) { // the common case: nothing declared
-		return nil
-	}
 	var err error
+	if !bytes.Contains(t.Raw, []byte("xmlns")) { // the common case: nothing declared
+		// Attributes are still checked, so that a tag is refused (or not)
+		// whether or not anything prints it; one without any costs nothing.
+		if len(t.Raw) > 1+len(t.Name) && bytes.ContainsFunc(t.Raw[1+len(t.Name):], func(r rune) bool {
+			return r != ' ' && r != '\t' && r != '\r' && r != '\n' && r != '/' && r != '>'
+		}) {
+			s.attrs, err = t.Attrs(s.attrs[:0])
+		}
+		return err
+	}
 	s.attrs, err = t.Attrs(s.attrs[:0])
 	if err != nil {
 		return err
