@@ -43,8 +43,8 @@ func (a *appCtx) keepalive(c *cli.Context) error {
 	if c.Float64("every") < 0 || c.Float64("for") < 0 {
 		return usageError("--every and --for are positive numbers of seconds")
 	}
-	if c.Bool("dry-run") || c.IsSet("header") || c.IsSet("action") {
-		return usageError("keepalive sends the dialect's own request: --dry-run, --header and --action do not go with it")
+	if c.Bool("dry-run") || c.IsSet("header") || c.IsSet("action") || c.IsSet("max-body") {
+		return usageError("keepalive sends the dialect's own request: --dry-run, --header, --action and --max-body do not go with it")
 	}
 	m, err := a.manager(c)
 	if err != nil {
