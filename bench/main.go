@@ -1,42 +1,55 @@
-// Command bench measures soapsess against the usual command-line tools and
-// prints a Markdown table ready to paste into README.
+// Command bench measures issue 17's goals for soapsess in one run, as ratios
+// to other programs measured alongside, and prints Markdown tables ready to
+// paste into README's "### Speed" section, then a PASS/FAIL list of the
+// goals. It exits 1 when a goal is missed or could not be measured.
 //
-// It measures two things:
+// Three parts, each interleaving the commands it compares (every round runs
+// each once, starting one further along), so that load drift hits all alike:
 //
-//   - Formatting: `soapsess fmt`, `xmllint --format` and `xmlstarlet fo` on a
-//     generated, compact XMLA DISCOVER rowset reply of -size MB (deterministic):
-//     wall time (median of -runs), MB/s and peak RSS (max over the runs, from
-//     the child's rusage). It also checks once that `soapsess fmt` writes the
-//     same bytes as `xmllint --format`.
-//   - One request: `soapsess send` inside an XMLA session against curl posting
-//     the same envelope, both to the reference server on loopback, alternated
-//     -sends times each: median and p90 wall time per process.
+//   - Start-up (-rounds, 40): whole-process wall time of a Go "hello, world"
+//     built with the same toolchain, curl posting the envelope soapsess sends
+//     (taken from `soapsess send --dry-run`), and `soapsess --version`,
+//     `soapsess status` and `soapsess send body.xml` inside an open XMLA
+//     session, all against one `soapsess serve` process on loopback
+//     answering the same small DISCOVER reply. soapsess is a real `go build`
+//     with a state directory of its own (SOAPSESS_STATE_DIR), so the user's
+//     sessions are never touched. Goals, on the medians: send ≤ 0.6× curl and
+//     ≤ 2× hello world, status ≤ 1.5× hello world.
+//   - fmt (-size MB, -runs): `soapsess fmt FILE` on a generated compact XMLA
+//     rowset against `xmllint --stream --noout FILE` (libxml2's streaming
+//     parse alone; the goal: ≤ 1.0× its median wall time, peak RSS ≤ 64 MB),
+//     with `xmllint --format` and `xmlstarlet fo` as anchors; and once, that
+//     fmt writes xmllint --format's lines, but for attribute order.
+//   - Paging (-entries, -small-entries, -page-runs): `soapsess send
+//     --all-pages` through every entry of `soapsess serve --dsml-entries N`,
+//     each N its own server process: entries/s, the client's CPU and peak
+//     RSS from its rusage, the server's CPU over the same run (/proc).
+//     Goal: the client's peak RSS at -entries is at most 4 MB over its peak at
+//     -small-entries (see pagingRSSSlack).
+//
+// With -before REV it also builds soapsess from that git revision (git
+// archive into a temporary directory; the working tree is not touched),
+// times its start-up in the same rounds, and lists both binaries' size,
+// package count (go list -deps) and package inits (GODEBUG=inittrace=1).
+// -startup-only leaves fmt and paging out.
 //
 // Missing xmllint, xmlstarlet or curl are installed with apt-get when
-// possible; tools that stay missing are skipped, and the report says so.
-// soapsess itself is measured as a real `go build`, not `go run`.
+// possible; a tool that stays missing is skipped, and its goals are reported
+// as not measured.
 //
 // Run from the repository root:
 //
-//	go run ./bench                          # 100 MB, 5 runs, 30 sends
-//	go run ./bench -size 5 -runs 1 -sends 5 # a quick look
+//	go run ./bench                                # everything, as the goals are set
+//	go run ./bench -quick                         # a quick look: 5 MB, 1 run, 10 rounds
+//	go run ./bench -startup-only -before 2847ea2  # start-up, before and after
 //
-// Progress goes to stderr, the report to stdout. The exit status is 0 even
-// when a target is missed (benchmarks print figures), and non-zero when a
-// tool that is present fails.
+// Progress goes to stderr, the report to stdout.
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"debug/buildinfo"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -46,8 +59,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/soapsess/soapsess/refserver"
 )
 
 const mb = 1 << 20
@@ -56,11 +67,29 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	size := flag.Int("size", 100, "`MB` of rowset to format")
-	runs := flag.Int("runs", 5, "repetitions per formatter (median wall time, max peak RSS)")
-	sends := flag.Int("sends", 30, "requests per client in the send benchmark")
+	runs := flag.Int("runs", 5, "interleaved runs of each formatter")
+	rounds := flag.Int("rounds", 40, "interleaved rounds of the start-up commands")
+	entries := flag.Int("entries", 100_000, "DSML `N` entries to page through")
+	smallEntries := flag.Int("small-entries", 10_000, "the smaller DSML count whose client RSS -entries' is held to")
+	pageRuns := flag.Int("page-runs", 3, "interleaved runs of each paging count")
+	pageSize := flag.Int("page-size", 1000, "--page-size of the paged search")
+	startupOnly := flag.Bool("startup-only", false, "measure start-up only (no fmt, no paging)")
+	before := flag.String("before", "", "also build and time the start-up of git revision `REV`")
+	rev := flag.String("rev", "", "measure git revision `REV` instead of the working tree")
+	quick := flag.Bool("quick", false, "a quick look: -size 5 -runs 1 -rounds 10 -page-runs 1 unless given")
 	keep := flag.Bool("keep", false, "keep the temporary directory")
 	flag.Parse()
-	if *size < 1 || *runs < 1 || *sends < 1 || flag.NArg() > 0 {
+	if *quick {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]*int{"size": size, "runs": runs, "rounds": rounds, "page-runs": pageRuns} {
+			if !set[name] {
+				*v = map[string]int{"size": 5, "runs": 1, "rounds": 10, "page-runs": 1}[name]
+			}
+		}
+	}
+	if *size < 1 || *runs < 1 || *rounds < 1 || *pageRuns < 1 || *smallEntries < 1 || *entries <= *smallEntries ||
+		*pageSize < 1 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
@@ -69,68 +98,149 @@ func run() int {
 
 	tmp, err := os.MkdirTemp("", "soapsess-bench-")
 	if err != nil {
-		return fail(err)
+		return fatal(err)
 	}
 	if *keep {
 		defer logf("kept %s", tmp)
 	} else {
 		defer os.RemoveAll(tmp)
 	}
+	loadStart := loadAverage()
 
 	skipped := ensureTools(ctx)
-
-	bin := filepath.Join(tmp, "soapsess")
-	logf("go build -o %s .", bin)
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("go build: %v\n%s", err, out))
-	}
-
-	file := filepath.Join(tmp, "rowset.xml")
-	logf("generating %d MB XMLA rowset in %s", *size, file)
-	n, err := generate(file, int64(*size)*mb)
+	b := &bench{ctx: ctx, tmp: tmp}
+	cur, err := b.buildSoapsess(*rev, "current")
 	if err != nil {
-		return fail(err)
+		return fatal(err)
+	}
+	b.builds = []*build{cur}
+	if *before != "" {
+		old, err := b.buildSoapsess(*before, "before")
+		if err != nil {
+			return fatal(err)
+		}
+		b.builds = append(b.builds, old)
+	}
+	hello, err := b.helloWorld(filepath.Join(cur.src, "go.mod"))
+	if err != nil {
+		return fatal(err)
+	}
+	if hello.goVersion != cur.goVersion {
+		b.toolFailed("hello world built with %s, soapsess with %s", hello.goVersion, cur.goVersion)
 	}
 
-	b := &bench{ctx: ctx, bin: bin, tmp: tmp}
-	fmts := b.formatters(file, n, *runs, skipped)
-	same := b.compare(file, skipped)
-	sendRows, sendErr := b.sends(*sends, skipped)
-	if sendErr != nil {
-		b.toolFailed("send benchmark: %v", sendErr)
+	f := figures{startupRun: true}
+	start, err := b.startup(*rounds, hello, skipped)
+	if err != nil {
+		b.toolFailed("start-up: %v", err)
+	} else {
+		f.send, f.curl, f.hello, f.status = start.send[0].median(), start.curl.median(), start.hello.median(), start.status[0].median()
 	}
 
-	goVersion := runtime.Version()
-	if bi, err := buildinfo.ReadFile(bin); err == nil {
-		goVersion = bi.GoVersion
-	}
-	fmt.Printf("soapsess benchmark: %d MB XMLA rowset (%d bytes), median of %d runs, %d CPUs, %s %s/%s\n\n",
-		*size, n, *runs, runtime.NumCPU(), goVersion, runtime.GOOS, runtime.GOARCH)
-	printFormatters(fmts)
-	fmt.Println()
-	printSends(sendRows, *sends)
-	fmt.Println()
-	fmt.Println("fmt output vs xmllint --format:", same)
-	fmt.Println()
-	fmt.Println(targets(fmts, sendRows))
-	fmt.Println()
-	for _, tool := range []string{"xmllint", "xmlstarlet", "curl"} {
-		if _, ok := skipped[tool]; !ok {
-			fmt.Printf("%s: %s\n", tool, version(tool))
+	var fmts *fmtResult
+	var pages []*pagingRow
+	if !*startupOnly {
+		file := filepath.Join(tmp, "rowset.xml")
+		logf("generating %d MB XMLA rowset in %s", *size, file)
+		n, err := generate(file, int64(*size)*mb)
+		if err != nil {
+			return fatal(err)
+		}
+		fmts = b.formatters(file, n, *runs, skipped)
+		os.Remove(file)
+		f.fmtRun = true
+		f.fmtWall, f.streamWall, f.fmtRSS = fmts.ours.median(), fmts.stream.median(), fmts.ours.rss
+		f.fmtCompared, f.fmtSame, f.fmtDiff = fmts.compared, fmts.same, fmts.diff
+
+		pages, err = b.paging([]int{*smallEntries, *entries}, *pageSize, *pageRuns)
+		if err != nil {
+			b.toolFailed("paging: %v", err)
+		}
+		f.pagingRun, f.smallEntries, f.largeEntries = true, *smallEntries, *entries
+		if len(pages) == 2 && pages[0].ok() && pages[1].ok() {
+			f.smallRSS, f.largeRSS = pages[0].rss, pages[1].rss
+			f.extraOutput = pages[1].outBytes - pages[0].outBytes
 		}
 	}
+	verdicts := evaluate(f)
+
+	fmt.Printf("`go run ./bench%s`, %s: soapsess %s, %s %s/%s, %d CPUs, load average %s at the start, %s at the end\n\n",
+		strings.Join(append([]string{""}, os.Args[1:]...), " "), time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		cur.label, cur.goVersion, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadStart, loadAverage())
+	fmt.Println("#### Start-up")
+	fmt.Println()
+	if start != nil {
+		printStartup(start, b.builds, *rounds)
+	} else {
+		fmt.Println("Not measured: see stderr.")
+	}
+	fmt.Println()
+	printBuilds(b.builds, hello)
+	if fmts != nil {
+		fmt.Println()
+		fmt.Println("#### fmt")
+		fmt.Println()
+		printFormatters(fmts, *runs)
+	}
+	if f.pagingRun {
+		fmt.Println()
+		fmt.Println("#### Paging")
+		fmt.Println()
+		printPaging(pages, *pageSize, *pageRuns)
+	}
+	fmt.Println()
+	fmt.Println("#### Goals")
+	fmt.Println()
+	for _, v := range verdicts {
+		line := fmt.Sprintf("- **%s** %s", v.result, v.goal)
+		if v.detail != "" {
+			line += ": " + v.detail
+		}
+		fmt.Println(line)
+	}
+	fmt.Println()
+	var tools []string
+	for _, tool := range []string{"xmllint", "xmlstarlet", "curl"} {
+		if _, ok := skipped[tool]; !ok {
+			tools = append(tools, tool+" "+version(tool))
+		}
+	}
+	fmt.Println("Tools:", strings.Join(tools, "; "))
 	for _, name := range sortedKeys(skipped) {
-		fmt.Printf("skipped %s: %s\n", name, skipped[name])
+		fmt.Printf("\nskipped %s: %s\n", name, skipped[name])
+	}
+
+	code := 0
+	if missed(verdicts) {
+		var which []string
+		for _, v := range verdicts {
+			if v.result == fail || v.result == unmeasured {
+				which = append(which, v.goal+" ("+v.result.String()+")")
+			}
+		}
+		logf("goals missed: %s", strings.Join(which, "; "))
+		code = 1
 	}
 	if b.failed {
-		return 1
+		logf("a tool failed (see FAILED above): the figures are incomplete")
+		code = 1
 	}
-	return 0
+	return code
+}
+
+// loadAverage is the 1-minute load average (Linux), or "n/a".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	return first
 }
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
 
-func fail(err error) int {
+func fatal(err error) int {
 	logf("error: %v", err)
 	return 1
 }
@@ -189,8 +299,8 @@ func ensureTools(ctx context.Context) map[string]string {
 
 type bench struct {
 	ctx    context.Context
-	bin    string
 	tmp    string
+	builds []*build // the soapsess under test first; then -before's
 	failed bool
 }
 
@@ -199,368 +309,23 @@ func (b *bench) toolFailed(format string, args ...any) {
 	logf("FAILED: "+format, args...)
 }
 
-// measure runs cmd with stdout to /dev/null (unless set) and returns its wall
-// time and peak RSS in bytes.
-func measure(cmd *exec.Cmd) (time.Duration, int64, error) {
-	if cmd.Stdout == nil {
-		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer null.Close()
-		cmd.Stdout = null
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		return wall, 0, fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return wall, peakRSS(cmd.ProcessState), nil
-}
-
 func (b *bench) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(b.ctx, name, args...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	return cmd
 }
 
-type fmtRow struct {
-	tool  string
-	wall  time.Duration // median
-	rss   int64         // max
-	bytes int64
-	note  string // why there are no figures
-}
-
-func (b *bench) formatters(file string, n int64, runs int, skipped map[string]string) []*fmtRow {
-	type tool struct {
-		row  *fmtRow
-		name string
-		args []string
-		ok   bool
-	}
-	tools := []*tool{
-		{&fmtRow{tool: "soapsess fmt"}, b.bin, []string{"fmt", file}, true},
-		{&fmtRow{tool: "xmllint --format"}, "xmllint", []string{"--format", file}, true},
-		{&fmtRow{tool: "xmlstarlet fo"}, "xmlstarlet", []string{"fo", file}, true},
-	}
-	walls := make([][]time.Duration, len(tools))
-	for r := 1; r <= runs; r++ { // interleaved, so that drift hits every tool alike
-		for i, t := range tools {
-			if why, ok := skipped[t.name]; ok {
-				t.row.note, t.ok = "skipped: "+why, false
-			}
-			if !t.ok {
-				continue
-			}
-			logf("run %d/%d: %s", r, runs, t.row.tool)
-			wall, rss, err := measure(b.command(t.name, t.args...))
-			if err != nil {
-				b.toolFailed("%v", err)
-				t.row.note, t.ok = "failed", false
-				continue
-			}
-			walls[i] = append(walls[i], wall)
-			t.row.rss = max(t.row.rss, rss)
-		}
-	}
-	var rows []*fmtRow
-	for i, t := range tools {
-		if t.ok {
-			t.row.wall, t.row.bytes = percentile(walls[i], 50), n
-		}
-		rows = append(rows, t.row)
-	}
-	return rows
-}
-
-// compare streams `soapsess fmt` and `xmllint --format` side by side and
-// reports the first differing byte.
-func (b *bench) compare(file string, skipped map[string]string) string {
-	if _, ok := skipped["xmllint"]; ok {
-		return "not checked (xmllint skipped)"
-	}
-	start := func(name string, args ...string) (*exec.Cmd, *bufio.Reader, error) {
-		cmd := b.command(name, args...)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, nil, err
-		}
-		return cmd, bufio.NewReaderSize(out, 1<<16), cmd.Start()
-	}
-	ours, a, err := start(b.bin, "fmt", file)
-	if err != nil {
-		b.toolFailed("soapsess fmt: %v", err)
-		return "not checked"
-	}
-	theirs, z, err := start("xmllint", "--format", file)
-	if err != nil {
-		ours.Process.Kill()
-		ours.Wait()
-		b.toolFailed("xmllint --format: %v", err)
-		return "not checked"
-	}
-	// Line by line, to say where the first difference is and how many
-	// lines differ in all.
-	var off, lines, differ int64
-	result := ""
-	for {
-		la, errA := a.ReadBytes('\n')
-		lz, errZ := z.ReadBytes('\n')
-		if errA != nil && errZ != nil && len(la) == 0 && len(lz) == 0 {
-			break
-		}
-		lines++
-		if i := firstDiff(la, lz); i >= 0 {
-			if differ == 0 {
-				result = fmt.Sprintf("differs at byte %d (line %d): soapsess `%s`, xmllint `%s`",
-					off+int64(i)+1, lines, clip(la, i), clip(lz, i))
-			}
-			differ++
-		}
-		off += int64(len(la))
-		if errA != nil || errZ != nil {
-			if errA == nil || errZ == nil {
-				differ++ // one output is longer: count that as one more
-			}
-			break
-		}
-	}
-	if differ == 0 {
-		result = "identical"
-	} else {
-		result += fmt.Sprintf("; %d of %d lines differ", differ, lines)
-	}
-	io.Copy(io.Discard, a) // let both finish
-	io.Copy(io.Discard, z)
-	for _, c := range []*exec.Cmd{ours, theirs} {
-		if err := c.Wait(); err != nil {
-			b.toolFailed("%s: %v", strings.Join(c.Args, " "), err)
-		}
-	}
-	return result
-}
-
-type sendRow struct {
-	tool      string
-	med, p90  time.Duration
-	note      string
-	completed bool
-}
-
-const (
-	discoverBody = `<Discover xmlns="urn:schemas-microsoft-com:xml-analysis">` +
-		`<RequestType>DISCOVER_DATASOURCES</RequestType><Restrictions/>` +
-		`<Properties><PropertyList><Format>Tabular</Format></PropertyList></Properties></Discover>`
-	envelopeFmt = `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">
-<SOAP-ENV:Header><Session xmlns="urn:schemas-microsoft-com:xml-analysis" mustUnderstand="1" SessionId="%s"/></SOAP-ENV:Header>
-<SOAP-ENV:Body>%s</SOAP-ENV:Body>
-</SOAP-ENV:Envelope>
-`
-)
-
-// sends times one `soapsess send` against one curl POST of the same envelope
-// to the in-process reference server.
-func (b *bench) sends(count int, skipped map[string]string) ([]*sendRow, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: refserver.New(refserver.Options{})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + refserver.PathXMLA
-
-	state := filepath.Join(b.tmp, "state")
-	ss := func(args ...string) *exec.Cmd {
-		return b.command(b.bin, append([]string{"--state-dir", state}, args...)...)
-	}
-	if out, err := ss("begin", "--url", url, "--dialect", "xmla").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("soapsess begin: %v: %s", err, out)
-	}
-	defer func() {
-		if out, err := ss("end").CombinedOutput(); err != nil {
-			b.toolFailed("soapsess end: %v: %s", err, out)
-		}
-	}()
-	out, err := ss("status", "--json").Output()
-	if err != nil {
-		return nil, fmt.Errorf("soapsess status --json: %v", err)
-	}
-	var st struct {
-		ID string `json:"session_id"`
-	}
-	if err := json.Unmarshal(out, &st); err != nil || st.ID == "" {
-		return nil, fmt.Errorf("soapsess status --json: no session_id in %q (%v)", out, err)
-	}
-	body, env := filepath.Join(b.tmp, "discover.xml"), filepath.Join(b.tmp, "envelope.xml")
-	if err := os.WriteFile(body, []byte(discoverBody), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(env, fmt.Appendf(nil, envelopeFmt, st.ID, discoverBody), 0o600); err != nil {
-		return nil, err
-	}
-
-	send := func() *exec.Cmd { return ss("send", body) }
-	curlArgs := []string{"-s", "-H", "Content-Type: text/xml; charset=utf-8",
-		"-H", `SOAPAction: "urn:schemas-microsoft-com:xml-analysis:Discover"`, "--data-binary", "@" + env, url}
-	curl := func() *exec.Cmd { return b.command("curl", append([]string{"-o", os.DevNull}, curlArgs...)...) }
-
-	// Check once that both really get a DISCOVER_DATASOURCES reply.
-	if out, err := send().Output(); err != nil || !bytes.Contains(out, []byte("DiscoverResponse")) {
-		return nil, fmt.Errorf("soapsess send: %v: %.300s", err, out)
-	}
-	rows := []*sendRow{{tool: "soapsess send"}, {tool: "curl"}}
-	cmds := []func() *exec.Cmd{send, curl}
-	if why, ok := skipped["curl"]; ok {
-		rows[1].note, cmds[1] = "skipped: "+why, nil
-	} else {
-		check := b.command("curl", append([]string{"-w", "\n%{http_code}"}, curlArgs...)...)
-		out, err := check.Output()
-		if err != nil || !bytes.HasSuffix(out, []byte("\n200")) || !bytes.Contains(out, []byte("DiscoverResponse")) {
-			b.toolFailed("curl: %v: %.300s", err, out)
-			rows[1].note, cmds[1] = "failed", nil
-		}
-	}
-
-	logf("timing %d sends each against %s", count, url)
-	walls := make([][]time.Duration, len(cmds))
-	for range count {
-		for i, mk := range cmds {
-			if mk == nil {
-				continue
-			}
-			wall, _, err := measure(mk())
-			if err != nil {
-				b.toolFailed("%v", err)
-				rows[i].note, cmds[i] = "failed", nil
-				continue
-			}
-			walls[i] = append(walls[i], wall)
-		}
-	}
-	for i, r := range rows {
-		if cmds[i] != nil {
-			r.med, r.p90, r.completed = percentile(walls[i], 50), percentile(walls[i], 90), true
-		}
-	}
-	return rows, nil
-}
-
-// firstDiff returns the index of the first byte where a and b differ
-// (including one being shorter), or -1.
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	if len(a) != len(b) {
-		return min(len(a), len(b))
-	}
-	return -1
-}
-
-// clip returns up to 60 bytes of line around index i, without the newline.
-func clip(line []byte, i int) string {
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	lo, hi := max(i-30, 0), min(i+30, len(line))
-	return string(line[lo:hi])
-}
-
-// percentile returns the nearest-rank p-th percentile of ds.
-func percentile(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100 // ceil(n*p/100), 1-based
-	return s[max(i, 1)-1]
-}
-
-func printFormatters(rows []*fmtRow) {
-	var ref time.Duration
-	for _, r := range rows {
-		if r.tool == "xmlstarlet fo" {
-			ref = r.wall
-		}
-	}
-	fmt.Println("| tool | wall | MB/s | peak RSS | time vs xmlstarlet fo |")
-	fmt.Println("|---|---|---|---|---|")
-	for _, r := range rows {
-		if r.wall == 0 {
-			fmt.Printf("| %s | %s | | | |\n", r.tool, r.note)
-			continue
-		}
-		fmt.Printf("| %s | %.2f s | %.1f | %d MB | %s |\n", r.tool, r.wall.Seconds(),
-			float64(r.bytes)/mb/r.wall.Seconds(), r.rss/mb, ratio(r.wall, ref))
-	}
-}
-
-func printSends(rows []*sendRow, count int) {
-	var ref time.Duration
-	if len(rows) == 2 && rows[1].completed {
-		ref = rows[1].med
-	}
-	fmt.Printf("| one request (loopback, median of %d) | median | p90 | vs curl |\n", count)
-	fmt.Println("|---|---|---|---|")
-	if len(rows) == 0 {
-		fmt.Println("| soapsess send | failed, see stderr | | |")
-	}
-	for _, r := range rows {
-		if !r.completed {
-			fmt.Printf("| %s | %s | | |\n", r.tool, r.note)
-			continue
-		}
-		fmt.Printf("| %s | %s | %s | %s |\n", r.tool, ms(r.med), ms(r.p90), ratio(r.med, ref))
-	}
-}
-
-func targets(fmts []*fmtRow, sends []*sendRow) string {
-	verdict := func(ok bool, fig string) string {
-		if ok {
-			return "PASS (" + fig + ")"
-		}
-		return "FAIL (" + fig + ")"
-	}
-	ours, star := fmts[0], fmts[2]
-	var t []string
-	if ours.wall > 0 && star.wall > 0 {
-		r := ours.wall.Seconds() / star.wall.Seconds()
-		t = append(t, "fmt ≤ 0.5× xmlstarlet: "+verdict(r <= 0.5, fmt.Sprintf("%.2f×", r)))
-	} else {
-		t = append(t, "fmt ≤ 0.5× xmlstarlet: not measured")
-	}
-	if ours.wall > 0 {
-		t = append(t, "fmt peak RSS ≤ 64 MB: "+verdict(ours.rss <= 64*mb, fmt.Sprintf("%d MB", ours.rss/mb)))
-	} else {
-		t = append(t, "fmt peak RSS ≤ 64 MB: not measured")
-	}
-	if len(sends) == 2 && sends[0].completed && sends[1].completed {
-		r := sends[0].med.Seconds() / sends[1].med.Seconds()
-		t = append(t, "send ≤ curl: "+verdict(r <= 1, fmt.Sprintf("%.2f×", r)))
-	} else {
-		t = append(t, "send ≤ curl: not measured")
-	}
-	return "targets: " + strings.Join(t, "; ")
-}
-
-func ratio(d, ref time.Duration) string {
-	if ref == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%.2f×", d.Seconds()/ref.Seconds())
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", d.Seconds()*1000) }
-
-// version returns the first line of `tool --version` (xmllint writes it to
-// stderr).
+// version returns the version number in the first line of `tool --version`
+// (xmllint writes it to stderr, as "using libxml version 20914").
 func version(tool string) string {
 	out, _ := exec.Command(tool, "--version").CombinedOutput()
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimPrefix(line, tool+": ")
+	for _, w := range strings.Fields(line) {
+		if w != "" && w[0] >= '0' && w[0] <= '9' {
+			return w
+		}
+	}
+	return line
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"debug/buildinfo"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// build is a soapsess binary under test and what it is made of.
+type build struct {
+	label     string // "working tree", or the revision
+	src       string // the module's directory it was built from
+	bin       string
+	state     string // its own SOAPSESS state directory
+	size      int64
+	goVersion string
+	pkgs      int // go list -deps, standard library included
+	stdPkgs   int // ... of which standard library
+	inits     int // package inits that GODEBUG=inittrace=1 reports
+	initTime  time.Duration
+}
+
+// goBuild builds the module in src into dir/name with the go on PATH.
+func (b *bench) goBuild(src, out string) error {
+	logf("go build -o %s (in %s)", out, src)
+	cmd := exec.CommandContext(b.ctx, "go", "build", "-o", out, ".")
+	cmd.Dir = src
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build in %s: %v\n%s", src, err, msg)
+	}
+	return nil
+}
+
+// buildSoapsess builds soapsess from the working tree (rev "") or from a git
+// revision, exported with git archive into a directory of its own so that
+// the working tree (which others may be editing) is not touched.
+func (b *bench) buildSoapsess(rev, name string) (*build, error) {
+	dir := filepath.Join(b.tmp, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	bd := &build{label: "working tree", src: ".", bin: filepath.Join(dir, "soapsess"), state: filepath.Join(dir, "state")}
+	if head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		bd.label = "working tree (" + strings.TrimSpace(string(head))
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+			bd.label += fmt.Sprintf(" + changes in %d files", bytes.Count(st, []byte("\n")))
+		}
+		bd.label += ")"
+	}
+	if rev != "" {
+		full, err := exec.Command("git", "rev-parse", "--short", rev+"^{commit}").Output()
+		if err != nil {
+			return nil, fmt.Errorf("git rev-parse %s: %v", rev, err)
+		}
+		bd.label = strings.TrimSpace(string(full))
+		bd.src = filepath.Join(dir, "src")
+		if err := os.MkdirAll(bd.src, 0o755); err != nil {
+			return nil, err
+		}
+		logf("git archive %s into %s", rev, bd.src)
+		archive := exec.CommandContext(b.ctx, "sh", "-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", rev, bd.src)
+		if out, err := archive.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("git archive %s: %v: %s", rev, err, out)
+		}
+	}
+	if err := b.goBuild(bd.src, bd.bin); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(bd.bin); err == nil {
+		bd.size = fi.Size()
+	}
+	if bi, err := buildinfo.ReadFile(bd.bin); err == nil {
+		bd.goVersion = bi.GoVersion
+	}
+	b.countPackages(bd)
+	bd.inits, bd.initTime = b.initTrace(bd.bin, "--version")
+	return bd, nil
+}
+
+// countPackages counts the packages the binary links, as the issue counts
+// them: go list -deps of its main package.
+func (b *bench) countPackages(bd *build) {
+	list := exec.CommandContext(b.ctx, "go", "list", "-deps", "-f", "{{.Standard}}", ".")
+	list.Dir = bd.src
+	out, err := list.Output()
+	if err != nil {
+		logf("go list -deps in %s: %v", bd.src, err)
+		return
+	}
+	bd.pkgs = bytes.Count(out, []byte("\n"))
+	bd.stdPkgs = bytes.Count(out, []byte("true\n"))
+}
+
+var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
+
+// initTrace runs bin args with GODEBUG=inittrace=1 and returns the number
+// of package inits the runtime reports and the clock time they took.
+func (b *bench) initTrace(bin string, args ...string) (int, time.Duration) {
+	cmd := exec.CommandContext(b.ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, _ := cmd.CombinedOutput()
+	n, total := 0, 0.0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if m := initLine.FindStringSubmatch(sc.Text()); m != nil {
+			n++
+			f, _ := strconv.ParseFloat(m[1], 64)
+			total += f
+		}
+	}
+	return n, time.Duration(total * float64(time.Millisecond))
+}
+
+// helloWorld builds a Go "hello, world" with the same toolchain and the same
+// go line as soapsess's go.mod (so the go command picks the same toolchain
+// for both).
+func (b *bench) helloWorld(goMod string) (*build, error) {
+	dir := filepath.Join(b.tmp, "hello")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	goLine := "go 1.22"
+	if mod, err := os.ReadFile(goMod); err == nil {
+		if m := regexp.MustCompile(`(?m)^go [0-9.]+\s*$`).Find(mod); m != nil {
+			goLine = strings.TrimSpace(string(m))
+		}
+	}
+	files := map[string]string{
+		"go.mod":  "module hello\n\n" + goLine + "\n",
+		"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello, world\") }\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	bd := &build{label: "hello world", src: dir, bin: filepath.Join(dir, "hello")}
+	if err := b.goBuild(dir, bd.bin); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(bd.bin); err == nil {
+		bd.size = fi.Size()
+	}
+	if bi, err := buildinfo.ReadFile(bd.bin); err == nil {
+		bd.goVersion = bi.GoVersion
+	}
+	b.countPackages(bd)
+	bd.inits, bd.initTime = b.initTrace(bd.bin)
+	return bd, nil
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// good is a run in which every goal is met, each with room to spare or at
+// its limit exactly.
+func good() figures {
+	return figures{
+		startupRun: true,
+		curl:       20 * time.Millisecond,
+		hello:      6 * time.Millisecond,
+		send:       12 * time.Millisecond, // 0.6× curl, 2× hello: both at the limit
+		status:     9 * time.Millisecond,  // 1.5× hello, at the limit
+
+		fmtRun:      true,
+		fmtWall:     700 * time.Millisecond,
+		streamWall:  700 * time.Millisecond, // 1.0×, at the limit
+		fmtRSS:      64 * mb,                // at the limit
+		fmtCompared: true,
+		fmtSame:     true,
+		fmtDiff:     "identical",
+
+		pagingRun:    true,
+		smallEntries: 10_000,
+		largeEntries: 100_000,
+		smallRSS:     19 * mb,
+		largeRSS:     23 * mb, // +4 MB, at the limit
+		extraOutput:  12 * mb,
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name   string
+		change func(*figures)
+		want   []outcome // send/curl, send/hello, status, fmt wall, fmt RSS, fmt output, paging
+		missed bool
+	}{
+		{"all at their limits", func(*figures) {}, []outcome{pass, pass, pass, pass, pass, pass, pass}, false},
+		{"send just over 0.6× curl", func(f *figures) { f.send = 12*ms + 1 }, []outcome{fail, fail, pass, pass, pass, pass, pass}, true},
+		{"send fine against curl, slow against hello", func(f *figures) { f.curl, f.send = 40*ms, 13*ms },
+			[]outcome{pass, fail, pass, pass, pass, pass, pass}, true},
+		{"status 1.6× hello", func(f *figures) { f.status = 9600 * time.Microsecond }, []outcome{pass, pass, fail, pass, pass, pass, pass}, true},
+		{"fmt slower than the stream parse", func(f *figures) { f.fmtWall = 710 * ms }, []outcome{pass, pass, pass, fail, pass, pass, pass}, true},
+		{"fmt RSS 65 MB", func(f *figures) { f.fmtRSS = 65 * mb }, []outcome{pass, pass, pass, pass, fail, pass, pass}, true},
+		{"fmt output differs", func(f *figures) { f.fmtSame = false }, []outcome{pass, pass, pass, pass, pass, fail, pass}, true},
+		{"paging client grows by 5 MB", func(f *figures) { f.largeRSS = 24 * mb }, []outcome{pass, pass, pass, pass, pass, pass, fail}, true},
+		{"paging client smaller at the large count", func(f *figures) { f.largeRSS = 15 * mb }, []outcome{pass, pass, pass, pass, pass, pass, pass}, false},
+		{"paging counts too close to tell", func(f *figures) { f.extraOutput = 7 * mb }, []outcome{pass, pass, pass, pass, pass, pass, unmeasured}, true},
+		{"curl skipped", func(f *figures) { f.curl = 0 }, []outcome{unmeasured, pass, pass, pass, pass, pass, pass}, true},
+		{"xmllint skipped", func(f *figures) { f.streamWall, f.fmtCompared, f.fmtSame = 0, false, false },
+			[]outcome{pass, pass, pass, unmeasured, pass, unmeasured, pass}, true},
+		{"RSS not measurable", func(f *figures) { f.fmtRSS, f.smallRSS, f.largeRSS = 0, 0, 0 },
+			[]outcome{pass, pass, pass, pass, unmeasured, pass, unmeasured}, true},
+		{"start-up only", func(f *figures) { f.fmtRun, f.pagingRun = false, false },
+			[]outcome{pass, pass, pass, notRun, notRun, notRun, notRun}, false},
+		{"start-up only, send missed", func(f *figures) { f.fmtRun, f.pagingRun, f.send = false, false, 30*ms },
+			[]outcome{fail, fail, pass, notRun, notRun, notRun, notRun}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := good()
+			tt.change(&f)
+			vs := evaluate(f)
+			if len(vs) != len(tt.want) {
+				t.Fatalf("%d verdicts, want %d: %+v", len(vs), len(tt.want), vs)
+			}
+			for i, v := range vs {
+				if v.result != tt.want[i] {
+					t.Errorf("%s: %v (%s), want %v", v.goal, v.result, v.detail, tt.want[i])
+				}
+			}
+			if got := missed(vs); got != tt.missed {
+				t.Errorf("missed = %v, want %v", got, tt.missed)
+			}
+		})
+	}
+}
+
+func TestSameParts(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{`<root a="1" xmlns="u">` + "\n", `<root xmlns="u" a="1">` + "\n", true},
+		{`  <e xmlns:x="v" x:a="1"/>`, `  <e x:a="1" xmlns:x="v"/>`, true},
+		{`<root a="1" xmlns="u">`, `<root a="2" xmlns="u">`, false},
+		{`<a>w x y z</a>`, `<a>w y x z</a>`, true}, // a limit of the check: inner words of a text swapped pass too
+		{`<a b="1">`, `<a b="1"/>`, false},
+	}
+	for _, tt := range tests {
+		if got := sameParts([]byte(tt.a), []byte(tt.b)); got != tt.want {
+			t.Errorf("sameParts(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// discoverBody is the request of the start-up measurement: the smallest
+// XMLA DISCOVER, whose reply from the reference server is a few hundred
+// bytes and the same every time.
+const discoverBody = `<Discover xmlns="urn:schemas-microsoft-com:xml-analysis">` +
+	`<RequestType>DISCOVER_DATASOURCES</RequestType><Restrictions/>` +
+	`<Properties><PropertyList><Format>Tabular</Format></PropertyList></Properties></Discover>`
+
+type startup struct {
+	hello, curl *timed
+	// Per build, in the order of b.builds: --version, status, send.
+	version, status, send []*timed
+	replyBytes            int
+	url                   string
+}
+
+// ss runs a soapsess build with its own state directory (SOAPSESS_STATE_DIR),
+// so that the measured command line is exactly what a user types and the
+// user's own sessions are never touched.
+func (b *bench) ss(bd *build, args ...string) *exec.Cmd {
+	cmd := b.command(bd.bin, args...)
+	cmd.Env = append(cmd.Env, "SOAPSESS_STATE_DIR="+bd.state, "SOAPSESS_SESSION=bench")
+	return cmd
+}
+
+// startup times whole processes against one reference server process
+// answering a small fixed reply: a hello-world Go binary, curl posting the
+// envelope soapsess sends, and for each build `soapsess --version`,
+// `soapsess status` and `soapsess send body.xml` inside an open XMLA
+// session.
+func (b *bench) startup(rounds int, hello *build, skipped map[string]string) (*startup, error) {
+	srv, err := b.startServer(b.builds[0].bin, "xmla-server")
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	url := srv.base + "/xmla"
+	res := &startup{url: url}
+
+	body := filepath.Join(b.tmp, "body.xml")
+	if err := os.WriteFile(body, []byte(discoverBody), 0o600); err != nil {
+		return nil, err
+	}
+	for _, bd := range b.builds {
+		if out, err := b.ss(bd, "begin", "--url", url, "--dialect", "xmla").CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%s: soapsess begin: %v: %s", bd.label, err, out)
+		}
+		defer func() {
+			if out, err := b.ss(bd, "end").CombinedOutput(); err != nil {
+				b.toolFailed("%s: soapsess end: %v: %s", bd.label, err, out)
+			}
+		}()
+		// Check once that send really gets the DISCOVER reply.
+		out, err := b.ss(bd, "send", body).Output()
+		if err != nil || !bytes.Contains(out, []byte("DiscoverResponse")) {
+			return nil, fmt.Errorf("%s: soapsess send: %v: %.300s", bd.label, err, out)
+		}
+		res.version = append(res.version, &timed{name: "`soapsess --version`", cmd: func() *exec.Cmd { return b.ss(bd, "--version") }})
+		res.status = append(res.status, &timed{name: "`soapsess status`", cmd: func() *exec.Cmd { return b.ss(bd, "status") }})
+		res.send = append(res.send, &timed{name: "`soapsess send body.xml`", cmd: func() *exec.Cmd { return b.ss(bd, "send", body) }})
+	}
+
+	res.hello = &timed{name: "Go hello world", cmd: func() *exec.Cmd { return b.command(hello.bin) }}
+	res.curl = &timed{name: "curl posting the same envelope"}
+	if why, ok := skipped["curl"]; ok {
+		res.curl.note = "skipped: " + why
+	} else if args, n, err := b.curlArgs(url); err != nil {
+		b.toolFailed("curl: %v", err)
+		res.curl.note = "failed, see stderr"
+	} else {
+		res.replyBytes = n
+		res.curl.cmd = func() *exec.Cmd { return b.command("curl", args...) }
+	}
+
+	tools := []*timed{res.hello, res.curl}
+	for i := range b.builds {
+		tools = append(tools, res.version[i], res.status[i], res.send[i])
+	}
+	logf("start-up: %d rounds of %d commands against %s", rounds, len(tools), url)
+	b.interleave("start-up", tools, rounds)
+	return res, nil
+}
+
+// curlArgs returns curl's arguments to post exactly what `soapsess send
+// --dry-run` says soapsess would send (the envelope with the session's id,
+// Content-Type and SOAPAction), after checking once that curl gets the same
+// kind of reply, and the reply's size.
+func (b *bench) curlArgs(url string) ([]string, int, error) {
+	cur := b.builds[0]
+	out, err := b.ss(cur, "send", "--dry-run", filepath.Join(b.tmp, "body.xml")).Output()
+	if err != nil {
+		return nil, 0, fmt.Errorf("soapsess send --dry-run: %v", err)
+	}
+	r := bufio.NewReader(bytes.NewReader(out))
+	if _, err := r.ReadString('\n'); err != nil { // POST /xmla HTTP/1.1
+		return nil, 0, fmt.Errorf("soapsess send --dry-run: %q: %v", out, err)
+	}
+	hdr, err := textproto.NewReader(r).ReadMIMEHeader()
+	if err != nil {
+		return nil, 0, fmt.Errorf("soapsess send --dry-run: headers: %v", err)
+	}
+	var env bytes.Buffer
+	env.ReadFrom(r)
+	if !bytes.Contains(env.Bytes(), []byte("SessionId=")) {
+		return nil, 0, fmt.Errorf("soapsess send --dry-run: no SessionId in the envelope %q", env.Bytes())
+	}
+	envFile := filepath.Join(b.tmp, "envelope.xml")
+	if err := os.WriteFile(envFile, env.Bytes(), 0o600); err != nil {
+		return nil, 0, err
+	}
+	args := []string{"-s", "-S", "--fail"}
+	for _, h := range []string{"Content-Type", "Soapaction"} {
+		if v := hdr.Get(h); v != "" {
+			args = append(args, "-H", h+": "+v)
+		}
+	}
+	args = append(args, "--data-binary", "@"+envFile, url)
+	check, err := b.command("curl", append([]string{"-w", "\n%{http_code}"}, args...)...).Output()
+	if err != nil || !bytes.HasSuffix(check, []byte("\n200")) || !bytes.Contains(check, []byte("DiscoverResponse")) {
+		return nil, 0, fmt.Errorf("%v: %.300s", err, check)
+	}
+	n := len(check) - len("\n200")
+	return append([]string{"-o", os.DevNull}, args...), n, nil
+}
+
+func printStartup(res *startup, builds []*build, rounds int) {
+	fmt.Printf("Whole-process wall time, %d interleaved rounds, against `soapsess serve` on loopback answering a fixed %d-byte reply:\n\n",
+		rounds, res.replyBytes)
+	fmt.Println("| command | min | median | max | vs curl | vs hello world |")
+	fmt.Println("|---|---|---|---|---|---|")
+	ref, hello := res.curl.median(), res.hello.median()
+	row := func(t *timed, suffix string) {
+		if !t.ok() {
+			fmt.Printf("| %s%s | %s | | | | |\n", t.name, suffix, t.note)
+			return
+		}
+		fmt.Printf("| %s%s | %s | %s | %s |\n", t.name, suffix, t.span(ms), ratio(t.median(), ref), ratio(t.median(), hello))
+	}
+	row(res.hello, "")
+	row(res.curl, "")
+	for _, list := range [][]*timed{res.version, res.status, res.send} {
+		for i, t := range list {
+			suffix := ""
+			if len(builds) > 1 {
+				suffix = ", " + builds[i].label
+			}
+			row(t, suffix)
+		}
+	}
+}
+
+func printBuilds(builds []*build, hello *build) {
+	fmt.Println("| binary | size | packages (`go list -deps`) | of which std | package inits (`GODEBUG=inittrace=1`) | init clock |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, bd := range append(builds, hello) {
+		name := "soapsess, " + bd.label
+		if bd == hello {
+			name = "Go hello world"
+		}
+		fmt.Printf("| %s | %.1f MB | %d | %d | %d | %.2f ms |\n", name, float64(bd.size)/mb, bd.pkgs, bd.stdPkgs, bd.inits, bd.initTime.Seconds()*1000)
+	}
+}
