@@ -17,6 +17,7 @@ import (
 // build is a soapsess binary under test and what it is made of.
 type build struct {
 	label     string // "working tree", or the revision
+	describe  string // the label with HEAD and whether files are changed
 	src       string // the module's directory it was built from
 	bin       string
 	state     string // its own SOAPSESS state directory
@@ -48,12 +49,12 @@ func (b *bench) buildSoapsess(rev, name string) (*build, error) {
 		return nil, err
 	}
 	bd := &build{label: "working tree", src: ".", bin: filepath.Join(dir, "soapsess"), state: filepath.Join(dir, "state")}
+	bd.describe = bd.label
 	if head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		bd.label = "working tree (" + strings.TrimSpace(string(head))
+		bd.describe = "working tree at " + strings.TrimSpace(string(head))
 		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
-			bd.label += fmt.Sprintf(" + changes in %d files", bytes.Count(st, []byte("\n")))
+			bd.describe += fmt.Sprintf(" with uncommitted changes in %d files", bytes.Count(st, []byte("\n")))
 		}
-		bd.label += ")"
 	}
 	if rev != "" {
 		full, err := exec.Command("git", "rev-parse", "--short", rev+"^{commit}").Output()
@@ -61,6 +62,7 @@ func (b *bench) buildSoapsess(rev, name string) (*build, error) {
 			return nil, fmt.Errorf("git rev-parse %s: %v", rev, err)
 		}
 		bd.label = strings.TrimSpace(string(full))
+		bd.describe = bd.label
 		bd.src = filepath.Join(dir, "src")
 		if err := os.MkdirAll(bd.src, 0o755); err != nil {
 			return nil, err

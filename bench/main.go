@@ -129,7 +129,7 @@ func run() int {
 		b.toolFailed("hello world built with %s, soapsess with %s", hello.goVersion, cur.goVersion)
 	}
 
-	f := figures{startupRun: true}
+	f := figures{startupRun: true, smallEntries: *smallEntries, largeEntries: *entries}
 	start, err := b.startup(*rounds, hello, skipped)
 	if err != nil {
 		b.toolFailed("start-up: %v", err)
@@ -156,7 +156,7 @@ func run() int {
 		if err != nil {
 			b.toolFailed("paging: %v", err)
 		}
-		f.pagingRun, f.smallEntries, f.largeEntries = true, *smallEntries, *entries
+		f.pagingRun = true
 		if len(pages) == 2 && pages[0].ok() && pages[1].ok() {
 			f.smallRSS, f.largeRSS = pages[0].rss, pages[1].rss
 			f.extraOutput = pages[1].outBytes - pages[0].outBytes
@@ -164,9 +164,9 @@ func run() int {
 	}
 	verdicts := evaluate(f)
 
-	fmt.Printf("`go run ./bench%s`, %s: soapsess %s, %s %s/%s, %d CPUs, load average %s at the start, %s at the end\n\n",
+	fmt.Printf("`go run ./bench%s`, %s: soapsess built from %s, %s %s/%s, %d CPUs, load average %s at the start, %s at the end\n\n",
 		strings.Join(append([]string{""}, os.Args[1:]...), " "), time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		cur.label, cur.goVersion, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadStart, loadAverage())
+		cur.describe, cur.goVersion, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadStart, loadAverage())
 	fmt.Println("#### Start-up")
 	fmt.Println()
 	if start != nil {
@@ -175,7 +175,7 @@ func run() int {
 		fmt.Println("Not measured: see stderr.")
 	}
 	fmt.Println()
-	printBuilds(b.builds, hello)
+	printBuilds(b.builds, hello, start)
 	if fmts != nil {
 		fmt.Println()
 		fmt.Println("#### fmt")

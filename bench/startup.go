@@ -160,14 +160,28 @@ func printStartup(res *startup, builds []*build, rounds int) {
 	}
 }
 
-func printBuilds(builds []*build, hello *build) {
-	fmt.Println("| binary | size | packages (`go list -deps`) | of which std | package inits (`GODEBUG=inittrace=1`) | init clock |")
-	fmt.Println("|---|---|---|---|---|---|")
-	for _, bd := range append(builds, hello) {
-		name := "soapsess, " + bd.label
-		if bd == hello {
-			name = "Go hello world"
-		}
-		fmt.Printf("| %s | %.1f MB | %d | %d | %d | %.2f ms |\n", name, float64(bd.size)/mb, bd.pkgs, bd.stdPkgs, bd.inits, bd.initTime.Seconds()*1000)
+// printBuilds lists what each binary is made of, with its start-up medians:
+// the before/after of a change.
+func printBuilds(builds []*build, hello *build, res *startup) {
+	fmt.Println("| binary | size | packages (`go list -deps`) | of which std | package inits (`GODEBUG=inittrace=1`) | init clock | `--version` | `status` | `send` |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	if res == nil {
+		res = &startup{hello: &timed{}} // not measured: the wall columns stay empty
 	}
+	med := func(ts []*timed, i int) string {
+		if i >= len(ts) || !ts[i].ok() {
+			return ""
+		}
+		return ms(ts[i].median())
+	}
+	for i, bd := range builds {
+		fmt.Printf("| soapsess, %s | %.1f MB | %d | %d | %d | %.2f ms | %s | %s | %s |\n", bd.label, float64(bd.size)/mb,
+			bd.pkgs, bd.stdPkgs, bd.inits, bd.initTime.Seconds()*1000, med(res.version, i), med(res.status, i), med(res.send, i))
+	}
+	helloWall := ""
+	if res.hello.ok() {
+		helloWall = ms(res.hello.median())
+	}
+	fmt.Printf("| Go hello world | %.1f MB | %d | %d | %d | %.2f ms | %s | | |\n", float64(hello.size)/mb,
+		hello.pkgs, hello.stdPkgs, hello.inits, hello.initTime.Seconds()*1000, helloWall)
 }
