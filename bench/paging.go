@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -131,5 +132,20 @@ func printPaging(rows []*pagingRow, pageSize, runs int) {
 		fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %s | %s |\n", r.entries, span(r.walls, secs),
 			float64(r.entries)/percentile(r.walls, 50).Seconds(), secs(percentile(r.clientCPU, 50)), server,
 			mbs(r.rss), serverRSS, mbs(r.outBytes))
+	}
+	// Where the time goes, at the largest count measured.
+	for _, r := range slices.Backward(rows) {
+		if !r.ok() || len(r.serverCPU) == 0 {
+			continue
+		}
+		wall, client, server := percentile(r.walls, 50), percentile(r.clientCPU, 50), percentile(r.serverCPU, 50)
+		c, sv := 100*client.Seconds()/wall.Seconds(), 100*server.Seconds()/wall.Seconds()
+		fmt.Printf("\nWhere the time goes at %d entries (medians): the client is on a CPU %.0f%% of the wall time, the server %.0f%%", r.entries, c, sv)
+		if c+sv <= 100 {
+			fmt.Printf("; neither is for the other %.0f%% (loopback, scheduling, the other load).\n", 100-c-sv)
+		} else {
+			fmt.Printf(": over 100%% between them, so they run at once part of the time.\n")
+		}
+		break
 	}
 }
