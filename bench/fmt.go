@@ -50,7 +50,7 @@ func (b *bench) formatters(file string, n int64, runs int, skipped map[string]st
 }
 
 func printFormatters(res *fmtResult, runs int) {
-	fmt.Printf("A %.0f MB XMLA rowset reply (compact, one line), stdout to /dev/null, %d interleaved runs:\n\n", float64(res.bytes)/mb, runs)
+	fmt.Printf("A %.0f MB XMLA rowset reply (compact, one line), stdout to /dev/null, %s:\n\n", float64(res.bytes)/mb, plural(runs, "interleaved run"))
 	fmt.Println("| command | min | median | max | MB/s (median) | peak RSS (max) | vs `xmllint --stream` |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	ref := res.stream.median()
@@ -59,8 +59,8 @@ func printFormatters(res *fmtResult, runs int) {
 			fmt.Printf("| %s | %s | | | | | |\n", t.name, t.note)
 			continue
 		}
-		fmt.Printf("| %s | %s | %.1f | %d MB | %s |\n", t.name, t.span(secs),
-			float64(res.bytes)/mb/t.median().Seconds(), t.rss/mb, ratio(t.median(), ref))
+		fmt.Printf("| %s | %s | %.1f | %s | %s |\n", t.name, t.span(secs),
+			float64(res.bytes)/mb/t.median().Seconds(), mbs(t.rss), ratio(t.median(), ref))
 	}
 	fmt.Println()
 	fmt.Println("`soapsess fmt` output vs `xmllint --format`'s:", res.diff)

@@ -113,7 +113,7 @@ func (b *bench) paging(counts []int, pageSize, runs int) ([]*pagingRow, error) {
 
 func printPaging(rows []*pagingRow, pageSize, runs int) {
 	fmt.Printf("`soapsess send --all-pages --page-size %d` of a DSML search, stdout to a file, against `soapsess serve --dsml-entries N` "+
-		"(a process of its own), %d interleaved runs; CPU is user+system, the server's over the same run:\n\n", pageSize, runs)
+		"(a process of its own), %s; CPU is user+system, the server's over the same run:\n\n", pageSize, plural(runs, "interleaved run"))
 	fmt.Println("| entries | min | median | max | entries/s (median) | client CPU | server CPU | client peak RSS (max) | server peak RSS | output |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {

@@ -135,8 +135,8 @@ func (b *bench) curlArgs(url string) ([]string, int, error) {
 }
 
 func printStartup(res *startup, builds []*build, rounds int) {
-	fmt.Printf("Whole-process wall time, %d interleaved rounds, against `soapsess serve` on loopback answering a fixed %d-byte reply:\n\n",
-		rounds, res.replyBytes)
+	fmt.Printf("Whole-process wall time, %s, against `soapsess serve` on loopback answering a fixed %d-byte reply:\n\n",
+		plural(rounds, "interleaved round"), res.replyBytes)
 	fmt.Println("| command | min | median | max | vs curl | vs hello world |")
 	fmt.Println("|---|---|---|---|---|---|")
 	ref, hello := res.curl.median(), res.hello.median()
