@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, sys *IO) int {
 	io := *sys
 	gate := &stderrGate{w: sys.Err}
 	io.Err = gate
-	a := &appCtx{io: &io, stdout: sys.Out, stderr: gate}
+	a := &appCtx{io: &io, stdout: sys.Out, stderr: gate, args: args}
 	pipe := &stdoutPipe{w: sys.Out, drain: func() bool { return !a.paging }}
 	out := &watchedWriter{w: pipe}
 	io.Out = out
@@ -126,6 +126,7 @@ type appCtx struct {
 	stdout   io.Writer   // stdout itself (the terminal's file), for the pager and the help's width
 	stderr   *stderrGate // io.Err: holds messages while the pager runs, keeps the progress line apart
 	notFound string
+	args     []string // the command line as given, to quote flags as typed
 	verbose  bool
 	pager    *pager
 	paging   bool // send --all-pages: one progress line instead of one per request
@@ -188,7 +189,7 @@ func (a *appCtx) newApp() *cli.App {
 			return withCode(ExitUsage, errors.New("no command given"))
 		},
 
-		OnUsageError:   onUsageError,
+		OnUsageError:   a.onUsageError,
 		ExitErrHandler: func(*cli.Context, error) {}, // Main reports and maps every error
 		CommandNotFound: func(_ *cli.Context, name string) {
 			a.notFound = name
@@ -196,13 +197,15 @@ func (a *appCtx) newApp() *cli.App {
 		Metadata: map[string]any{},
 	}
 	for _, c := range app.Commands {
-		c.OnUsageError = onUsageError
+		c.OnUsageError = a.onUsageError
 	}
 	return app
 }
 
-func onUsageError(c *cli.Context, err error, isSub bool) error {
+func (a *appCtx) onUsageError(c *cli.Context, err error, isSub bool) error {
 	if name := unknownFlag(err); name != "" {
+		// urfave/cli names it with one dash whatever was typed
+		err = fmt.Errorf("unknown flag %s", typedFlag(a.args, name))
 		flags := c.App.Flags
 		if c.Command != nil && isSub {
 			flags = append(append([]cli.Flag{}, c.Command.Flags...), flags...)
@@ -215,10 +218,45 @@ func onUsageError(c *cli.Context, err error, isSub bool) error {
 }
 
 func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
+	info, _ := debug.ReadBuildInfo()
+	return versionOf(info)
+}
+
+// versionOf is the version a build says it is: the module's, for go install
+// of a published version (and go build of a clone since Go 1.24, which
+// stamps a pseudo-version naming the commit); else the commit go build
+// recorded (-buildvcs), with +dirty when the tree had changes; else
+// "(devel)", as go run builds.
+func versionOf(info *debug.BuildInfo) string {
+	if info == nil {
+		return "(devel)"
 	}
-	return "(devel)"
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	v := "devel-" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "+dirty"
+	}
+	if at != "" {
+		v += " (" + at + ")"
+	}
+	return v
 }
 
 // store opens the state directory chosen by --state-dir or the default.

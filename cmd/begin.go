@@ -118,8 +118,7 @@ func (a *appCtx) begin(c *cli.Context) error {
 	if asked > 0 && res.Granted > 0 && res.Granted < asked {
 		warnf(a.io, "asked for a %ds session timeout, the server granted %ds", asked, res.Granted)
 	}
-	r := res.Reply
-	infof(a.io, "%s %s in %s, session %q began: %s", r.Proto, r.Reason, ms(r.Elapsed), name, res.Session.State.ID)
+	infof(a.io, "session %q began: %s", name, res.Session.State.ID)
 	return nil
 }
 

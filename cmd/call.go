@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,7 +122,11 @@ func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (
 		if out.has('h') {
 			fmt.Fprintf(a.io.Out, "%s\n", r.Head)
 		}
-		if p != envelope.Begin && !a.paging {
+		switch {
+		case a.paging:
+		case p == envelope.Begin: // the ID is in the reply, not read yet
+			infof(a.io, "%s %s in %s", r.Proto, r.Reason, ms(r.Elapsed))
+		default:
 			infof(a.io, "%s %s in %s, session %s", r.Proto, r.Reason, ms(r.Elapsed), sessionID())
 		}
 	}
@@ -193,6 +198,11 @@ func (a *appCtx) body(c *cli.Context, d *envelope.Dialect, p envelope.Phase) (se
 	if err != nil {
 		return session.Body{}, none, err
 	}
+	if arg == "" {
+		if err := a.swallowedFile(c); err != nil {
+			return session.Body{}, none, err
+		}
+	}
 	switch {
 	case arg == "" && d.HasDefaultBody(p):
 		return session.Body{}, none, nil
@@ -206,6 +216,25 @@ func (a *appCtx) body(c *cli.Context, d *envelope.Dialect, p envelope.Phase) (se
 		return session.Body{}, none, withCode(ExitUsage, fmt.Errorf("read body: %w", err))
 	}
 	return session.Body{R: f, Name: arg, Template: tmpl, Max: limit}, func() { f.Close() }, nil
+}
+
+// swallowedFile refuses an --xpath that names a file when no file is given:
+// "send -x query.xml" takes query.xml as the expression, and the body would
+// come from standard input or the dialect's default instead of the file.
+func (a *appCtx) swallowedFile(c *cli.Context) error {
+	x := c.String("xpath")
+	if x == "" || c.NArg() > 0 {
+		return nil
+	}
+	if fi, err := os.Stat(x); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	flag := "--xpath"
+	if slices.Contains(a.args, "-x") {
+		flag = "-x"
+	}
+	return withCode(ExitUsage, fmt.Errorf("%s took %q as its expression, and no body file was given", flag, x),
+		fmt.Sprintf("put the expression after %s and the file last: soapsess %s %s 'EXPR' %s", flag, c.Command.Name, flag, x))
 }
 
 // open loads the session named by --session, its connection settings

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,8 +58,24 @@ func TestScripts(t *testing.T) {
 			"mode":     mode,
 			"expire":   expire,
 			"overlaps": overlaps,
+			"repoint":  repoint,
 		},
 	})
+}
+
+// repoint NAME URL makes session NAME's state file point at URL, as
+// though the server had moved or gone.
+func repoint(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: repoint NAME URL")
+	}
+	path := ts.MkAbs(filepath.Join("state", args[0]+".json"))
+	var st map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(path)), &st))
+	st["url"] = args[1]
+	b, err := json.Marshal(st)
+	ts.Check(err)
+	ts.Check(os.WriteFile(path, b, 0o600))
 }
 
 // expire NAME makes the server at /forget/NAME/ forget every session now,
@@ -186,6 +204,17 @@ func startServers(t *testing.T) string {
 		// unless the handler sets a statusCode.
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprint(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>deliberate 1.1 fault</faultstring><detail><reason>test</reason></detail></soap:Fault></soap:Body></soap:Envelope>`)
+	})
+	mux.HandleFunc("/broken/empty200", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+	})
+	mux.HandleFunc("/broken/windows401", func(w http.ResponseWriter, r *http.Request) {
+		// IIS with Windows authentication: two challenges, two headers.
+		w.Header().Add("WWW-Authenticate", "Negotiate")
+		w.Header().Add("WWW-Authenticate", "NTLM")
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, "<html><body>401 - Unauthorized: Access is denied due to invalid credentials.</body></html>")
 	})
 	mux.HandleFunc("/broken/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/xmla", http.StatusFound)

@@ -54,9 +54,9 @@ type demoDialect struct {
 var demoDialects = []demoDialect{
 	{"dsml", "/dsml", "DSML: Active Directory's DSML Services for Windows",
 		"BeginSession", "Session", "EndSession",
-		"search.xml", "the mail addresses under ou=People", `<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core">
+		"search.xml", "Ada Lovelace's mail address, under ou=People", `<batchRequest xmlns="urn:oasis:names:tc:DSML:2:0:core">
   <searchRequest dn="ou=People,dc=example,dc=com" scope="singleLevel" derefAliases="neverDerefAliases">
-    <filter><present name="objectClass"/></filter>
+    <filter><equalityMatch name="cn"><value>Ada Lovelace</value></equalityMatch></filter>
     <attributes><attribute name="mail"/></attributes>
   </searchRequest>
 </batchRequest>
@@ -163,11 +163,10 @@ func (a *appCtx) demo(c *cli.Context) error {
 			append([]string{"--session", d.name, "begin", "--url", base + d.path, "--dialect", d.name}, headerOnly...)...)
 		step(ExitOK, fmt.Sprintf("send: the body is %s (%s); a %s header carries the ID", d.file, d.about, d.session),
 			"--session", d.name, "send", file)
-		step(ExitOK, fmt.Sprintf("end: the %s header, with the ID, closes the session; soapsess forgets it", d.end),
+		step(ExitOK, fmt.Sprintf("end: the %s header, with the ID, closes the session; soapsess keeps its record, marked ended", d.end),
 			append([]string{"--session", d.name, "end"}, headerOnly...)...)
 		last = d
 	}
-	fmt.Fprintln(v.plain)
 	step(ExitSession, fmt.Sprintf("after end: send refuses, sending nothing, with exit status %d so that a script can tell", ExitSession),
 		"--session", last.name, "send", filepath.Join(dir, last.file))
 	fmt.Fprintln(v.plain)

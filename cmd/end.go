@@ -42,6 +42,7 @@ func (a *appCtx) end(c *cli.Context) error {
 	if c.Bool("forget") {
 		return a.forget(c)
 	}
+	var ended string // the session's name, once the server confirmed its end
 	err := a.call(c, envelope.End, func(s *session.Session, r session.Request) (*session.Result, error) {
 		res, err := s.End(c.Context, r)
 		if res != nil && !r.DryRun {
@@ -55,15 +56,18 @@ func (a *appCtx) end(c *cli.Context) error {
 			return res, nil
 		}
 		if err == nil && !r.DryRun {
-			infof(a.io, "session %q ended", s.State.Name)
+			ended = s.State.Name
 		}
 		return res, err
 	})
-	var ended *session.EndedError
-	if errors.As(err, &ended) && !c.Bool("dry-run") {
+	if err == nil && ended != "" {
+		infof(a.io, "session %q ended", ended) // after the reply, as begin's "began"
+	}
+	var already *session.EndedError
+	if errors.As(err, &already) && !c.Bool("dry-run") {
 		// Closed already (by another end, or the server): what end is for
 		// is done. Nothing was sent.
-		warnf(a.io, "%v; nothing sent (end --forget drops its record)", ended)
+		warnf(a.io, "%v; nothing sent (end --forget drops its record)", already)
 		return nil
 	}
 	return err

@@ -73,6 +73,7 @@ func classify(err error) (int, []string) {
 		notPrivate  *state.NotPrivateError
 		body        *envelope.BodyError
 		dialect     *envelope.DialectError
+		refused     *envelope.RefusedError
 		badURL      *transport.URLError
 		config      *transport.ConfigError
 		tr          *transport.Error
@@ -140,6 +141,11 @@ func classify(err error) (int, []string) {
 		return ExitUsage, nil
 	case errors.As(err, &notPageable), errors.As(err, &pageSize), errors.As(err, &beginOnly):
 		return ExitUsage, nil
+	case errors.As(err, &refused):
+		if name, ok := refusedVar(refused); ok {
+			return ExitUsage, []string{fmt.Sprintf("give another value with --var %s=VALUE (%s refused this one)", name, refused.File)}
+		}
+		return ExitUsage, []string{refused.File + " refused to render"}
 	case errors.As(err, &tooLarge): // before the BodyError that wraps it
 		return ExitUsage, []string{"give a larger --max-body SIZE to send it (e.g. --max-body 1G); the body is held in memory a few times over"}
 	case errors.As(err, &config), errors.As(err, &body), errors.As(err, &dialect),
@@ -171,6 +177,9 @@ func classify(err error) (int, []string) {
 		if errors.Is(err, session.ErrNoSessionID) {
 			return ExitReply, []string{"check the --dialect and the URL; a server without session support ignores the begin header"}
 		}
+		if errors.Is(err, session.ErrEmptyReply) {
+			return ExitReply, []string{"the server sent back nothing: check that --url is the SOAP endpoint and --dialect its protocol; -v shows the exchange, and the server's log may say why"}
+		}
 		return ExitReply, nil
 	}
 	return ExitError, nil
@@ -201,6 +210,12 @@ func transportHint(te *transport.Error) []string {
 // fault.
 func httpHint(he *session.HTTPError) []string {
 	switch he.Status {
+	case http.StatusUnauthorized:
+		hint := "the server wants credentials: begin the session with --user USER (the password from SOAPSESS_PASSWORD, --password-file or a prompt)"
+		if m := authFor(he.Offered); m != "" {
+			hint += " and --auth " + string(m) + " (it offers " + strings.Join(he.Offered, ", ") + ")"
+		}
+		return []string{hint}
 	case http.StatusNotFound:
 		return []string{"no SOAP endpoint at that path: check the path in --url (e.g. /xmla, /olap/msmdpump.dll, /dsml/adssoap.dsmlx)"}
 	case http.StatusMethodNotAllowed:
@@ -253,8 +268,43 @@ func authRefused(err error, cn session.Conn) error {
 	if cn.User != "" {
 		as = " as " + cn.User
 	}
-	return withCode(ExitTransport, fmt.Errorf("the server refused --auth %s%s: %w", method, as, err),
-		"check --user and the password (SOAPSESS_PASSWORD or --password-file), or the Kerberos ticket (klist); -v shows each request of the handshake")
+	hint := "check --user and the password (SOAPSESS_PASSWORD or --password-file), or the Kerberos ticket (klist); -v shows each request of the handshake"
+	if len(he.Offered) > 0 {
+		hint = "the server offers " + strings.Join(he.Offered, ", ") + "; " + hint
+		if m := authFor(he.Offered); m != "" && !offers(he.Offered, method) {
+			hint = "the server offers " + strings.Join(he.Offered, ", ") + ", not " + string(method) + ": begin again with --auth " + string(m)
+		}
+	}
+	return withCode(ExitTransport, fmt.Errorf("the server refused --auth %s%s: %w", method, as, err), hint)
+}
+
+// authMethods are the --auth values for the schemes servers name.
+var authMethods = map[string]transport.Auth{
+	"basic": transport.AuthBasic, "digest": transport.AuthDigest, "ntlm": transport.AuthNTLM,
+	"negotiate": transport.AuthNegotiate, "kerberos": transport.AuthKerberos,
+}
+
+// authFor is the --auth value for the first scheme offered that soapsess
+// speaks, "" when there is none.
+func authFor(offered []string) transport.Auth {
+	for _, s := range offered {
+		if m, ok := authMethods[strings.ToLower(s)]; ok {
+			return m
+		}
+	}
+	return ""
+}
+
+// offers reports whether the schemes offered include method's.
+func offers(offered []string, method transport.Auth) bool {
+	for _, s := range offered {
+		m := authMethods[strings.ToLower(s)]
+		if m == method || method == transport.AuthNegotiate && m == transport.AuthNTLM ||
+			method == transport.AuthKerberos && m == transport.AuthNegotiate {
+			return true
+		}
+	}
+	return false
 }
 
 // privateHint says how to make a file or directory the user's alone.
@@ -270,6 +320,17 @@ func privateHint(np *state.NotPrivateError) string {
 		return "chmod 700 " + np.Path
 	}
 	return "chmod 600 " + np.Path
+}
+
+// refusedVar is the variable a template's refusal names, when its words
+// begin "variable NAME", as the built-in dialects' do.
+func refusedVar(r *envelope.RefusedError) (string, bool) {
+	rest, ok := strings.CutPrefix(r.Message, "variable ")
+	if !ok {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	return name, name != ""
 }
 
 // message words an error for people: library errors name settings, cmd

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/soapsess/soapsess/transport"
 	"github.com/urfave/cli/v2"
 )
 
@@ -19,7 +20,7 @@ func (a *appCtx) lsCommand() *cli.Command {
 rejected), with when the server will forget an open one (EXPIRES: "in about
 6m", "probably 2m ago", "?" when its idle timeout is not known). A state file
 that cannot be read is named on stderr and makes the exit status 1; the
-others are listed.
+others are listed. With no sessions, stdout stays empty and stderr says so.
 
 Examples:
    soapsess ls
@@ -72,6 +73,9 @@ func (a *appCtx) ls(c *cli.Context) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
+	} else if len(errs) == 0 {
+		// Nothing on stdout, so that a script's loop over it runs no times.
+		fmt.Fprintf(a.io.Err, "soapsess: no sessions in %s; soapsess begin --url URL --dialect NAME opens one\n", transport.Printable(store.Dir))
 	}
 	if len(errs) > 0 {
 		for _, e := range errs[:len(errs)-1] {

@@ -53,3 +53,21 @@ func unknownFlag(err error) string {
 	}
 	return strings.TrimLeft(strings.TrimSpace(name), "-")
 }
+
+// typedFlag is flag name as the command line spelt it (-name or --name,
+// without a value), or --name when it is not there as such.
+func typedFlag(args []string, name string) string {
+	for _, arg := range args {
+		if arg == "--" {
+			break
+		}
+		flag, _, _ := strings.Cut(arg, "=")
+		if strings.HasPrefix(flag, "-") && strings.TrimLeft(flag, "-") == name {
+			return flag
+		}
+	}
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}

@@ -121,7 +121,28 @@ func (e *MissingVarError) Error() string {
 // Is makes a MissingVarError an ErrMissingVar.
 func (e *MissingVarError) Is(target error) bool { return target == ErrMissingVar }
 
+// RefusedError is a template's own refusal, {{fail "message"}}: a variable
+// with a value the dialect does not take, say.
+type RefusedError struct {
+	File    string // the template
+	Message string // the template's words
+}
+
+func (e *RefusedError) Error() string { return e.Message }
+
+// refused is the RefusedError in a template's execution error, with its file.
+func refused(file string, err error) (*RefusedError, bool) {
+	var r *RefusedError
+	if !errors.As(err, &r) {
+		return nil, false
+	}
+	return &RefusedError{File: file, Message: r.Message}, true
+}
+
 func (d *Dialect) templateError(file string, err error) error {
+	if r, ok := refused(file, err); ok {
+		return r
+	}
 	if m := missingKey().FindStringSubmatch(err.Error()); m != nil {
 		return &MissingVarError{File: file, Name: m[1]}
 	}
@@ -138,7 +159,7 @@ func (d *Dialect) templateError(file string, err error) error {
 //	                                   searchResultDone, as the server sent
 //	                                   it) is given; "" for the first page
 var templateFuncs = template.FuncMap{
-	"fail": func(msg string) (string, error) { return "", errors.New(msg) },
+	"fail": func(msg string) (string, error) { return "", &RefusedError{Message: msg} },
 	"pagedControl": func(size int, last string) (string, error) {
 		if size < 0 {
 			return "", fmt.Errorf("pagedControl: size %d", size)
@@ -168,6 +189,9 @@ func (d *Dialect) RenderBody(name string, src []byte, v Values) ([]byte, error) 
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
+		if r, ok := refused(name, err); ok {
+			return nil, r
+		}
 		if m := missingKey().FindStringSubmatch(err.Error()); m != nil {
 			return nil, &MissingVarError{File: name, Name: m[1]}
 		}

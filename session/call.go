@@ -247,17 +247,20 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 			return res, &TruncatedError{URL: x.url, Received: got.n, Gzip: gzipped(resp),
 				Err: &transport.Error{URL: x.url, Reached: true, Err: fmt.Errorf("reading the reply: %w", serr)}}
 		case errors.As(serr, &ns):
+			if got.n == 0 {
+				serr = &reply.NotSOAPError{Err: ErrEmptyReply}
+			}
 			if loc := resp.Header.Get("Location"); resp.Status >= 300 && resp.Status < 400 && loc != "" {
 				return res, &RedirectError{URL: x.url, Reason: resp.Reason, Location: loc}
 			}
 			if !resp.OK() {
-				return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, Err: serr}
+				return res, newHTTPError(x.url, resp, ct, false, serr)
 			}
 			return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: serr}
 		}
 		res.SOAP = true
 		if !resp.OK() {
-			return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, SOAP: true, Err: serr}
+			return res, newHTTPError(x.url, resp, ct, true, serr)
 		}
 		return res, &ReplyError{URL: x.url, Reason: resp.Reason, ContentType: ct, Err: &MalformedError{serr}}
 	}
@@ -295,7 +298,7 @@ func (m *Manager) do(ctx context.Context, x exchange) (*Result, error) {
 		return res, fe
 	}
 	if !resp.OK() {
-		return res, &HTTPError{URL: x.url, Status: resp.Status, Reason: resp.Reason, ContentType: ct, SOAP: true}
+		return res, newHTTPError(x.url, resp, ct, true, nil)
 	}
 	return res, nil
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/http"
 	"time"
 
 	"github.com/soapsess/soapsess/reply"
 	"github.com/soapsess/soapsess/state"
+	"github.com/soapsess/soapsess/transport"
 )
 
 // HTTPError is an HTTP error status without a SOAP fault to say more: the
@@ -20,6 +22,20 @@ type HTTPError struct {
 	ContentType string
 	SOAP        bool  // the body was a SOAP envelope
 	Err         error // why the body could not be used; nil for a SOAP body without a fault
+	// Offered are the authentication schemes a 401 (or a proxy's 407)
+	// asks for, as the server names them: "Negotiate", "NTLM", "Basic".
+	Offered []string
+}
+
+func newHTTPError(url string, resp *transport.Response, contentType string, soap bool, err error) *HTTPError {
+	e := &HTTPError{URL: url, Status: resp.Status, Reason: resp.Reason, ContentType: contentType, SOAP: soap, Err: err}
+	switch resp.Status {
+	case http.StatusUnauthorized:
+		e.Offered = transport.Schemes(resp.Header, "WWW-Authenticate")
+	case http.StatusProxyAuthRequired:
+		e.Offered = transport.Schemes(resp.Header, "Proxy-Authenticate")
+	}
+	return e
 }
 
 func (e *HTTPError) Error() string {
@@ -164,6 +180,9 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // describe says what a body that is not SOAP is.
 func describe(contentType string, why error) string {
+	if errors.Is(why, ErrEmptyReply) {
+		return "an empty body"
+	}
 	mt, _, _ := mime.ParseMediaType(contentType)
 	what := "a body"
 	if mt != "" {
@@ -175,6 +194,9 @@ func describe(contentType string, why error) string {
 	}
 	return what + " that is not a SOAP envelope"
 }
+
+// ErrEmptyReply is the *reply.NotSOAPError of a reply with no body at all.
+var ErrEmptyReply = errors.New("the reply is empty")
 
 // BeginOnlyError is a variable that belongs to the initiating request only
 // (a login option, the manifest's begin_only), given on a later request.

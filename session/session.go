@@ -430,13 +430,16 @@ func (s *Session) values(vars map[string]string) envelope.Values {
 
 // checkedValues are values() after checking that the session's headers can
 // be made from them: a value read back from a state file that would break
-// the envelope is the file's fault; a variable nobody set is the caller's.
+// the envelope is the file's fault; a variable nobody set, or one the
+// dialect's templates refuse (which only a caller's --var can be: begin
+// checked the file's), is the caller's.
 func (s *Session) checkedValues(vars map[string]string) (envelope.Values, error) {
 	v := s.values(vars)
 	err := s.Dialect.CheckValues(v)
 	var de *envelope.DialectError
+	var re *envelope.RefusedError
 	switch {
-	case err == nil, errors.Is(err, envelope.ErrMissingVar), errors.As(err, &de):
+	case err == nil, errors.Is(err, envelope.ErrMissingVar), errors.As(err, &de), errors.As(err, &re):
 		return v, err
 	}
 	return v, &state.CorruptError{Path: s.m.Store.Path(s.State.Name), Err: err}

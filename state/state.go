@@ -334,26 +334,85 @@ func notLink(path string) error {
 // lock takes the exclusive lock of one session name, which writers hold
 // while they read, replace or remove its file.
 func (s *Store) lock(name string) (*flock.Flock, error) {
-	l, err := s.flock(name, ".lock")
+	return s.take(name, ".lock", (*flock.Flock).Lock)
+}
+
+// take opens the lock file ext of the session name and takes it with
+// lockFn. Lock files go with their sessions (see removeLocks): one removed
+// while this process waited for it is a lock nobody else will take, so it
+// is let go and the one now at the path taken instead.
+func (s *Store) take(name, ext string, lockFn func(*flock.Flock) error) (*flock.Flock, error) {
+	for tries := 0; ; tries++ {
+		l, err := s.flock(name, ext)
+		if err != nil {
+			return nil, err
+		}
+		if err := lockFn(l); err != nil {
+			return nil, lockError(name, l, err)
+		}
+		if tries == 100 || current(l) {
+			return l, nil
+		}
+		l.Unlock()
+	}
+}
+
+// current reports whether the lock file l holds is still the one at its path.
+func current(l *flock.Flock) bool {
+	held, err := l.Stat()
 	if err != nil {
-		return nil, err
+		return false
 	}
-	if err := l.Lock(); err != nil {
-		return nil, lockError(name, l, err)
+	now, err := os.Lstat(l.Path())
+	return err == nil && os.SameFile(held, now)
+}
+
+// removeLocks removes the lock files of the session name, whose state file
+// is gone, so that lock files go with their sessions: .lock, which the
+// caller holds (l), and .busy when nobody holds it. Whoever was waiting on
+// them finds them gone once it has them (take), and takes the new ones.
+// Windows cannot remove a file another process has open, and does not try.
+func (s *Store) removeLocks(name string, l *flock.Flock) {
+	if runtime.GOOS == "windows" {
+		return
 	}
-	return l, nil
+	if b, err := s.flock(name, ".busy"); err == nil {
+		if ok, err := b.TryLock(); err == nil && ok {
+			if current(b) {
+				os.Remove(b.Path())
+			}
+			b.Unlock()
+		}
+	}
+	if current(l) {
+		os.Remove(l.Path())
+	}
+}
+
+// Tidy removes the lock files of the session name when it has no state
+// file: after a begin that failed, say. The caller may hold the name's
+// .busy lock (release, from Busy, is called after Tidy).
+func (s *Store) Tidy(name string) {
+	if CheckName(name) != nil {
+		return
+	}
+	l, err := s.lock(name)
+	if err != nil {
+		return
+	}
+	defer l.Unlock()
+	if _, err := os.Lstat(s.path(name)); errors.Is(err, fs.ErrNotExist) {
+		s.removeLocks(name, l)
+	}
 }
 
 // readLocked reads a session under the shared lock of its name. Readers
 // must not hold a session file open while a writer renames over it or
 // removes it: Windows refuses that ("Access denied").
 func (s *Store) readLocked(name string) (*Session, error) {
-	l, err := s.flock(name, ".lock")
+	l, err := s.take(name, ".lock", (*flock.Flock).RLock)
 	if err != nil {
 		return nil, err
-	}
-	if err := l.RLock(); err != nil {
-		return nil, lockError(name, l, err)
 	}
 	defer l.Unlock()
 	return s.read(name)
@@ -472,35 +531,55 @@ func (s *Store) Busy(ctx context.Context, name string, waiting func()) (release 
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	l, err := s.flock(name, ".busy")
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if waiting != nil {
+		t := time.AfterFunc(time.Second, func() {
+			if wctx.Err() == nil {
+				waiting()
+			}
+		})
+		defer t.Stop()
+	}
+	l, err := s.take(name, ".busy", func(l *flock.Flock) error {
+		ok, err := l.TryLock()
+		if err == nil && !ok {
+			ok, err = l.TryLockContext(wctx, 10*time.Millisecond)
+		}
+		if !ok && ctx.Err() != nil {
+			return &busyError{name, ctx.Err()}
+		}
+		return err
+	})
+	var be *busyError
+	if errors.As(err, &be) {
+		return nil, fmt.Errorf("%w (%s): %w", ErrBusy, name, be.err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	ok, err := l.TryLock()
-	if err != nil {
-		return nil, lockError(name, l, err)
-	}
-	if !ok {
-		wctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		if waiting != nil {
-			t := time.AfterFunc(time.Second, func() {
-				if wctx.Err() == nil {
-					waiting()
-				}
-			})
-			defer t.Stop()
+	return func() {
+		// A name whose session never came to be (a begin that failed)
+		// keeps no lock files.
+		if _, err := os.Lstat(s.path(name)); errors.Is(err, fs.ErrNotExist) && runtime.GOOS != "windows" {
+			if current(l) {
+				os.Remove(l.Path())
+			}
+			l.Unlock()
+			s.Tidy(name)
+			return
 		}
-		ok, err = l.TryLockContext(wctx, 10*time.Millisecond)
-		if !ok && ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (%s): %w", ErrBusy, name, ctx.Err())
-		}
-		if err != nil {
-			return nil, lockError(name, l, err)
-		}
-	}
-	return func() { l.Unlock() }, nil
+		l.Unlock()
+	}, nil
 }
+
+// busyError is Busy's wait cut short by its context.
+type busyError struct {
+	name string
+	err  error
+}
+
+func (e *busyError) Error() string { return e.err.Error() }
 
 // Delete removes the session under name if its ID is id (any ID when id is
 // empty), so a session begun again meanwhile is not dropped by mistake. It
@@ -533,6 +612,7 @@ func (s *Store) Delete(name, id string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("remove state: %w", err)
 	}
+	s.removeLocks(name, l)
 	return true, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -230,4 +231,45 @@ func token(h http.Header, scheme string) []byte {
 		}
 	}
 	return nil
+}
+
+// Schemes are the authentication schemes a 401's WWW-Authenticate headers
+// offer (or a 407's Proxy-Authenticate, with key), in order, each once:
+// "Negotiate", "NTLM", "Basic". A header may hold several challenges,
+// separated by commas like their parameters, which have an "=" after their
+// name; commas inside quoted strings are not separators.
+func Schemes(h http.Header, key string) []string {
+	var out []string
+	for _, v := range h.Values(key) {
+		for _, c := range splitChallenges(v) {
+			scheme, _, _ := strings.Cut(strings.TrimSpace(c), " ")
+			if scheme == "" || strings.ContainsAny(scheme, `="`) {
+				continue // an auth-param of the challenge before
+			}
+			if !slices.ContainsFunc(out, func(s string) bool { return strings.EqualFold(s, scheme) }) {
+				out = append(out, scheme)
+			}
+		}
+	}
+	return out
+}
+
+// splitChallenges splits a header value at the commas outside quotes.
+func splitChallenges(v string) []string {
+	var out []string
+	quoted, escaped, start := false, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, v[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, v[start:])
 }
