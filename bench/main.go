@@ -31,7 +31,9 @@
 // archive into a temporary directory; the working tree is not touched),
 // times its start-up in the same rounds, and lists both binaries' size,
 // package count (go list -deps) and package inits (GODEBUG=inittrace=1).
-// -startup-only leaves fmt and paging out.
+// -startup-only leaves fmt and paging out. -rev REV measures that revision
+// instead of the working tree (which others may be editing); every
+// reference server is the soapsess under test's own `serve`.
 //
 // Missing xmllint, xmlstarlet or curl are installed with apt-get when
 // possible; a tool that stays missing is skipped, and its goals are reported
