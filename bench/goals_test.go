@@ -98,3 +98,29 @@ func TestSameParts(t *testing.T) {
 		}
 	}
 }
+
+func TestPercentile(t *testing.T) {
+	d := func(ns ...int) []time.Duration {
+		var ds []time.Duration
+		for _, n := range ns {
+			ds = append(ds, time.Duration(n))
+		}
+		return ds
+	}
+	tests := []struct {
+		ds   []time.Duration
+		p    int
+		want time.Duration
+	}{
+		{d(5, 1, 3), 50, 3},
+		{d(4, 1, 3, 2), 50, 2}, // nearest rank: the lower middle of an even count
+		{d(7), 50, 7},
+		{d(10, 9, 8, 7, 6, 5, 4, 3, 2, 1), 90, 9},
+		{d(2, 1), 100, 2},
+	}
+	for _, tt := range tests {
+		if got := percentile(tt.ds, tt.p); got != tt.want {
+			t.Errorf("percentile(%v, %d) = %v, want %v", tt.ds, tt.p, got, tt.want)
+		}
+	}
+}
