@@ -52,23 +52,27 @@ func (b *bench) startup(rounds int, hello *build, skipped map[string]string) (*s
 	if err := os.WriteFile(body, []byte(discoverBody), 0o600); err != nil {
 		return nil, err
 	}
-	for _, bd := range b.builds {
-		if out, err := b.ss(bd, "begin", "--url", url, "--dialect", "xmla").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("%s: soapsess begin: %v: %s", bd.label, err, out)
+	for i, bd := range b.builds {
+		version := &timed{name: "`soapsess --version`", cmd: func() *exec.Cmd { return b.ss(bd, "--version") }}
+		status := &timed{name: "`soapsess status`", cmd: func() *exec.Cmd { return b.ss(bd, "status") }}
+		send := &timed{name: "`soapsess send body.xml`", cmd: func() *exec.Cmd { return b.ss(bd, "send", body) }}
+		res.version, res.status, res.send = append(res.version, version), append(res.status, status), append(res.send, send)
+		err := b.beginXMLA(bd, url, body)
+		if err != nil && i == 0 {
+			return nil, err
+		}
+		if err != nil { // -before's build: its rows say so, the rest goes on
+			b.toolFailed("%v", err)
+			for _, t := range []*timed{version, status, send} {
+				t.cmd, t.note = nil, "failed, see stderr"
+			}
+			continue
 		}
 		defer func() {
 			if out, err := b.ss(bd, "end").CombinedOutput(); err != nil {
 				b.toolFailed("%s: soapsess end: %v: %s", bd.label, err, out)
 			}
 		}()
-		// Check once that send really gets the DISCOVER reply.
-		out, err := b.ss(bd, "send", body).Output()
-		if err != nil || !bytes.Contains(out, []byte("DiscoverResponse")) {
-			return nil, fmt.Errorf("%s: soapsess send: %v: %.300s", bd.label, err, out)
-		}
-		res.version = append(res.version, &timed{name: "`soapsess --version`", cmd: func() *exec.Cmd { return b.ss(bd, "--version") }})
-		res.status = append(res.status, &timed{name: "`soapsess status`", cmd: func() *exec.Cmd { return b.ss(bd, "status") }})
-		res.send = append(res.send, &timed{name: "`soapsess send body.xml`", cmd: func() *exec.Cmd { return b.ss(bd, "send", body) }})
 	}
 
 	res.hello = &timed{name: "Go hello world", cmd: func() *exec.Cmd { return b.command(hello.bin) }}
@@ -90,6 +94,20 @@ func (b *bench) startup(rounds int, hello *build, skipped map[string]string) (*s
 	logf("start-up: %d rounds of %d commands against %s", rounds, len(tools), url)
 	b.interleave("start-up", tools, rounds)
 	return res, nil
+}
+
+// beginXMLA opens the build's session on url and checks once that send
+// really gets the DISCOVER reply.
+func (b *bench) beginXMLA(bd *build, url, body string) error {
+	if out, err := b.ss(bd, "begin", "--url", url, "--dialect", "xmla").CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: soapsess begin: %v: %s", bd.label, err, out)
+	}
+	out, err := b.ss(bd, "send", body).Output()
+	if err != nil || !bytes.Contains(out, []byte("DiscoverResponse")) {
+		b.ss(bd, "end").Run()
+		return fmt.Errorf("%s: soapsess send: %v: %.300s", bd.label, err, out)
+	}
+	return nil
 }
 
 // curlArgs returns curl's arguments to post exactly what `soapsess send
