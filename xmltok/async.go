@@ -1,94 +1,118 @@
 package xmltok
 
 import (
+	"errors"
 	"io"
 	"sync"
 )
 
-// AsyncLexer lexes in a goroutine of its own, a batch of tokens ahead of
-// the reader, so that tokenizing and what the caller does with the tokens
-// (printing, say) run on two cores. Tokens are copied into batches of about
-// batchSize bytes; at most a few batches are in flight, so memory stays
-// bounded. A token is valid until the next call to Next, as with Lexer.
+// AsyncLexer lexes in a goroutine of its own, a few batches of tokens ahead
+// of the reader, so that tokenizing and what the caller does with the
+// tokens (printing, say) run on two cores. The lexer reads into a batch's
+// buffer and the tokens are handed over where they lie, as offsets in it:
+// nothing is copied but the few bytes of a token cut by the buffer's end.
+// At most a few batches are in flight, so memory stays bounded. A token is
+// valid until the next call to Next, as with Lexer.
 type AsyncLexer struct {
 	batches chan *batch
 	free    chan *batch
 	done    chan struct{}
 	cur     *batch
-	i       int
+	i       int // next token in cur
+	from    int // where it starts in cur.buf
 	err     error
 	once    sync.Once
 }
 
+// tokRec is a token in its batch's buffer. It starts where the one before
+// it ends (the first at 0); its name, if any, right after "<", "</" or
+// "<?". Small, as millions of them cross from one core to the other.
 type tokRec struct {
-	kind       Kind
-	from, to   int // Raw in the batch's bytes
-	nameAt, nl int // Name: raw[nameAt:nameAt+nl]
-	line       int
+	end  int32 // of Raw, in the batch's buf
+	line int32 // from the batch's line
+	name int32 // length of Name
+	kind Kind
 }
 
 type batch struct {
-	raw  []byte
+	buf  []byte // the input the tokens lie in
 	toks []tokRec
+	line int   // of the first token
 	err  error // after the last token: io.EOF or the error that stopped lexing
 }
 
 const (
-	batchSize = 256 << 10
+	batchSize = 256 << 10 // bytes of input a batch holds, and reads at once
 	inFlight  = 4
 )
+
+// errClosed stops the lexing goroutine after Close.
+var errClosed = errors.New("xmltok: AsyncLexer closed")
 
 // NewAsyncLexer starts lexing r. Call Close when done with it, even after an
 // error, so that the goroutine ends.
 func NewAsyncLexer(r io.Reader) *AsyncLexer {
 	a := &AsyncLexer{
 		batches: make(chan *batch, inFlight),
-		free:    make(chan *batch, inFlight+2),
+		free:    make(chan *batch, inFlight+2), // every batch there can be: the channel's, run's and Next's
 		done:    make(chan struct{}),
 	}
-	go a.run(NewLexer(r))
+	go a.run(r)
 	return a
 }
 
-func (a *AsyncLexer) run(lx *Lexer) {
+func (a *AsyncLexer) run(r io.Reader) {
 	defer close(a.batches)
 	b := a.fresh()
+	b.line = 1
+	lx := &Lexer{r: r, buf: b.buf, line: 1, MaxToken: defaultMax}
+	// When the buffer is full, its batch goes to the reader and the lexer
+	// goes on in the next batch's buffer, starting with the unread bytes.
+	lx.handoff = func(rest []byte) []byte {
+		b.buf = lx.buf
+		if !a.send(b) {
+			return nil
+		}
+		b = a.fresh()
+		b.line = lx.line
+		if len(b.buf) < len(rest) {
+			b.buf = make([]byte, len(rest)) // fill grows it to fit the token
+		}
+		copy(b.buf, rest)
+		return b.buf
+	}
 	for {
 		t, err := lx.Next()
 		if err != nil {
-			b.err = err
-			select {
-			case a.batches <- b:
-			case <-a.done:
-			}
+			b.buf, b.err = lx.buf, err
+			a.send(b)
 			return
 		}
-		from := len(b.raw)
-		b.raw = append(b.raw, t.Raw...)
-		rec := tokRec{kind: t.Kind, from: from, to: len(b.raw), line: t.Line}
-		if t.Name != nil {
-			rec.nameAt = from + (cap(t.Raw) - cap(t.Name)) // Name is a sub-slice of Raw
-			rec.nl = len(t.Name)
-		}
-		b.toks = append(b.toks, rec)
-		if len(b.raw) >= batchSize {
-			select {
-			case a.batches <- b:
-			case <-a.done:
-				return
-			}
-			b = a.fresh()
-		}
+		// A token ends where the lexer is: Raw is buf[pos-len(Raw):pos].
+		b.toks = append(b.toks, tokRec{end: int32(lx.pos), line: int32(t.Line - b.line), name: int32(len(t.Name)), kind: t.Kind})
+	}
+}
+
+// send hands a batch to the reader; it reports false after Close.
+func (a *AsyncLexer) send(b *batch) bool {
+	select {
+	case a.batches <- b:
+		return true
+	case <-a.done:
+		return false
 	}
 }
 
 func (a *AsyncLexer) fresh() *batch {
 	select {
 	case b := <-a.free:
-		b.raw, b.toks, b.err = b.raw[:0], b.toks[:0], nil
+		if len(b.buf) != batchSize {
+			b.buf = make([]byte, batchSize) // a long token grew it: let that go
+		}
+		b.toks, b.err = b.toks[:0], nil
 		return b
 	default:
-		return &batch{raw: make([]byte, 0, batchSize+4096)}
+		return &batch{buf: make([]byte, batchSize), toks: make([]tokRec, 0, batchSize/16)}
 	}
 }
 
@@ -112,13 +136,18 @@ func (a *AsyncLexer) Next() (Token, error) {
 		if !ok {
 			return Token{}, io.EOF
 		}
-		a.cur, a.i = b, 0
+		a.cur, a.i, a.from = b, 0, 0
 	}
 	r := a.cur.toks[a.i]
-	a.i++
-	t := Token{Kind: r.kind, Raw: a.cur.raw[r.from:r.to:r.to], Line: r.line}
-	if r.nl > 0 {
-		t.Name = a.cur.raw[r.nameAt : r.nameAt+r.nl]
+	raw := a.cur.buf[a.from:r.end:r.end]
+	a.i, a.from = a.i+1, int(r.end)
+	t := Token{Kind: r.kind, Raw: raw, Line: a.cur.line + int(r.line)}
+	if r.name > 0 {
+		at := 1
+		if r.kind == EndTag || r.kind == PI {
+			at = 2
+		}
+		t.Name = raw[at : at+int(r.name)]
 	}
 	return t, nil
 }

@@ -74,6 +74,11 @@ type Lexer struct {
 	rerr     error
 	line     int
 	base     int64 // input offset of buf[0]
+	// handoff, when set, is called instead of moving the unread bytes to
+	// the start of a full buffer, where tokens already handed out may still
+	// lie (AsyncLexer): it returns a buffer that starts with them, or nil
+	// to stop.
+	handoff func(rest []byte) []byte
 	// MaxToken bounds the size of a single tag, comment, CDATA section, PI or
 	// declaration. Text is never bounded: it is returned in pieces.
 	MaxToken int
@@ -102,7 +107,20 @@ func (l *Lexer) fill() bool {
 	if l.eof {
 		return false
 	}
-	if l.pos > 0 {
+	switch {
+	case l.pos == 0:
+	case l.handoff != nil:
+		if l.end < len(l.buf) {
+			break // room left: read on, the tokens handed out stay put
+		}
+		buf := l.handoff(l.buf[l.pos:l.end])
+		if buf == nil {
+			l.eof, l.rerr = true, errClosed
+			return false
+		}
+		l.base += int64(l.pos)
+		l.buf, l.pos, l.end = buf, 0, l.end-l.pos
+	default:
 		n := copy(l.buf, l.buf[l.pos:l.end])
 		l.base += int64(l.pos)
 		l.pos, l.end = 0, n
@@ -133,6 +151,52 @@ func (l *Lexer) fill() bool {
 
 // Next returns the next token, or io.EOF at the end of the input.
 func (l *Lexer) Next() (Token, error) {
+	// Most tokens are text, or a tag that is only a name, lying whole in the
+	// buffer: they are read here, in one pass; the rest by next.
+	b := l.buf[l.pos:l.end]
+	if len(b) < 2 {
+		return l.next()
+	}
+	if b[0] != '<' {
+		i := bytes.IndexByte(b, '<')
+		if i < 0 {
+			return l.next()
+		}
+		t := Token{Kind: Text, Raw: b[:i], Line: l.line}
+		l.line += bytes.Count(t.Raw, nl)
+		l.pos += i
+		return t, nil
+	}
+	k, skip := StartTag, 1
+	switch b[1] {
+	case '/':
+		k, skip = EndTag, 2
+	case '!', '?':
+		return l.next()
+	}
+	// The name, then '>' or "/>": nothing in it can be a quote or a newline.
+	i := skip
+	if i == len(b) || !isNameStart(b[i]) {
+		return l.next()
+	}
+	for i++; i < len(b) && isNameByte(b[i]); i++ {
+	}
+	name := b[skip:i]
+	switch {
+	case i == len(b):
+		return l.next()
+	case b[i] == '>':
+	case b[i] == '/' && k == StartTag && i+1 < len(b) && b[i+1] == '>':
+		k, i = EmptyTag, i+1
+	default:
+		return l.next()
+	}
+	l.pos += i + 1
+	return Token{Kind: k, Raw: b[:i+1], Name: name, Line: l.line}, nil
+}
+
+// next reads any token, refilling the buffer as needed.
+func (l *Lexer) next() (Token, error) {
 	if l.pos == l.end && !l.fill() {
 		if l.rerr != nil {
 			return Token{}, l.rerr
@@ -390,12 +454,31 @@ func nameLen(b []byte) int {
 	return i
 }
 
+// The ASCII bytes of names, as bit sets over 0-63 and 64-127; every byte
+// from utf8.RuneSelf up is taken too (names are checked no further).
+const (
+	nameStartLo = 1 << ':'
+	nameStartHi = (1<<26-1)<<('A'-64) | 1<<('_'-64) | (1<<26-1)<<('a'-64)
+	nameByteLo  = nameStartLo | 1<<'-' | 1<<'.' | (1<<10-1)<<'0'
+	nameByteHi  = nameStartHi
+)
+
 func isNameStart(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || c >= utf8.RuneSelf
+	return inSet(c, nameStartLo, nameStartHi)
 }
 
 func isNameByte(c byte) bool {
-	return isNameStart(c) || c >= '0' && c <= '9' || c == '-' || c == '.'
+	return inSet(c, nameByteLo, nameByteHi)
+}
+
+func inSet(c byte, lo, hi uint64) bool {
+	switch {
+	case c < 64:
+		return lo&(1<<c) != 0
+	case c < utf8.RuneSelf:
+		return hi&(1<<(c-64)) != 0
+	}
+	return true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

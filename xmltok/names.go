@@ -43,6 +43,9 @@ type frame struct{ bindings, name int }
 func (s *Scope) Push(t *Token) error {
 	s.frames = append(s.frames, frame{len(s.b), len(s.names)})
 	s.names = append(s.names, t.Name...)
+	if rest := t.Raw[min(1+len(t.Name), len(t.Raw)):]; string(rest) == ">" || string(rest) == "/>" {
+		return nil // no attributes: nothing declared, nothing to check
+	}
 	var err error
 	if !bytes.Contains(t.Raw, []byte("xmlns")) { // the common case: nothing declared
 		// Attributes are still checked, so that a tag is refused (or not)
