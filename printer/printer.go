@@ -94,7 +94,10 @@ type Printer struct {
 	failed  error    // after an error nothing more is printed
 	free    []*frame // closed frames to reuse
 	limbo   []*frame // closed frames a held token may still point to
+	slab    []frame  // frames not used yet
 }
+
+const frameSlab = 256
 
 // arenaLimit bounds the bytes held while waiting to learn whether an element
 // has mixed content; past it, element-only is assumed.
@@ -255,14 +258,19 @@ func (p *Printer) newFrame(parent *frame, t *xmltok.Token) *frame {
 		f, p.free = p.free[n-1], p.free[:n-1]
 		*f = frame{}
 	} else {
-		f = &frame{}
+		// Frames come in slabs: while elements are held (see put) none is
+		// freed, and thousands may be open or in limbo.
+		if len(p.slab) == 0 {
+			p.slab = make([]frame, frameSlab)
+		}
+		f, p.slab = &p.slab[0], p.slab[1:]
 	}
 	f.parent = parent
 	f.depth = parent.depth + 1
 	switch {
 	case parent.mode == raw:
 		f.mode = raw // inside mixed or preserved content everything is kept
-	case bytes.Contains(t.Raw, []byte("xml:space")) && preserve(t):
+	case len(t.Raw) > len(t.Name)+3 && bytes.Contains(t.Raw, []byte("xml:space")) && preserve(t): // only a tag with attributes
 		f.mode = raw
 	}
 	if p.pal != nil {
@@ -354,6 +362,9 @@ func (p *Printer) put(t *xmltok.Token, f *frame, style *Style) error {
 				o.mode = elementOnly
 			}
 		}
+	}
+	if p.pending[0].frame.mode == undecided {
+		return nil // drain would stop at once
 	}
 	return p.drain()
 }
