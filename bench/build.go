@@ -27,12 +27,24 @@ type build struct {
 	stdPkgs   int // ... of which standard library
 	inits     int // package inits that GODEBUG=inittrace=1 reports
 	initTime  time.Duration
+	tags      string // the build tags it was built with
 }
 
-// goBuild builds the module in src into dir/name with the go on PATH.
-func (b *bench) goBuild(src, out string) error {
-	logf("go build -o %s (in %s)", out, src)
-	cmd := exec.CommandContext(b.ctx, "go", "build", "-o", out, ".")
+// soapsessTags are the build tags README's install and build commands give:
+// urfave_cli_no_docs leaves out urfave/cli's Markdown and man renderer
+// (go-md2man, blackfriday), which soapsess does not use at run time and
+// whose package init every run paid for.
+const soapsessTags = "urfave_cli_no_docs"
+
+// goBuild builds the module in src into out with the go on PATH, with the
+// build tags given (none when "").
+func (b *bench) goBuild(src, out, tags string) error {
+	args := []string{"build", "-o", out}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	logf("go %s . (in %s)", strings.Join(args, " "), src)
+	cmd := exec.CommandContext(b.ctx, "go", append(args, ".")...)
 	cmd.Dir = src
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build in %s: %v\n%s", src, err, msg)
@@ -42,8 +54,9 @@ func (b *bench) goBuild(src, out string) error {
 
 // buildSoapsess builds soapsess from the working tree (rev "") or from a git
 // revision, exported with git archive into a directory of its own so that
-// the working tree (which others may be editing) is not touched.
-func (b *bench) buildSoapsess(rev, name string) (*build, error) {
+// the working tree (which others may be editing) is not touched; with the
+// build tags given.
+func (b *bench) buildSoapsess(rev, name, tags string) (*build, error) {
 	dir := filepath.Join(b.tmp, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -73,7 +86,11 @@ func (b *bench) buildSoapsess(rev, name string) (*build, error) {
 			return nil, fmt.Errorf("git archive %s: %v: %s", rev, err, out)
 		}
 	}
-	if err := b.goBuild(bd.src, bd.bin); err != nil {
+	if tags != "" {
+		bd.tags = tags
+		bd.describe += ", -tags " + tags
+	}
+	if err := b.goBuild(bd.src, bd.bin, tags); err != nil {
 		return nil, err
 	}
 	if fi, err := os.Stat(bd.bin); err == nil {
@@ -90,7 +107,7 @@ func (b *bench) buildSoapsess(rev, name string) (*build, error) {
 // countPackages counts the packages the binary links, as the issue counts
 // them: go list -deps of its main package.
 func (b *bench) countPackages(bd *build) {
-	list := exec.CommandContext(b.ctx, "go", "list", "-deps", "-f", "{{.Standard}}", ".")
+	list := exec.CommandContext(b.ctx, "go", "list", "-tags", bd.tags, "-deps", "-f", "{{.Standard}}", ".")
 	list.Dir = bd.src
 	out, err := list.Output()
 	if err != nil {
@@ -145,7 +162,7 @@ func (b *bench) helloWorld(goMod string) (*build, error) {
 		}
 	}
 	bd := &build{label: "hello world", src: dir, bin: filepath.Join(dir, "hello")}
-	if err := b.goBuild(dir, bd.bin); err != nil {
+	if err := b.goBuild(dir, bd.bin, ""); err != nil {
 		return nil, err
 	}
 	if fi, err := os.Stat(bd.bin); err == nil {

@@ -111,13 +111,13 @@ func run() int {
 
 	skipped := ensureTools(ctx)
 	b := &bench{ctx: ctx, tmp: tmp}
-	cur, err := b.buildSoapsess(*rev, "current")
+	cur, err := b.buildSoapsess(*rev, "current", soapsessTags)
 	if err != nil {
 		return fatal(err)
 	}
 	b.builds = []*build{cur}
 	if *before != "" {
-		old, err := b.buildSoapsess(*before, "before")
+		old, err := b.buildSoapsess(*before, "before", "") // as it was built then
 		if err != nil {
 			return fatal(err)
 		}

@@ -576,3 +576,13 @@ func wrapWords(text string, width int) []string {
 }
 
 func runeLen(s string) int { return utf8.RuneCountInString(s) }
+
+// valueName is a flag's value placeholder: the `word` its usage marks.
+func valueName(usage string) string {
+	if i := strings.IndexByte(usage, '`'); i >= 0 {
+		if j := strings.IndexByte(usage[i+1:], '`'); j >= 0 {
+			return usage[i+1 : i+1+j]
+		}
+	}
+	return "value"
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The tiny SQL subset /sql executes; see the comment at the top of sqlsoap.go.
@@ -73,13 +74,15 @@ type sqlStmt struct {
 // The statements understood, after blanks are collapsed; case-insensitive
 // like SQL Server's keywords and, under its default collations, its names.
 var (
-	reBegin    = regexp.MustCompile(`(?i)^BEGIN TRAN(SACTION)?$`)
-	reCommit   = regexp.MustCompile(`(?i)^COMMIT( TRAN(SACTION)?)?$`)
-	reRollback = regexp.MustCompile(`(?i)^ROLLBACK( TRAN(SACTION)?)?$`)
-	reInsert   = regexp.MustCompile(`(?i)^INSERT (INTO )?#t VALUES ?\( ?([+-]?[0-9]+) ?\)$`)
-	reCount    = regexp.MustCompile(`(?i)^SELECT COUNT ?\( ?\* ?\) FROM #t$`)
-	reBlanks   = regexp.MustCompile(`\s+`)
-	reParens   = regexp.MustCompile(` ?([()*]) ?`)
+	reBegin    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^BEGIN TRAN(SACTION)?$`) })
+	reCommit   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^COMMIT( TRAN(SACTION)?)?$`) })
+	reRollback = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^ROLLBACK( TRAN(SACTION)?)?$`) })
+	reInsert   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^INSERT (INTO )?#t VALUES ?\( ?([+-]?[0-9]+) ?\)$`)
+	})
+	reCount  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^SELECT COUNT ?\( ?\* ?\) FROM #t$`) })
+	reBlanks = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s+`) })
+	reParens = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` ?([()*]) ?`) })
 )
 
 // parseSQLBatch splits a batch at ';' and recognises every piece, or returns
@@ -90,27 +93,27 @@ func parseSQLBatch(batch string) (stmts []sqlStmt, ok bool) {
 	for _, piece := range strings.Split(batch, ";") {
 		start := line + strings.Count(piece[:len(piece)-len(strings.TrimLeft(piece, " \t\r\n"))], "\n")
 		line += strings.Count(piece, "\n")
-		text := strings.TrimSpace(reBlanks.ReplaceAllString(piece, " "))
+		text := strings.TrimSpace(reBlanks().ReplaceAllString(piece, " "))
 		if text == "" {
 			continue
 		}
-		text = reParens.ReplaceAllString(text, " $1 ")
-		text = strings.TrimSpace(reBlanks.ReplaceAllString(text, " "))
+		text = reParens().ReplaceAllString(text, " $1 ")
+		text = strings.TrimSpace(reBlanks().ReplaceAllString(text, " "))
 		st := sqlStmt{line: start}
 		switch {
-		case reBegin.MatchString(text):
+		case reBegin().MatchString(text):
 			st.kind = stmtBegin
-		case reCommit.MatchString(text):
+		case reCommit().MatchString(text):
 			st.kind = stmtCommit
-		case reRollback.MatchString(text):
+		case reRollback().MatchString(text):
 			st.kind = stmtRollback
-		case reInsert.MatchString(text):
+		case reInsert().MatchString(text):
 			// An int column: a value outside int is outside the subset.
-			if _, err := strconv.ParseInt(reInsert.FindStringSubmatch(text)[2], 10, 32); err != nil {
+			if _, err := strconv.ParseInt(reInsert().FindStringSubmatch(text)[2], 10, 32); err != nil {
 				return nil, false
 			}
 			st.kind = stmtInsert
-		case reCount.MatchString(text):
+		case reCount().MatchString(text):
 			st.kind = stmtCount
 		default:
 			return nil, false

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -532,13 +533,13 @@ func (st *xmlaState) create(obj xmlaObject, isSet bool) bool {
 	return true
 }
 
-var reCreateSession = regexp.MustCompile(`(?is)^\s*CREATE\s+SESSION\s+(SET|MEMBER)\s+(.*)$`)
+var reCreateSession = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)^\s*CREATE\s+SESSION\s+(SET|MEMBER)\s+(.*)$`) })
 
 // parseCreateSession recognises CREATE SESSION SET [cube].[name] AS … and
 // CREATE SESSION MEMBER [cube].[dimension…].[name] AS … (parts bracketed,
 // with ]] for ], or plain words).
 func parseCreateSession(stmt string) (obj xmlaObject, isSet, ok bool) {
-	m := reCreateSession.FindStringSubmatch(stmt)
+	m := reCreateSession().FindStringSubmatch(stmt)
 	if m == nil {
 		return obj, false, false
 	}
@@ -566,7 +567,7 @@ func parseCreateSession(stmt string) (obj xmlaObject, isSet, ok bool) {
 			}
 			part, rest = b.String(), rest[i:]
 		} else {
-			w := reMDXWord.FindString(rest)
+			w := reMDXWord().FindString(rest)
 			if w == "" {
 				return obj, false, false
 			}
@@ -581,7 +582,7 @@ func parseCreateSession(stmt string) (obj xmlaObject, isSet, ok bool) {
 		}
 		rest = rest[1:]
 	}
-	if !reMDXAs.MatchString(rest) || (isSet && len(parts) != 2) || (!isSet && len(parts) < 3) {
+	if !reMDXAs().MatchString(rest) || (isSet && len(parts) != 2) || (!isSet && len(parts) < 3) {
 		return obj, false, false
 	}
 	// CURRENTCUBE would need the session's cube; it is not supported.
@@ -592,8 +593,8 @@ func parseCreateSession(stmt string) (obj xmlaObject, isSet, ok bool) {
 }
 
 var (
-	reMDXWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*`)
-	reMDXAs   = regexp.MustCompile(`(?is)^\s+AS\s`)
+	reMDXWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*`) })
+	reMDXAs   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)^\s+AS\s`) })
 )
 
 func rowset(rows string) string {

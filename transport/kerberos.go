@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	krbclient "github.com/jcmturner/gokrb5/v8/client"
@@ -77,12 +78,12 @@ func (e *KerberosError) Unwrap() []error {
 
 // krbCode finds the KDC's error code in gokrb5's message ("KRB Error: (24)
 // KDC_ERR_PREAUTH_FAILED …"): gokrb5 flattens its errors into text.
-var krbCode = regexp.MustCompile(`KRB Error: \((\d+)\) ([A-Z0-9_]+)`)
+var krbCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`KRB Error: \((\d+)\) ([A-Z0-9_]+)`) })
 
 // krbDetail is the short form of a gokrb5 error: the KDC's error name, or
 // the error itself.
 func krbDetail(err error) string {
-	if m := krbCode.FindStringSubmatch(err.Error()); m != nil {
+	if m := krbCode().FindStringSubmatch(err.Error()); m != nil {
 		return m[2]
 	}
 	return err.Error()
@@ -92,7 +93,7 @@ func krbDetail(err error) string {
 // when none.
 func krbReason(err error) error {
 	s := err.Error()
-	if m := krbCode.FindStringSubmatch(s); m != nil {
+	if m := krbCode().FindStringSubmatch(s); m != nil {
 		switch code, _ := strconv.Atoi(m[1]); code {
 		case 24: // KDC_ERR_PREAUTH_FAILED
 			return ErrKerberosPassword
@@ -129,7 +130,9 @@ func defaultKrb5Conf() string {
 // fallbackValue is MIT's dns_canonicalize_hostname = fallback (1.18+,
 // Fedora's default), which gokrb5 cannot parse: the name as given is what
 // MIT tries first, so it is read as false.
-var fallbackValue = regexp.MustCompile(`(?mi)^(\s*dns_canonicalize_hostname\s*=\s*)fallback\b`)
+var fallbackValue = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?mi)^(\s*dns_canonicalize_hostname\s*=\s*)fallback\b`)
+})
 
 // loadKrb5Conf reads krb5.conf from path, else from the default place.
 // found is false when no path was given and the default does not exist.
@@ -148,7 +151,7 @@ func loadKrb5Conf(path string) (cfg *config.Config, found bool, err error) {
 		}
 		return nil, false, &KerberosError{Reason: ErrKerberosNoConfig, Err: err}
 	}
-	cfg, err = config.NewFromString(fallbackValue.ReplaceAllString(string(raw), "${1}false"))
+	cfg, err = config.NewFromString(fallbackValue().ReplaceAllString(string(raw), "${1}false"))
 	var unsupported config.UnsupportedDirective
 	if err != nil && !errors.As(err, &unsupported) { // an unknown directive leaves a usable config
 		return nil, true, &KerberosError{Reason: ErrKerberosNoConfig, Err: fmt.Errorf("%s: %w", path, err)}
