@@ -81,8 +81,9 @@ func (a *AsyncLexer) run(r io.Reader) {
 		copy(b.buf, rest)
 		return b.buf
 	}
+	var t Token
 	for {
-		t, err := lx.Next()
+		err := lx.lex(&t)
 		if err != nil {
 			b.buf, b.err = lx.buf, err
 			a.send(b)
@@ -117,7 +118,9 @@ func (a *AsyncLexer) fresh() *batch {
 }
 
 // Next returns the next token, or io.EOF at the end of the input.
-func (a *AsyncLexer) Next() (Token, error) {
+//
+// The token is built in the named result (see Lexer.lex for why).
+func (a *AsyncLexer) Next() (t Token, err error) {
 	for a.cur == nil || a.i == len(a.cur.toks) {
 		if a.cur != nil {
 			if a.cur.err != nil {
@@ -141,7 +144,7 @@ func (a *AsyncLexer) Next() (Token, error) {
 	r := a.cur.toks[a.i]
 	raw := a.cur.buf[a.from:r.end:r.end]
 	a.i, a.from = a.i+1, int(r.end)
-	t := Token{Kind: r.kind, Raw: raw, Line: a.cur.line + int(r.line)}
+	t.Kind, t.Raw, t.Line = r.kind, raw, a.cur.line+int(r.line)
 	if r.name > 0 {
 		at := 1
 		if r.kind == EndTag || r.kind == PI {

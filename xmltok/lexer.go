@@ -150,101 +150,114 @@ func (l *Lexer) fill() bool {
 }
 
 // Next returns the next token, or io.EOF at the end of the input.
-func (l *Lexer) Next() (Token, error) {
+func (l *Lexer) Next() (t Token, err error) {
+	err = l.lex(&t)
+	return t, err
+}
+
+// lex reads the next token into t. Tokens are filled in place, field by
+// field, here and below, never built aside (Token{...}) and copied: a Token
+// is too large to live in registers, and each copy of one just written
+// stalls (its fields are stored one by one, then loaded 16 bytes at a
+// time), at a cost that shows over millions of tokens.
+func (l *Lexer) lex(t *Token) error {
 	// Most tokens are text, or a tag that is only a name, lying whole in the
 	// buffer: they are read here, in one pass; the rest by next.
 	b := l.buf[l.pos:l.end]
 	if len(b) < 2 {
-		return l.next()
+		return l.next(t)
 	}
 	if b[0] != '<' {
 		i := bytes.IndexByte(b, '<')
 		if i < 0 {
-			return l.next()
+			return l.next(t)
 		}
-		t := Token{Kind: Text, Raw: b[:i], Line: l.line}
+		t.Kind, t.Raw, t.Name, t.Line = Text, b[:i], nil, l.line
 		l.line += bytes.Count(t.Raw, nl)
 		l.pos += i
-		return t, nil
+		return nil
 	}
 	k, skip := StartTag, 1
 	switch b[1] {
 	case '/':
 		k, skip = EndTag, 2
 	case '!', '?':
-		return l.next()
+		return l.next(t)
 	}
 	// The name, then '>' or "/>": nothing in it can be a quote or a newline.
 	i := skip
 	if i == len(b) || !isNameStart(b[i]) {
-		return l.next()
+		return l.next(t)
 	}
 	for i++; i < len(b) && isNameByte(b[i]); i++ {
 	}
 	name := b[skip:i]
 	switch {
 	case i == len(b):
-		return l.next()
+		return l.next(t)
 	case b[i] == '>':
 	case b[i] == '/' && k == StartTag && i+1 < len(b) && b[i+1] == '>':
 		k, i = EmptyTag, i+1
 	default:
-		return l.next()
+		return l.next(t)
 	}
 	l.pos += i + 1
-	return Token{Kind: k, Raw: b[:i+1], Name: name, Line: l.line}, nil
+	t.Kind, t.Raw, t.Name, t.Line = k, b[:i+1], name, l.line
+	return nil
 }
 
 // next reads any token, refilling the buffer as needed.
-func (l *Lexer) next() (Token, error) {
+func (l *Lexer) next(t *Token) error {
 	if l.pos == l.end && !l.fill() {
 		if l.rerr != nil {
-			return Token{}, l.rerr
+			return l.rerr
 		}
-		return Token{}, io.EOF
+		return io.EOF
 	}
 	if l.buf[l.pos] != '<' {
-		return l.text()
+		return l.text(t)
 	}
 	for l.end-l.pos < 2 {
 		if !l.fill() {
-			return Token{}, l.ended(l.line, "the document ends inside a tag")
+			return l.ended(l.line, "the document ends inside a tag")
 		}
 	}
 	switch l.buf[l.pos+1] {
 	case '/':
-		return l.tag(EndTag, 2)
+		return l.tag(t, EndTag, 2)
 	case '?':
-		return l.delimited(PI, 2, "?>")
+		return l.delimited(t, PI, 2, "?>")
 	case '!':
 		for l.end-l.pos < 9 && l.fill() {
 		}
 		rest := l.buf[l.pos:l.end]
 		switch {
 		case bytes.HasPrefix(rest, []byte("<!--")):
-			return l.delimited(Comment, 4, "-->")
+			return l.delimited(t, Comment, 4, "-->")
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-			return l.delimited(CData, 9, "]]>")
+			return l.delimited(t, CData, 9, "]]>")
 		}
-		return l.directive()
+		return l.directive(t)
 	}
-	return l.tag(StartTag, 1)
+	return l.tag(t, StartTag, 1)
 }
 
-func (l *Lexer) emit(k Kind, n int, name []byte) Token {
+// emit makes the next n bytes the token; it returns nil, the error of a
+// token read.
+func (l *Lexer) emit(t *Token, k Kind, n int, name []byte) error {
 	raw := l.buf[l.pos : l.pos+n]
-	t := Token{Kind: k, Raw: raw, Name: name, Line: l.line}
+	t.Kind, t.Raw, t.Name, t.Line = k, raw, name, l.line
 	l.line += bytes.Count(raw, nl)
 	l.pos += n
-	return t
+	return nil
 }
 
 var nl = []byte{'\n'}
 
-func (l *Lexer) text() (Token, error) {
+func (l *Lexer) text(t *Token) error {
 	for {
 		if i := bytes.IndexByte(l.buf[l.pos:l.end], '<'); i >= 0 {
-			return l.emit(Text, i, nil), nil
+			return l.emit(t, Text, i, nil)
 		}
 		n := l.end - l.pos
 		if l.eof || n >= maxTextLump {
@@ -262,16 +275,16 @@ func (l *Lexer) text() (Token, error) {
 					cut = n
 				}
 			}
-			return l.emit(Text, cut, nil), nil
+			return l.emit(t, Text, cut, nil)
 		}
 		if !l.fill() {
-			return l.emit(Text, l.end-l.pos, nil), nil
+			return l.emit(t, Text, l.end-l.pos, nil)
 		}
 	}
 }
 
 // tag reads a start, empty-element or end tag; skip is the length of "<" or "</".
-func (l *Lexer) tag(k Kind, skip int) (Token, error) {
+func (l *Lexer) tag(t *Token, k Kind, skip int) error {
 	i := l.pos + skip // scan position, kept across refills as an offset
 	var quote byte
 	for {
@@ -309,22 +322,22 @@ func (l *Lexer) tag(k Kind, skip int) (Token, error) {
 			raw := l.buf[l.pos : l.pos+n]
 			name, err := tagName(raw, skip)
 			if err != nil {
-				return Token{}, l.errorf(l.line, "%s", err)
+				return l.errorf(l.line, "%s", err)
 			}
 			if k == StartTag && raw[n-2] == '/' {
 				k = EmptyTag
 			}
 			if k == EndTag && len(bytes.TrimRight(raw[skip+len(name):n-1], " \t\r\n")) > 0 {
-				return Token{}, l.errorf(l.line, "end tag </%s> has more than a name", name)
+				return l.errorf(l.line, "end tag </%s> has more than a name", name)
 			}
-			return l.emit(k, n, name), nil
+			return l.emit(t, k, n, name)
 		}
 		rel := i - l.pos // fill moves the bytes; keep the place relative to the token
 		if !l.fill() {
 			if l.end-l.pos >= l.MaxToken {
-				return Token{}, l.errorf(l.line, "a tag longer than %d bytes", l.MaxToken)
+				return l.errorf(l.line, "a tag longer than %d bytes", l.MaxToken)
 			}
-			return Token{}, l.ended(l.line, "the document ends inside a tag")
+			return l.ended(l.line, "the document ends inside a tag")
 		}
 		i = l.pos + rel
 	}
@@ -348,7 +361,7 @@ func firstQuote(b []byte) int {
 }
 
 // delimited reads a token that ends with a fixed string.
-func (l *Lexer) delimited(k Kind, skip int, close string) (Token, error) {
+func (l *Lexer) delimited(t *Token, k Kind, skip int, close string) error {
 	from := skip
 	for {
 		if j := bytes.Index(l.buf[l.pos+from:l.end], []byte(close)); j >= 0 {
@@ -357,27 +370,27 @@ func (l *Lexer) delimited(k Kind, skip int, close string) (Token, error) {
 			if k == PI {
 				name = l.buf[l.pos+2 : l.pos+2+nameLen(l.buf[l.pos+2:l.pos+n])]
 				if len(name) == 0 {
-					return Token{}, l.errorf(l.line, "a processing instruction without a target")
+					return l.errorf(l.line, "a processing instruction without a target")
 				}
 			}
 			if k == Comment && bytes.Contains(l.buf[l.pos+4:l.pos+n-3], []byte("--")) {
-				return Token{}, l.errorf(l.line, `"--" inside a comment`)
+				return l.errorf(l.line, `"--" inside a comment`)
 			}
-			return l.emit(k, n, name), nil
+			return l.emit(t, k, n, name)
 		}
 		from = max(skip, l.end-l.pos-len(close)+1)
 		if !l.fill() {
 			if l.end-l.pos >= l.MaxToken {
-				return Token{}, l.errorf(l.line, "a %s longer than %d bytes", k, l.MaxToken)
+				return l.errorf(l.line, "a %s longer than %d bytes", k, l.MaxToken)
 			}
-			return Token{}, l.ended(l.line, "the document ends inside a %s", k)
+			return l.ended(l.line, "the document ends inside a %s", k)
 		}
 	}
 }
 
 // directive reads <!...>, allowing an internal subset in brackets, with
 // comments in it.
-func (l *Lexer) directive() (Token, error) {
+func (l *Lexer) directive(t *Token) error {
 	i := l.pos + 2
 	depth := 0
 	var quote byte
@@ -406,12 +419,12 @@ func (l *Lexer) directive() (Token, error) {
 			case c == ']':
 				depth--
 			case c == '>' && depth <= 0:
-				return l.emit(Directive, i+1-l.pos, nil), nil
+				return l.emit(t, Directive, i+1-l.pos, nil)
 			}
 		}
 		off := i - l.pos
 		if !l.fill() {
-			return Token{}, l.ended(l.line, "the document ends inside a declaration")
+			return l.ended(l.line, "the document ends inside a declaration")
 		}
 		i = l.pos + off
 	}
