@@ -11,7 +11,6 @@
 package printer
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -78,7 +77,7 @@ type pend struct {
 
 // Printer writes a document token by token.
 type Printer struct {
-	w       *bufio.Writer
+	w       *output
 	opt     Options
 	pal     *Palette
 	scope   xmltok.Scope
@@ -114,7 +113,7 @@ func New(w io.Writer, opt Options) *Printer {
 	if opt.Indent == "" {
 		opt.Indent = "  "
 	}
-	p := &Printer{w: bufio.NewWriterSize(w, 64<<10), opt: opt, pal: opt.Palette}
+	p := &Printer{w: newOutput(w, 64<<10), opt: opt, pal: opt.Palette}
 	p.maxLvl = maxIndent / len(opt.Indent) // whole levels, as libxml2 counts them
 	p.doc = &frame{mode: elementOnly}
 	if !opt.Pretty {
@@ -347,7 +346,13 @@ func (p *Printer) put(t *xmltok.Token, f *frame, style *Style) error {
 	if len(p.pending) == 0 && f.mode != undecided {
 		return p.emit(t.Kind, t.Raw, len(t.Name), f, style)
 	}
-	pd := pend{kind: t.Kind, from: int32(len(p.arena)), name: int32(len(t.Name)), frame: f, style: style}
+	// Filled in place: a pend made on the stack and copied in costs a stall
+	// per token (its fields are stored one by one, then loaded 16 bytes at
+	// a time).
+	p.pending = append(p.pending, pend{})
+	pd := &p.pending[len(p.pending)-1]
+	pd.kind, pd.name, pd.frame, pd.style = t.Kind, int32(len(t.Name)), f, style
+	pd.from = int32(len(p.arena))
 	p.arena = append(p.arena, t.Raw...)
 	pd.to = int32(len(p.arena))
 	if len(p.ws) > 0 {
@@ -355,7 +360,6 @@ func (p *Printer) put(t *xmltok.Token, f *frame, style *Style) error {
 		p.arena = append(p.arena, p.ws...)
 		pd.dto = int32(len(p.arena))
 	}
-	p.pending = append(p.pending, pd)
 	if len(p.arena) > arenaLimit {
 		for _, o := range p.open {
 			if o.mode == undecided {
