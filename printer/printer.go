@@ -232,10 +232,8 @@ func (p *Printer) mixed(f *frame) {
 		// Everything inside mixed content is kept as written. Nothing of it
 		// was printed yet (f was undecided), so the elements already seen in
 		// it are the open ones and those of the held tokens since f began.
-		for _, o := range p.open {
-			if o.depth > f.depth {
-				o.mode = raw
-			}
+		for i := len(p.open) - 1; i >= 0 && p.open[i].depth > f.depth; i-- {
+			p.open[i].mode = raw // open elements are deeper one by one: these are f's
 		}
 		for i := len(p.pending) - 1; i >= 0 && p.pending[i].frame.depth >= f.depth; i-- {
 			p.pending[i].frame.mode = raw

@@ -1,0 +1,117 @@
+package xmltok
+
+import (
+	"bytes"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// lexed is a token as a test compares it; adjacent text tokens are merged,
+// as lexers with different buffers cut long text in different places.
+type lexed struct {
+	kind       Kind
+	raw, name  string
+	line       int
+	errMessage string
+}
+
+func lexWith(t *testing.T, lx tokenizer) []lexed {
+	t.Helper()
+	var out []lexed
+	for {
+		tk, err := lx.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			return append(out, lexed{errMessage: err.Error()})
+		}
+		if n := len(out); n > 0 && tk.Kind == Text && out[n-1].kind == Text && out[n-1].errMessage == "" {
+			out[n-1].raw += string(tk.Raw)
+			continue
+		}
+		out = append(out, lexed{kind: tk.Kind, raw: string(tk.Raw), name: string(tk.Name), line: tk.Line})
+	}
+}
+
+// AsyncLexer gives the same tokens as Lexer, names and lines included, and
+// the same error, whatever the reads, around tokens longer than a batch
+// (which the lexer grows its buffer for) and tokens cut by a batch's end.
+func TestAsyncLexerTokensAreLexers(t *testing.T) {
+	long := strings.Repeat("x\u00e9\n", batchSize/2)
+	rows := string(rowset(3 * batchSize))
+	cut := len(rows) / 2
+	cut += strings.IndexByte(rows[cut:], '<') // a tag boundary
+	docs := map[string]string{
+		"rowset":    rows,
+		"CDATA":     rows[:cut] + "<![CDATA[" + long + "]]>" + rows[cut:],
+		"comment":   rows[:cut] + "<!--" + long + "-->" + rows[cut:],
+		"attribute": rows[:cut] + `<a b="` + long + `" c='>'/>` + rows[cut:],
+		"text":      rows[:cut] + long + long + rows[cut:],
+		"PI":        rows[:cut] + "<?pi " + long + "?>" + rows[cut:],
+		"cut short": rows[:cut] + "<![CDATA[" + long,
+		"bad tag":   rows[:cut] + "<a b=1>" + rows[cut:],
+	}
+	for name, doc := range docs {
+		want := lexWith(t, NewLexer(strings.NewReader(doc)))
+		for how, r := range map[string]io.Reader{"whole": strings.NewReader(doc), "halves": iotest.HalfReader(strings.NewReader(doc))} {
+			a := NewAsyncLexer(r)
+			got := lexWith(t, a)
+			a.Close()
+			if len(got) != len(want) {
+				t.Errorf("%s, %s: %d tokens, want %d", name, how, len(got), len(want))
+				continue
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					g, w := got[i], want[i]
+					g.raw, w.raw = abbrev(g.raw), abbrev(w.raw)
+					t.Errorf("%s, %s: token %d is %+v, want %+v", name, how, i, g, w)
+					break
+				}
+			}
+		}
+	}
+}
+
+func abbrev(s string) string {
+	if len(s) > 40 {
+		return s[:20] + "..." + s[len(s)-20:]
+	}
+	return s
+}
+
+// endless is a document that never ends: a root, then rows for ever.
+type endless struct{ row []byte }
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], e.row)
+	}
+	return n, nil
+}
+
+// A reader that stops early and closes the lexer lets its goroutine end,
+// even while the input goes on.
+func TestAsyncLexerEndsAfterClose(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 3 {
+		a := NewAsyncLexer(io.MultiReader(strings.NewReader("<r>"), &endless{row: bytes.Repeat([]byte("<row><v>1</v></row>"), 100)}))
+		for range 1000 {
+			if _, err := a.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.Close()
+	}
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left after Close, %d before", runtime.NumGoroutine(), before)
+		}
+	}
+}
