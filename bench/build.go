@@ -33,8 +33,9 @@ type build struct {
 // soapsessTags are the build tags README's install and build commands give:
 // urfave_cli_no_docs leaves out urfave/cli's Markdown and man renderer
 // (go-md2man, blackfriday), which soapsess does not use at run time and
-// whose package init every run paid for.
-const soapsessTags = "urfave_cli_no_docs"
+// whose package init every run paid for; netgo and osusergo make the
+// binary static (Go's own resolver and user lookup, no libc to load).
+const soapsessTags = "urfave_cli_no_docs,netgo,osusergo"
 
 // goBuild builds the module in src into out with the go on PATH, with the
 // build tags given (none when "").

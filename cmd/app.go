@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -217,10 +218,11 @@ func (a *appCtx) onUsageError(c *cli.Context, err error, isSub bool) error {
 	return withCode(ExitUsage, err, "soapsess --help lists the commands; soapsess COMMAND --help their flags")
 }
 
-func version() string {
+// version is this build's version, read from its build info once.
+var version = sync.OnceValue(func() string {
 	info, _ := debug.ReadBuildInfo()
 	return versionOf(info)
-}
+})
 
 // versionOf is the version a build says it is: the module's, for go install
 // of a published version (and go build of a clone since Go 1.24, which

@@ -120,7 +120,7 @@ func (a *appCtx) sinks(out *output, p envelope.Phase, sessionID func() string) (
 	s := session.Sinks{NotSOAP: a.io.Out}
 	s.Arrived = func(r *transport.Response) {
 		if out.has('h') {
-			fmt.Fprintf(a.io.Out, "%s\n", r.Head)
+			fmt.Fprintf(a.io.Out, "%s\n", r.Head())
 		}
 		switch {
 		case a.paging:

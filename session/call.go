@@ -322,14 +322,7 @@ func closeDelimited(r *transport.Response) bool {
 	if !strings.HasPrefix(r.Proto, "HTTP/1.") || r.Header.Get("Content-Length") != "" {
 		return false
 	}
-	// Go takes Transfer-Encoding out of the header; the head as traced
-	// puts it back.
-	for _, line := range strings.Split(r.Head, "\n") {
-		if name, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "Transfer-Encoding") {
-			return false
-		}
-	}
-	return true
+	return len(r.TransferEncoding) == 0 // Go takes it out of the header
 }
 
 // gzipped reports a reply sent gzipped (the transport decodes it).

@@ -38,8 +38,20 @@ type Response struct {
 	Header  http.Header
 	Body    io.ReadCloser
 	Elapsed time.Duration // until the status line and headers arrived
-	// Head is the status line and headers as a trace shows them.
-	Head string
+	// TransferEncoding is the reply's Transfer-Encoding, which Go takes
+	// out of Header ("chunked").
+	TransferEncoding []string
+	resp             *http.Response
+	head             string
+}
+
+// Head is the status line and headers as a trace shows them (rendered, and
+// redacted, when first asked for: most runs never do).
+func (r *Response) Head() string {
+	if r.head == "" && r.resp != nil {
+		r.head = renderResponse(r.resp)
+	}
+	return r.head
 }
 
 // OK reports a 2xx status.
@@ -415,7 +427,7 @@ func (c *Client) Do(req *http.Request) (*Response, error) {
 		return nil, &Error{URL: where, Reached: reached(err) && !errors.As(err, new(*KerberosError)), Err: unwrapURL(err)}
 	}
 	out := &Response{Proto: resp.Proto, Status: resp.StatusCode, Reason: resp.Status, Header: resp.Header,
-		Elapsed: time.Since(start), Head: renderResponse(resp)}
+		Elapsed: time.Since(start), TransferEncoding: resp.TransferEncoding, resp: resp}
 	rb := &replyBody{r: resp.Body, c: resp.Body, url: where, ctx: ctx, cancel: cancel, idle: c.IdleTimeout, gzip: gzipped(resp.Header)}
 	if rb.idle > 0 {
 		rb.timer = time.AfterFunc(rb.idle, func() { rb.stalled.Store(true); cancel() })
