@@ -20,6 +20,9 @@ const nsXML = xmltok.NSXML
 // Body is a request body: one well-formed, namespace-well-formed XML element.
 type Body struct {
 	XML       []byte // the element as given, without XML declaration or surrounding space
+	// Prolog is the XML declaration as given, and the space after it; a
+	// body that is a whole envelope is sent with it.
+	Prolog []byte
 	Local     string // local name of the root element
 	Namespace string // namespace URI of the root element
 }
@@ -42,14 +45,14 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // instruction is not, as SOAP forbids them) and returns it ready to be placed
 // in an envelope.
 func ParseBody(src []byte) (*Body, error) {
-	src, err := stripProlog(src)
+	src, prolog, err := stripProlog(src)
 	if err != nil {
 		return nil, &BodyError{err}
 	}
 	if len(src) == 0 {
 		return nil, &BodyError{errors.New("it is empty")}
 	}
-	b := &Body{XML: src}
+	b := &Body{XML: src, Prolog: prolog}
 	if err := check(src, func(local, ns string) { b.Local, b.Namespace = local, ns }); err != nil {
 		return nil, &BodyError{fmt.Errorf("not well-formed XML: %w", err)}
 	}
@@ -57,21 +60,23 @@ func ParseBody(src []byte) (*Body, error) {
 }
 
 // stripProlog removes a byte-order mark, an XML declaration and surrounding
-// white space, which cannot appear inside an envelope. Only UTF-8 is taken.
-func stripProlog(b []byte) ([]byte, error) {
+// white space, which cannot appear inside an envelope, and returns the
+// declaration with the space after it apart. Only UTF-8 is taken.
+func stripProlog(b []byte) (rest, prolog []byte, err error) {
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	b = bytes.TrimSpace(b)
 	if bytes.HasPrefix(b, []byte("<?xml")) && len(b) > 5 && strings.ContainsRune(" \t\r\n?", rune(b[5])) {
 		i := bytes.Index(b, []byte("?>"))
 		if i < 0 {
-			return nil, errors.New("the XML declaration is not closed")
+			return nil, nil, errors.New("the XML declaration is not closed")
 		}
 		if enc := xmltok.DeclaredEncoding(b[:i]); enc != "" && !xmltok.IsUTF8(enc) {
-			return nil, fmt.Errorf("it declares encoding %s; only UTF-8 is supported (convert it: iconv -f %s -t UTF-8)", enc, enc)
+			return nil, nil, fmt.Errorf("it declares encoding %s; only UTF-8 is supported (convert it: iconv -f %s -t UTF-8)", enc, enc)
 		}
-		b = bytes.TrimSpace(b[i+2:])
+		rest = bytes.TrimSpace(b[i+2:])
+		return rest, b[:len(b)-len(rest)], nil
 	}
-	return b, nil
+	return b, nil, nil
 }
 
 // check walks a document with the xmltok lexer and refuses anything that is

@@ -528,3 +528,23 @@ func mustBody(t *testing.T, src []byte) *Body {
 	}
 	return b
 }
+
+// A whole envelope keeps its XML declaration, as given, with the space
+// after it; a BOM and the space before and after the document do not stay.
+func TestWholeEnvelopeKeepsItsDeclaration(t *testing.T) {
+	decl := "<?xml version=\"1.0\" encoding='utf-8' standalone=\"yes\"?>\r\n"
+	src := "\xef\xbb\xbf" + decl + `<s:Envelope xmlns:s="` + reply.NSSOAP11 + `"><s:Body><Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/></s:Body></s:Envelope>` + "\n"
+	env, err := dialect(t, "xmla").build(Session, Values{ID: "E1", IDName: "SessionId"}, mustBody(t, []byte(src)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := decl + `<s:Envelope xmlns:s="` + reply.NSSOAP11 + `"><s:Header><Session xmlns="urn:schemas-microsoft-com:xml-analysis" mustUnderstand="1" SessionId="E1"/></s:Header><s:Body>`
+	if !bytes.HasPrefix(env, []byte(want)) {
+		t.Errorf("got\n%q\nwant it to start\n%q", env, want)
+	}
+	// An element body still goes in without its declaration.
+	env, err = dialect(t, "xmla").build(Session, Values{ID: "E1", IDName: "SessionId"}, mustBody(t, []byte(decl+`<Discover xmlns="urn:schemas-microsoft-com:xml-analysis"/>`)))
+	if err != nil || bytes.Count(env, []byte("<?xml")) != 0 {
+		t.Errorf("an element body: %v\n%s", err, env)
+	}
+}

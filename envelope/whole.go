@@ -12,8 +12,8 @@ import (
 
 // insert puts the session header of phase p into a body that is a whole
 // envelope (a captured request, say). A session header of this dialect
-// already in its Header is replaced; everything else is kept byte for byte.
-// An envelope without a Header gets one.
+// already in its Header is replaced; everything else, the XML declaration
+// included, is kept byte for byte. An envelope without a Header gets one.
 func (d *Dialect) insert(p Phase, v Values, b *Body) ([]byte, error) {
 	if b.Namespace != d.envelopeNS() {
 		return nil, &BodyError{fmt.Errorf("the envelope is SOAP %s and the %s dialect speaks SOAP %s", versionOf(b.Namespace), d.Name, d.SOAPVersion)}
@@ -39,6 +39,7 @@ func (d *Dialect) insert(p Phase, v Values, b *Body) ([]byte, error) {
 	}
 	src := b.XML
 	var out bytes.Buffer
+	out.Write(b.Prolog)
 	switch {
 	case len(doc.old) > 0:
 		at := 0
@@ -75,7 +76,7 @@ func (d *Dialect) insert(p Phase, v Values, b *Body) ([]byte, error) {
 		out.WriteString("</" + prefix + "Header>")
 		out.Write(src[doc.envOpen:])
 	}
-	if err := wellFormed(out.Bytes()); err != nil {
+	if err := wellFormed(out.Bytes()[len(b.Prolog):]); err != nil { // the declaration is not a PI
 		return nil, &DialectError{"dialect " + d.Name + ": " + string(p) + ".xml", fmt.Errorf("renders a broken envelope: %w", err)}
 	}
 	return out.Bytes(), nil
