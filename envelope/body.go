@@ -19,10 +19,10 @@ const nsXML = xmltok.NSXML
 
 // Body is a request body: one well-formed, namespace-well-formed XML element.
 type Body struct {
-	XML       []byte // the element as given, without XML declaration or surrounding space
+	XML []byte // the element as given, without XML declaration or surrounding space
 	// Prolog is the XML declaration as given, and the space after it; a
 	// body that is a whole envelope is sent with it.
-	Prolog []byte
+	Prolog    []byte
 	Local     string // local name of the root element
 	Namespace string // namespace URI of the root element
 }
