@@ -406,4 +406,11 @@ func codeOf(err error) int {
 	return code
 }
 
-func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
+// ms is a duration as a status line shows it: to the millisecond, or to
+// ten microseconds under one (loopback answers in 400µs, not "0s").
+func ms(d time.Duration) string {
+	if d < time.Millisecond {
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
