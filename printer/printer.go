@@ -347,11 +347,11 @@ func (p *Printer) put(t *xmltok.Token, f *frame, style *Style) error {
 	// Filled in place: a pend made on the stack and copied in costs a stall
 	// per token (its fields are stored one by one, then loaded 16 bytes at
 	// a time).
-	p.pending = append(p.pending, pend{})
+	p.pending = append(grow(p.pending, 1), pend{})
 	pd := &p.pending[len(p.pending)-1]
 	pd.kind, pd.name, pd.frame, pd.style = t.Kind, int32(len(t.Name)), f, style
 	pd.from = int32(len(p.arena))
-	p.arena = append(p.arena, t.Raw...)
+	p.arena = append(grow(p.arena, len(t.Raw)+len(p.ws)), t.Raw...)
 	pd.to = int32(len(p.arena))
 	if len(p.ws) > 0 {
 		pd.dfrom = pd.to
@@ -369,6 +369,17 @@ func (p *Printer) put(t *xmltok.Token, f *frame, style *Style) error {
 		return nil // drain would stop at once
 	}
 	return p.drain()
+}
+
+// grow returns s with room for n more elements, doubling its capacity when
+// it must grow: append grows a large slice by a quarter at a time, and the
+// held tokens' slices grow from nothing to megabytes at the start of a
+// large document, which made five times their size in garbage.
+func grow[E any](s []E, n int) []E {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	return append(make([]E, 0, max(2*cap(s), len(s)+n, 256)), s...)
 }
 
 // drain prints the held tokens whose frames are decided, in order.
