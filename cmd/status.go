@@ -71,8 +71,8 @@ type journalJSON struct {
 // withIdle fills in the idle timeout of a session kept by an older
 // soapsess, which did not keep it (see session.IdleTimeout).
 func (a *appCtx) withIdle(s *state.Session) {
-	if s.IdleTimeout > 0 {
-		return
+	if s.IdleTimeout > 0 || s.IdleFrom == session.IdleUnknown {
+		return // known, or known to be unknown: loading the dialect again would not tell
 	}
 	d, _ := a.findDialect(s.Dialect) // a dialect that cannot be found knows no timeout
 	s.IdleTimeout, s.IdleFrom = session.IdleTimeout(s, d)

@@ -367,8 +367,9 @@ func endedError(st *state.Session) error {
 // IdleTimeout is how many seconds the server keeps the session idle, and
 // where that figure comes from (state.Session.IdleFrom): as kept, else the
 // timeout the server granted, else the dialect's default for the URL (d may
-// be nil); 0 and "" when it is not known. A session kept by an older
-// soapsess has only the latter two.
+// be nil); 0 and IdleUnknown when the dialect knows none, 0 and "" when
+// there is no dialect to ask. A session kept by an older soapsess has only
+// the latter two.
 func IdleTimeout(st *state.Session, d *envelope.Dialect) (int, string) {
 	switch {
 	case st.IdleTimeout > 0:
@@ -377,9 +378,15 @@ func IdleTimeout(st *state.Session, d *envelope.Dialect) (int, string) {
 		return st.Timeout, "granted"
 	case d != nil && d.IdleTimeout(st.URL) > 0:
 		return d.IdleTimeout(st.URL), "dialect"
+	case d != nil:
+		return 0, IdleUnknown
 	}
 	return 0, ""
 }
+
+// IdleUnknown is the IdleFrom of a session whose dialect was asked and
+// knows no idle timeout for its server: nobody needs to ask it again.
+const IdleUnknown = "unknown"
 
 // Load loads the session kept under name, open or not (to begin it again).
 func (m *Manager) Load(name string) (*Session, error) {
