@@ -118,9 +118,13 @@ func (a *AsyncLexer) fresh() *batch {
 }
 
 // Next returns the next token, or io.EOF at the end of the input.
-//
-// The token is built in the named result (see Lexer.lex for why).
 func (a *AsyncLexer) Next() (t Token, err error) {
+	err = a.NextInto(&t)
+	return t, err
+}
+
+// NextInto is Next filling t in place (see Lexer.NextInto).
+func (a *AsyncLexer) NextInto(t *Token) error {
 	for a.cur == nil || a.i == len(a.cur.toks) {
 		if a.cur != nil {
 			if a.cur.err != nil {
@@ -133,18 +137,18 @@ func (a *AsyncLexer) Next() (t Token, err error) {
 			a.cur = nil
 		}
 		if a.err != nil {
-			return Token{}, a.err
+			return a.err
 		}
 		b, ok := <-a.batches
 		if !ok {
-			return Token{}, io.EOF
+			return io.EOF
 		}
 		a.cur, a.i, a.from = b, 0, 0
 	}
 	r := a.cur.toks[a.i]
 	raw := a.cur.buf[a.from:r.end:r.end]
 	a.i, a.from = a.i+1, int(r.end)
-	t.Kind, t.Raw, t.Line = r.kind, raw, a.cur.line+int(r.line)
+	t.Kind, t.Raw, t.Name, t.Line = r.kind, raw, nil, a.cur.line+int(r.line)
 	if r.name > 0 {
 		at := 1
 		if r.kind == EndTag || r.kind == PI {
@@ -152,7 +156,7 @@ func (a *AsyncLexer) Next() (t Token, err error) {
 		}
 		t.Name = raw[at : at+int(r.name)]
 	}
-	return t, nil
+	return nil
 }
 
 // Close tells the lexing goroutine to stop. It does not wait: the goroutine

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -58,9 +59,20 @@ func TestAsyncLexerTokensAreLexers(t *testing.T) {
 	}
 	for name, doc := range docs {
 		want := lexWith(t, NewLexer(strings.NewReader(doc)))
-		for how, r := range map[string]io.Reader{"whole": strings.NewReader(doc), "halves": iotest.HalfReader(strings.NewReader(doc))} {
+		if got := lexWith(t, &into{lx: NewLexer(strings.NewReader(doc))}); !slices.Equal(got, want) {
+			t.Errorf("%s: Lexer.NextInto gives other tokens than Next", name)
+		}
+		for how, r := range map[string]io.Reader{
+			"whole": strings.NewReader(doc), "halves": iotest.HalfReader(strings.NewReader(doc)),
+			"NextInto": strings.NewReader(doc),
+		} {
 			a := NewAsyncLexer(r)
-			got := lexWith(t, a)
+			var got []lexed
+			if how == "NextInto" {
+				got = lexWith(t, &into{lx: a})
+			} else {
+				got = lexWith(t, a)
+			}
 			a.Close()
 			if len(got) != len(want) {
 				t.Errorf("%s, %s: %d tokens, want %d", name, how, len(got), len(want))
@@ -76,6 +88,18 @@ func TestAsyncLexerTokensAreLexers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// into reads tokens with NextInto, into a Token it keeps, as
+// reply.Stream's reader may.
+type into struct {
+	lx interface{ NextInto(*Token) error }
+	t  Token
+}
+
+func (i *into) Next() (Token, error) {
+	err := i.lx.NextInto(&i.t)
+	return i.t, err
 }
 
 func abbrev(s string) string {

@@ -155,6 +155,12 @@ func (l *Lexer) Next() (t Token, err error) {
 	return t, err
 }
 
+// NextInto is Next filling t in place, for a caller that keeps the current
+// token in a Token of its own (a struct field, say): assigning Next's
+// result to one copies it, and the copy stalls (see lex). After an error t
+// is left as it was.
+func (l *Lexer) NextInto(t *Token) error { return l.lex(t) }
+
 // lex reads the next token into t. Tokens are filled in place, field by
 // field, here and below, never built aside (Token{...}) and copied: a Token
 // is too large to live in registers, and each copy of one just written
