@@ -76,7 +76,14 @@ func (a *AsyncLexer) run(r io.Reader) {
 		b = a.fresh()
 		b.line = lx.line
 		if len(b.buf) < len(rest) {
-			b.buf = make([]byte, len(rest)) // fill grows it to fit the token
+			// fill grows it to fit the token, doubling it as Lexer does
+			// its own: the sizes are 64 KiB times a power of two either
+			// way, so that MaxToken bites at the same length.
+			size := len(b.buf)
+			for size < len(rest) {
+				size *= 2
+			}
+			b.buf = make([]byte, size)
 		}
 		copy(b.buf, rest)
 		return b.buf
