@@ -57,15 +57,18 @@ func NewAsyncLexer(r io.Reader) *AsyncLexer {
 		free:    make(chan *batch, inFlight+2), // every batch there can be: the channel's, run's and Next's
 		done:    make(chan struct{}),
 	}
-	go a.run(r)
+	go a.run(r, asyncMaxToken)
 	return a
 }
 
-func (a *AsyncLexer) run(r io.Reader) {
+// asyncMaxToken is the MaxToken of an AsyncLexer; tests lower it.
+var asyncMaxToken = defaultMax
+
+func (a *AsyncLexer) run(r io.Reader, maxToken int) {
 	defer close(a.batches)
 	b := a.fresh()
 	b.line = 1
-	lx := &Lexer{r: r, buf: b.buf, line: 1, MaxToken: defaultMax}
+	lx := &Lexer{r: r, buf: b.buf, line: 1, MaxToken: maxToken}
 	// When the buffer is full, its batch goes to the reader and the lexer
 	// goes on in the next batch's buffer, starting with the unread bytes.
 	lx.handoff = func(rest []byte) []byte {

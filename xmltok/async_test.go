@@ -139,3 +139,30 @@ func TestAsyncLexerEndsAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// AsyncLexer refuses a token longer than MaxToken as Lexer does, at the
+// same length, also after another long token, which leaves it a grown
+// buffer to cut the next one from.
+func TestAsyncLexerMaxTokenIsLexers(t *testing.T) {
+	const max = 1 << 20
+	defer func(m int) { asyncMaxToken = m }(asyncMaxToken)
+	asyncMaxToken = max
+	rows := string(rowset(300 << 10))
+	for _, n := range []int{max - 1, max, max + 1, max + 5000, 3 * max / 2} {
+		for _, at := range []int{0, 70000, 262143} {
+			at += strings.IndexByte(rows[at:], '<')
+			comment := func(n int) string { return "<!--" + strings.Repeat("y", n-7) + "-->" }
+			doc := rows[:at] + comment(600000) + comment(n) + rows[at:]
+			lx := NewLexer(strings.NewReader(doc))
+			lx.MaxToken = max
+			want := lexWith(t, lx)
+			a := NewAsyncLexer(iotest.HalfReader(strings.NewReader(doc)))
+			got := lexWith(t, a)
+			a.Close()
+			if !slices.Equal(got, want) {
+				g, w := got[len(got)-1], want[len(want)-1]
+				t.Errorf("a %d-byte comment at %d: %d tokens, the last %q %q; want %d, %q %q", n, at, len(got), abbrev(g.raw), g.errMessage, len(want), abbrev(w.raw), w.errMessage)
+			}
+		}
+	}
+}
