@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"debug/buildinfo"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -175,4 +176,58 @@ func (b *bench) helloWorld(goMod string) (*build, error) {
 	b.countPackages(bd)
 	bd.inits, bd.initTime = b.initTrace(bd.bin)
 	return bd, nil
+}
+
+// floorMains are the two programs that show what soapsess's start-up cannot
+// go below while it links what it links: its packages initialised and
+// nothing run, then all of its code linked (reachable) and nothing run.
+var floorMains = []struct{ name, src string }{
+	{"soapsess's packages initialised, nothing run",
+		"package main\n\nimport _ \"github.com/soapsess/soapsess/cmd\"\n\nfunc main() {}\n"},
+	{"all of soapsess linked, nothing run",
+		"package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/soapsess/soapsess/cmd\"\n)\n\n" +
+			"func main() {\n\tif len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tos.Exit(cmd.Main(os.Args, cmd.SystemIO()))\n\t}\n}\n"},
+}
+
+// floors builds floorMains inside cur's module with cur's tags, adding the
+// main package through go build -overlay so that nothing is written into
+// the source tree (others may be editing it).
+func (b *bench) floors(cur *build) ([]*build, error) {
+	src, err := filepath.Abs(cur.src)
+	if err != nil {
+		return nil, err
+	}
+	var out []*build
+	for i, f := range floorMains {
+		dir := filepath.Join(b.tmp, fmt.Sprintf("floor%d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		mainGo, overlay := filepath.Join(dir, "main.go"), filepath.Join(dir, "overlay.json")
+		pkg := filepath.Join(src, "internal", fmt.Sprintf("benchfloor%d", i))
+		spec, _ := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(pkg, "main.go"): mainGo}})
+		if err := os.WriteFile(mainGo, []byte(f.src), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(overlay, spec, 0o644); err != nil {
+			return nil, err
+		}
+		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags}
+		args := []string{"build", "-overlay", overlay, "-o", bd.bin}
+		if cur.tags != "" {
+			args = append(args, "-tags", cur.tags)
+		}
+		logf("go %s ./internal/benchfloor%d (in %s)", strings.Join(args, " "), i, src)
+		cmd := exec.CommandContext(b.ctx, "go", append(args, "./internal/"+filepath.Base(pkg))...)
+		cmd.Dir = src
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("floor %q: %v\n%s", f.name, err, msg)
+		}
+		if fi, err := os.Stat(bd.bin); err == nil {
+			bd.size = fi.Size()
+		}
+		bd.inits, bd.initTime = b.initTrace(bd.bin)
+		out = append(out, bd)
+	}
+	return out, nil
 }

@@ -11,7 +11,11 @@
 //     (taken from `soapsess send --dry-run`), and `soapsess --version`,
 //     `soapsess status` and `soapsess send body.xml` inside an open XMLA
 //     session, all against one `soapsess serve` process on loopback
-//     answering the same small DISCOVER reply. soapsess is a real `go build`
+//     answering the same small DISCOVER reply. Two floors are timed with
+//     them: soapsess's packages initialised and nothing run, and all of its
+//     code linked and nothing run (built with go build -overlay, nothing
+//     written into the tree), which no change short of linking less can
+//     beat. soapsess is a real `go build`
 //     with a state directory of its own (SOAPSESS_STATE_DIR), so the user's
 //     sessions are never touched. Goals, on the medians: send ≤ 0.6× curl and
 //     ≤ 2× hello world, status ≤ 1.5× hello world.
@@ -131,8 +135,13 @@ func run() int {
 		b.toolFailed("hello world built with %s, soapsess with %s", hello.goVersion, cur.goVersion)
 	}
 
+	floors, err := b.floors(cur)
+	if err != nil {
+		b.toolFailed("%v", err) // the floor rows say "not built"
+	}
+
 	f := figures{startupRun: true, smallEntries: *smallEntries, largeEntries: *entries}
-	start, err := b.startup(*rounds, hello, skipped)
+	start, err := b.startup(*rounds, hello, floors, skipped)
 	if err != nil {
 		b.toolFailed("start-up: %v", err)
 	} else {

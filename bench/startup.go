@@ -19,6 +19,7 @@ const discoverBody = `<Discover xmlns="urn:schemas-microsoft-com:xml-analysis">`
 
 type startup struct {
 	hello, curl *timed
+	floors      []*timed // floorMains, run with no arguments
 	// Per build, in the order of b.builds: --version, status, send.
 	version, status, send []*timed
 	replyBytes            int
@@ -39,7 +40,7 @@ func (b *bench) ss(bd *build, args ...string) *exec.Cmd {
 // envelope soapsess sends, and for each build `soapsess --version`,
 // `soapsess status` and `soapsess send body.xml` inside an open XMLA
 // session.
-func (b *bench) startup(rounds int, hello *build, skipped map[string]string) (*startup, error) {
+func (b *bench) startup(rounds int, hello *build, floors []*build, skipped map[string]string) (*startup, error) {
 	srv, err := b.startServer(b.builds[0].bin, "xmla-server")
 	if err != nil {
 		return nil, err
@@ -88,6 +89,11 @@ func (b *bench) startup(rounds int, hello *build, skipped map[string]string) (*s
 	}
 
 	tools := []*timed{res.hello, res.curl}
+	for _, fl := range floors {
+		res.floors = append(res.floors, &timed{name: fl.label + fmt.Sprintf(" (%.1f MB, %d inits)", float64(fl.size)/mb, fl.inits),
+			cmd: func() *exec.Cmd { return b.command(fl.bin) }})
+	}
+	tools = append(tools, res.floors...)
 	for i := range b.builds {
 		tools = append(tools, res.version[i], res.status[i], res.send[i])
 	}
@@ -167,6 +173,9 @@ func printStartup(res *startup, builds []*build, rounds int) {
 	}
 	row(res.hello, "")
 	row(res.curl, "")
+	for _, t := range res.floors {
+		row(t, "")
+	}
 	for _, list := range [][]*timed{res.version, res.status, res.send} {
 		for i, t := range list {
 			suffix := ""
