@@ -12,7 +12,7 @@ import (
 // buffer and the tokens are handed over where they lie, as offsets in it:
 // nothing is copied but the few bytes of a token cut by the buffer's end.
 // At most a few batches are in flight, so memory stays bounded. A token is
-// valid until the next call to Next, as with Lexer.
+// valid until the next call to Next or NextInto, as with Lexer.
 type AsyncLexer struct {
 	batches chan *batch
 	free    chan *batch

@@ -248,8 +248,8 @@ func (l *Lexer) next(t *Token) error {
 	return l.tag(t, StartTag, 1)
 }
 
-// emit makes the next n bytes the token; it returns nil, the error of a
-// token read.
+// emit makes the next n bytes the token t. It returns nil, so that a
+// function reading a token can end with return l.emit(...).
 func (l *Lexer) emit(t *Token, k Kind, n int, name []byte) error {
 	raw := l.buf[l.pos : l.pos+n]
 	t.Kind, t.Raw, t.Name, t.Line = k, raw, name, l.line
