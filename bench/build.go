@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +35,14 @@ type build struct {
 // soapsessTags are the build tags README's install and build commands give:
 // urfave_cli_no_docs leaves out urfave/cli's Markdown and man renderer
 // (go-md2man, blackfriday), which soapsess does not use at run time and
-// whose package init every run paid for; netgo and osusergo make the
-// binary static (Go's own resolver and user lookup, no libc to load).
-const soapsessTags = "urfave_cli_no_docs,netgo,osusergo"
+// whose package init every run paid for; on Linux, netgo and osusergo make
+// the binary static (Go's own resolver and user lookup, no libc to load).
+var soapsessTags = func() string {
+	if runtime.GOOS == "linux" {
+		return "urfave_cli_no_docs,netgo,osusergo"
+	}
+	return "urfave_cli_no_docs"
+}()
 
 // goBuild builds the module in src into out with the go on PATH, with the
 // build tags given (none when "").

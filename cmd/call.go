@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -218,23 +217,46 @@ func (a *appCtx) body(c *cli.Context, d *envelope.Dialect, p envelope.Phase) (se
 	return session.Body{R: f, Name: arg, Template: tmpl, Max: limit}, func() { f.Close() }, nil
 }
 
-// swallowedFile refuses an --xpath that names a file when no file is given:
-// "send -x query.xml" takes query.xml as the expression, and the body would
-// come from standard input or the dialect's default instead of the file.
+// swallowedFile refuses an --xpath that names an XML file when no file is
+// given: "send -x query.xml" takes query.xml as the expression, and the
+// body would come from standard input or the dialect's default instead of
+// the file. Only a value given as an argument of its own (not --xpath=V)
+// and naming a file that starts like XML counts: "-x row", with a file
+// named row in the directory, is still an expression.
 func (a *appCtx) swallowedFile(c *cli.Context) error {
 	x := c.String("xpath")
 	if x == "" || c.NArg() > 0 {
 		return nil
 	}
-	if fi, err := os.Stat(x); err != nil || !fi.Mode().IsRegular() {
+	flag := ""
+	for i, arg := range a.args[:max(len(a.args)-1, 0)] {
+		if (arg == "-x" || arg == "--xpath") && a.args[i+1] == x {
+			flag = arg
+		}
+	}
+	if flag == "" || !looksLikeXML(x) {
 		return nil
 	}
-	flag := "--xpath"
-	if slices.Contains(a.args, "-x") {
-		flag = "-x"
-	}
 	return withCode(ExitUsage, fmt.Errorf("%s took %q as its expression, and no body file was given", flag, x),
-		fmt.Sprintf("put the expression after %s and the file last: soapsess %s %s 'EXPR' %s", flag, c.Command.Name, flag, x))
+		fmt.Sprintf("put the expression after %s and the file last: soapsess %s %s 'EXPR' %s (--xpath=%s takes it as an expression)",
+			flag, c.Command.Name, flag, x, x))
+}
+
+// looksLikeXML reports whether path is a regular file whose first byte
+// after any space is '<'.
+func looksLikeXML(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = bytes.TrimLeft(bytes.TrimPrefix(head[:n], []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(head) > 0 && head[0] == '<'
 }
 
 // open loads the session named by --session, its connection settings

@@ -223,7 +223,11 @@ func httpHint(he *session.HTTPError) []string {
 	case http.StatusUnsupportedMediaType:
 		return []string{"the server wants another SOAP version or Content-Type: check --dialect"}
 	case http.StatusProxyAuthRequired:
-		return []string{"the proxy wants credentials: soapsess does not send any to proxies; use one that lets you through, or --proxy"}
+		offers := ""
+		if len(he.Offered) > 0 {
+			offers = " (it offers " + strings.Join(he.Offered, ", ") + ")"
+		}
+		return []string{"the proxy wants credentials" + offers + ": soapsess does not send any to proxies; use one that lets you through, or --proxy"}
 	}
 	return nil
 }
@@ -378,6 +382,18 @@ func report(io *IO, err error) int {
 		fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, transport.Printable(h))
 	}
 	return code
+}
+
+// infoAlways is infof on a pipe too: for what the command itself has to
+// say (that there is nothing to list), not progress.
+func infoAlways(io *IO, format string, args ...any) {
+	fmt.Fprintf(io.Err, "soapsess: %s\n", transport.Printable(fmt.Sprintf(format, args...)))
+}
+
+// hintf prints a next step, as report does after an error.
+func hintf(io *IO, format string, args ...any) {
+	st := io.styles()
+	fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, transport.Printable(fmt.Sprintf(format, args...)))
 }
 
 // warnf, errorf and infof print a message on stderr, one line whatever

@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/soapsess/soapsess/transport"
 	"github.com/urfave/cli/v2"
 )
 
@@ -75,7 +74,8 @@ func (a *appCtx) ls(c *cli.Context) error {
 		}
 	} else if len(errs) == 0 {
 		// Nothing on stdout, so that a script's loop over it runs no times.
-		fmt.Fprintf(a.io.Err, "soapsess: no sessions in %s; soapsess begin --url URL --dialect NAME opens one\n", transport.Printable(store.Dir))
+		infoAlways(a.io, "no sessions in %s", store.Dir)
+		hintf(a.io, "soapsess begin --url URL --dialect NAME opens one")
 	}
 	if len(errs) > 0 {
 		for _, e := range errs[:len(errs)-1] {

@@ -56,6 +56,15 @@ func TestLockFilesGoWithTheirSessions(t *testing.T) {
 		t.Fatalf("after a failed begin: %q, want %q", got, want)
 	}
 
+	// Looking for a name with no session makes no lock file.
+	s.Get("ghost")
+	s.Delete("ghost", "")
+	s.Update("ghost", func(*Session) error { return nil })
+	s.MarkEnded("ghost", "ID", Ended)
+	if got, want := lockFiles(t, s), []string{".kept.busy", ".kept.lock"}; !slices.Equal(got, want) {
+		t.Fatalf("after looking for a session that is not there: %q, want %q", got, want)
+	}
+
 	// A record removed: its lock files go too.
 	if ok, err := s.Delete("kept", ""); err != nil || !ok {
 		t.Fatalf("Delete = %v, %v", ok, err)
@@ -72,6 +81,9 @@ func TestRemovedLockIsNotHeld(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("lock files are not removed on Windows")
 	}
+	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd to see the waiter open the old lock file")
+	}
 	s := newStore(t)
 	if err := s.Create(sample("x")); err != nil {
 		t.Fatal(err)
@@ -80,29 +92,38 @@ func TestRemovedLockIsNotHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan error, 1)
-	held := make(chan struct{})
+	type taken struct {
+		current bool
+		err     error
+	}
+	held := make(chan taken, 1)
+	done := make(chan struct{})
 	go func() {
 		l, err := s.lock("x") // waits for first
-		if err == nil {
-			if !current(l) {
-				t.Error("the waiter holds a removed lock file")
-			}
-			close(held)
-			<-got // hold it until the check below is done
-			l.Unlock()
+		if err != nil {
+			held <- taken{err: err}
 			return
 		}
-		got <- err
+		held <- taken{current: current(l)}
+		<-done // hold it until the check below is done
+		l.Unlock()
 	}()
-	// Wait until the waiter has the old file open and is blocked on it.
+	defer close(done)
+	// Wait until the waiter has the old file open (it may or may not have
+	// reached flock yet: either way it must end up on the new file).
 	deadline := time.Now().Add(10 * time.Second)
-	for !openedByOther(t, s.Dir, ".x.lock") && time.Now().Before(deadline) {
+	for !openedTwice(filepath.Join(s.Dir, ".x.lock")) {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never opened the lock file")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	os.Remove(first.Path())
 	first.Unlock()
-	<-held
+	got := <-held
+	if got.err != nil || !got.current {
+		t.Fatalf("the waiter took %v, current %v: want the lock file now at the path", got.err, got.current)
+	}
 	probe, err := s.flock("x", ".lock")
 	if err != nil {
 		t.Fatal(err)
@@ -110,20 +131,15 @@ func TestRemovedLockIsNotHeld(t *testing.T) {
 	if ok, err := probe.TryLock(); err != nil || ok {
 		t.Fatalf("a third taker got the lock the waiter holds: %v, %v", ok, err)
 	}
-	got <- nil
 }
 
-// openedByOther reports whether a second descriptor in this process has
-// the file name open (Linux: /proc/self/fd; elsewhere, a moment's wait).
-func openedByOther(t *testing.T, dir, name string) bool {
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		time.Sleep(50 * time.Millisecond)
-		return true
-	}
+// openedTwice reports whether two descriptors of this process have path
+// open (Linux's /proc/self/fd).
+func openedTwice(path string) bool {
+	fds, _ := os.ReadDir("/proc/self/fd")
 	n := 0
 	for _, fd := range fds {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == filepath.Join(dir, name) {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == path {
 			n++
 		}
 	}

@@ -50,7 +50,9 @@ type Session struct {
 	// IdleTimeout is how many seconds of idleness the server is thought to
 	// allow before it forgets the session (0: unknown), and IdleFrom where
 	// that figure came from: "given" (by the user), "granted" (by the
-	// server) or "dialect" (its servers' default).
+	// server) or "dialect" (its servers' default); "unknown" with 0 when the
+	// dialect was asked at begin and knows none (it is not asked again: a
+	// later soapsess whose dialect knows one applies it to new sessions).
 	IdleTimeout int    `json:"idle_timeout,omitempty"`
 	IdleFrom    string `json:"idle_from,omitempty"`
 	// Ended says the session is no longer open on the server: Ended when it
@@ -350,11 +352,23 @@ func (s *Store) take(name, ext string, lockFn func(*flock.Flock) error) (*flock.
 		if err := lockFn(l); err != nil {
 			return nil, lockError(name, l, err)
 		}
-		if tries == 100 || current(l) {
+		if current(l) {
 			return l, nil
 		}
 		l.Unlock()
+		if tries == 100 { // never seen: a lock file replaced faster than it can be taken
+			return nil, fmt.Errorf("lock session %s: %s keeps being replaced", name, l.Path())
+		}
 	}
+}
+
+// missing reports that the session name has no state file, so that looking
+// for one (status on a name never used, say) makes no lock file: a name
+// gets lock files only with a session, or while a request of it is on the
+// wire. A file that appears just after is found by the next look.
+func (s *Store) missing(name string) bool {
+	_, err := os.Lstat(s.path(name))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // current reports whether the lock file l holds is still the one at its path.
@@ -410,6 +424,9 @@ func (s *Store) Tidy(name string) {
 // must not hold a session file open while a writer renames over it or
 // removes it: Windows refuses that ("Access denied").
 func (s *Store) readLocked(name string) (*Session, error) {
+	if s.missing(name) {
+		return s.read(name) // ErrNoSession, and no lock file made for a name with no session
+	}
 	l, err := s.take(name, ".lock", (*flock.Flock).RLock)
 	if err != nil {
 		return nil, err
@@ -480,6 +497,9 @@ func (s *Store) create(sess *Session) error {
 func (s *Store) Update(name string, fn func(*Session) error) (*Session, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
+	}
+	if s.missing(name) {
+		return nil, fmt.Errorf("%w named %q", ErrNoSession, name)
 	}
 	l, err := s.lock(name)
 	if err != nil {
@@ -587,6 +607,9 @@ func (e *busyError) Error() string { return e.err.Error() }
 func (s *Store) Delete(name, id string) (bool, error) {
 	if err := CheckName(name); err != nil {
 		return false, err
+	}
+	if s.missing(name) {
+		return false, nil
 	}
 	l, err := s.lock(name)
 	if err != nil {

@@ -242,9 +242,9 @@ func Schemes(h http.Header, key string) []string {
 	var out []string
 	for _, v := range h.Values(key) {
 		for _, c := range splitChallenges(v) {
-			scheme, _, _ := strings.Cut(strings.TrimSpace(c), " ")
-			if scheme == "" || strings.ContainsAny(scheme, `="`) {
-				continue // an auth-param of the challenge before
+			scheme, rest, _ := strings.Cut(strings.TrimSpace(c), " ")
+			if scheme == "" || strings.ContainsAny(scheme, `="`) || strings.HasPrefix(strings.TrimLeft(rest, " \t"), "=") {
+				continue // an auth-param of the challenge before: name=value, or name = value
 			}
 			if !slices.ContainsFunc(out, func(s string) bool { return strings.EqualFold(s, scheme) }) {
 				out = append(out, scheme)

@@ -15,6 +15,7 @@ func TestSchemes(t *testing.T) {
 		{[]string{`Basic realm="a, b", Digest realm="x", qop="auth,auth-int", nonce="n", algorithm=MD5`}, []string{"Basic", "Digest"}},
 		{[]string{"Negotiate oRQwEqADCgEBoQsGCSqGSIb3EgECAg==", "negotiate"}, []string{"Negotiate"}},
 		{[]string{`Digest realm="say \"hi, there\"", nonce="1"`, "Bearer"}, []string{"Digest", "Bearer"}},
+		{[]string{`Digest realm = "a", nonce = "1",qop=auth, Basic realm="b"`}, []string{"Digest", "Basic"}},
 		{nil, nil},
 	} {
 		h := http.Header{}
