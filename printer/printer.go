@@ -269,6 +269,15 @@ func (p *Printer) newFrame(parent *frame, t *xmltok.Token) *frame {
 		f.mode = raw // inside mixed or preserved content everything is kept
 	case len(t.Raw) > len(t.Name)+3 && bytes.Contains(t.Raw, []byte("xml:space")) && preserve(t): // only a tag with attributes
 		f.mode = raw
+	case t.ElementOnly && !p.checked():
+		// The lexer has read the element through: its content is
+		// element-only, as it would be found at its end, so nothing of it
+		// need be held until then. Whatever stops the document first, it
+		// is printed so too: Close takes an element still open as
+		// element-only, as put does one past arenaLimit. Not when the
+		// printer checks the document itself: after its own error it
+		// prints nothing more, held tokens included.
+		f.mode = elementOnly
 	}
 	if p.pal != nil {
 		p.classify(parent, f, t)

@@ -1,6 +1,7 @@
 package xmltok
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -28,10 +29,19 @@ type AsyncLexer struct {
 // it ends (the first at 0); its name, if any, right after "<", "</" or
 // "<?". Small, as millions of them cross from one core to the other.
 type tokRec struct {
-	end  int32 // of Raw, in the batch's buf
-	line int32 // from the batch's line
-	name int32 // length of Name
-	kind Kind
+	end         int32 // of Raw, in the batch's buf
+	line        int32 // from the batch's line
+	name        int32 // length of Name
+	kind        Kind
+	elementOnly bool
+}
+
+// openElem is an element whose start tag is in the batch being filled and
+// whose end tag is not yet, with what its content has been so far.
+type openElem struct {
+	start          int    // its start tag, in the batch's toks
+	name           []byte // in the lexer's buffer, which stays put while the batch fills
+	children, text bool   // elements, comments, PIs; text that is not white space, or CDATA
 }
 
 type batch struct {
@@ -69,6 +79,7 @@ func (a *AsyncLexer) run(r io.Reader, maxToken int) {
 	b := a.fresh()
 	b.line = 1
 	lx := &Lexer{r: r, buf: b.buf, line: 1, MaxToken: maxToken}
+	var open []openElem
 	// When the buffer is full, its batch goes to the reader and the lexer
 	// goes on in the next batch's buffer, starting with the unread bytes.
 	lx.handoff = func(rest []byte) []byte {
@@ -78,6 +89,7 @@ func (a *AsyncLexer) run(r io.Reader, maxToken int) {
 		}
 		b = a.fresh()
 		b.line = lx.line
+		open = open[:0] // their start tags are gone with the batch
 		if len(b.buf) < len(rest) {
 			// fill grows it to fit the token, doubling it as Lexer does
 			// its own: the sizes are 64 KiB times a power of two either
@@ -99,9 +111,49 @@ func (a *AsyncLexer) run(r io.Reader, maxToken int) {
 			a.send(b)
 			return
 		}
+		open = lookAhead(open, b.toks, &t)
 		// A token ends where the lexer is: Raw is buf[pos-len(Raw):pos].
 		b.toks = append(b.toks, tokRec{end: int32(lx.pos), line: int32(t.Line - b.line), name: int32(len(t.Name)), kind: t.Kind})
 	}
+}
+
+// lookAhead follows the elements open in a batch, token t being the next
+// of toks, and marks the start tag of one that closes there ElementOnly
+// (see Token.ElementOnly) when its content was. Tags are paired as they
+// nest; an end tag that names another element than the one open ends the
+// look for every open one, as the document is not well-formed there.
+func lookAhead(open []openElem, toks []tokRec, t *Token) []openElem {
+	n := len(open)
+	switch t.Kind {
+	case StartTag:
+		if n > 0 {
+			open[n-1].children = true
+		}
+		return append(open, openElem{start: len(toks), name: t.Name})
+	case EmptyTag, Comment, PI, Directive:
+		if n > 0 {
+			open[n-1].children = true
+		}
+	case Text:
+		if n > 0 && !open[n-1].text && !IsSpace(t.Raw) {
+			open[n-1].text = true
+		}
+	case CData:
+		if n > 0 {
+			open[n-1].text = true
+		}
+	case EndTag:
+		if n == 0 {
+			break // opened in an earlier batch
+		}
+		e := open[n-1]
+		if !bytes.Equal(e.name, t.Name) {
+			return open[:0]
+		}
+		toks[e.start].elementOnly = e.children && !e.text
+		return open[:n-1]
+	}
+	return open
 }
 
 // send hands a batch to the reader; it reports false after Close.
@@ -158,7 +210,7 @@ func (a *AsyncLexer) NextInto(t *Token) error {
 	r := a.cur.toks[a.i]
 	raw := a.cur.buf[a.from:r.end:r.end]
 	a.i, a.from = a.i+1, int(r.end)
-	t.Kind, t.Raw, t.Name, t.Line = r.kind, raw, nil, a.cur.line+int(r.line)
+	t.Kind, t.ElementOnly, t.Raw, t.Name, t.Line = r.kind, r.elementOnly, raw, nil, a.cur.line+int(r.line)
 	if r.name > 0 {
 		at := 1
 		if r.kind == EndTag || r.kind == PI {

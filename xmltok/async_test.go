@@ -2,6 +2,7 @@ package xmltok
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"runtime"
 	"slices"
@@ -163,6 +164,35 @@ func TestAsyncLexerMaxTokenIsLexers(t *testing.T) {
 				g, w := got[len(got)-1], want[len(want)-1]
 				t.Errorf("a %d-byte comment at %d: %d tokens, the last %q %q; want %d, %q %q", n, at, len(got), abbrev(g.raw), g.errMessage, len(want), abbrev(w.raw), w.errMessage)
 			}
+		}
+	}
+}
+
+// AsyncLexer says which elements within a batch hold only elements,
+// comments, PIs and white space: not one with text, CDATA or nothing but
+// white space, nor one whose end tag names another element; Lexer says it
+// of none.
+func TestElementOnly(t *testing.T) {
+	doc := `<r><a><b/></a><c>t</c><d> </d><e> <!--x--> </e><f><g/>t</f><h><![CDATA[]]><i/></h><j><?p?></j><k></k>` +
+		`<m><n><o/></n></x></m></r>`
+	want := "r=false a=true c=false d=false e=true f=false h=false j=true k=false m=false n=true"
+	for name, lx := range map[string]tokenizer{"Lexer": NewLexer(strings.NewReader(doc)), "AsyncLexer": NewAsyncLexer(strings.NewReader(doc))} {
+		var got []string
+		for {
+			tk, err := lx.Next()
+			if err != nil {
+				break
+			}
+			if tk.Kind == StartTag {
+				got = append(got, fmt.Sprintf("%s=%v", tk.Name, tk.ElementOnly))
+			}
+		}
+		if name == "Lexer" {
+			if s := strings.Join(got, " "); strings.Contains(s, "true") {
+				t.Errorf("Lexer: %s", s)
+			}
+		} else if s := strings.Join(got, " "); s != want {
+			t.Errorf("AsyncLexer:\n got %s\nwant %s", s, want)
 		}
 	}
 }

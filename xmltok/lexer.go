@@ -42,9 +42,16 @@ func (k Kind) String() string { return kindNames[k] }
 // valid only until the next call to Next.
 type Token struct {
 	Kind Kind
-	Raw  []byte // the exact bytes of the token
-	Name []byte // qualified name of a tag, or target of a PI; nil otherwise
-	Line int    // line on which the token starts
+	// ElementOnly, on a start tag, says that the lexer has already read the
+	// element's end tag, and in between only child elements, comments,
+	// processing instructions and white space, at least one of them not
+	// white space: content a formatter may indent, known before it comes
+	// (printer.Printer then need not hold it). Lexer never looks ahead and
+	// leaves it false; AsyncLexer sets it for an element within one batch.
+	ElementOnly bool
+	Raw         []byte // the exact bytes of the token
+	Name        []byte // qualified name of a tag, or target of a PI; nil otherwise
+	Line        int    // line on which the token starts
 }
 
 // SyntaxError is a well-formedness error with its line.
@@ -178,7 +185,7 @@ func (l *Lexer) lex(t *Token) error {
 		if i < 0 {
 			return l.next(t)
 		}
-		t.Kind, t.Raw, t.Name, t.Line = Text, b[:i], nil, l.line
+		t.Kind, t.ElementOnly, t.Raw, t.Name, t.Line = Text, false, b[:i], nil, l.line
 		l.line += bytes.Count(t.Raw, nl)
 		l.pos += i
 		return nil
@@ -208,7 +215,7 @@ func (l *Lexer) lex(t *Token) error {
 		return l.next(t)
 	}
 	l.pos += i + 1
-	t.Kind, t.Raw, t.Name, t.Line = k, b[:i+1], name, l.line
+	t.Kind, t.ElementOnly, t.Raw, t.Name, t.Line = k, false, b[:i+1], name, l.line
 	return nil
 }
 
@@ -252,7 +259,7 @@ func (l *Lexer) next(t *Token) error {
 // function reading a token can end with return l.emit(...).
 func (l *Lexer) emit(t *Token, k Kind, n int, name []byte) error {
 	raw := l.buf[l.pos : l.pos+n]
-	t.Kind, t.Raw, t.Name, t.Line = k, raw, name, l.line
+	t.Kind, t.ElementOnly, t.Raw, t.Name, t.Line = k, false, raw, name, l.line
 	l.line += bytes.Count(raw, nl)
 	l.pos += n
 	return nil
