@@ -112,8 +112,11 @@ func (a *AsyncLexer) run(r io.Reader, maxToken int) {
 			return
 		}
 		open = lookAhead(open, b.toks, &t)
-		// A token ends where the lexer is: Raw is buf[pos-len(Raw):pos].
-		b.toks = append(b.toks, tokRec{end: int32(lx.pos), line: int32(t.Line - b.line), name: int32(len(t.Name)), kind: t.Kind})
+		// Filled in place, as Lexer.lex fills a token. A token ends where
+		// the lexer is: Raw is buf[pos-len(Raw):pos].
+		b.toks = append(b.toks, tokRec{})
+		r := &b.toks[len(b.toks)-1]
+		r.end, r.line, r.name, r.kind = int32(lx.pos), int32(t.Line-b.line), int32(len(t.Name)), t.Kind
 	}
 }
 
@@ -129,7 +132,10 @@ func lookAhead(open []openElem, toks []tokRec, t *Token) []openElem {
 		if n > 0 {
 			open[n-1].children = true
 		}
-		return append(open, openElem{start: len(toks), name: t.Name})
+		open = append(open, openElem{}) // filled in place, as Lexer.lex fills a token
+		e := &open[n]
+		e.start, e.name = len(toks), t.Name
+		return open
 	case EmptyTag, Comment, PI, Directive:
 		if n > 0 {
 			open[n-1].children = true
