@@ -63,6 +63,38 @@ func BenchmarkWrite(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(toks)), "ns/token")
 }
 
+// BenchmarkWriteAsync is the printer fed by xmltok.AsyncLexer, as fmt feeds
+// it, whose look-ahead spares it holding elements (Token.ElementOnly):
+// lexing runs on the other core.
+func BenchmarkWriteAsync(b *testing.B) {
+	doc := rowset(benchSize)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	var toks int
+	for b.Loop() {
+		a := xmltok.NewAsyncLexer(bytes.NewReader(doc))
+		p := New(io.Discard, Options{Pretty: true, Trusted: true})
+		var t xmltok.Token
+		for toks = 0; ; toks++ {
+			err := a.NextInto(&t)
+			if err == io.EOF {
+				break
+			}
+			if err == nil {
+				err = p.Write(&t)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		a.Close()
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*toks), "ns/token")
+}
+
 func lexed(tb testing.TB, doc []byte) []xmltok.Token {
 	var toks []xmltok.Token
 	lx := xmltok.NewBytesLexer(doc) // tokens point into doc and stay valid
