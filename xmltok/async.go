@@ -213,7 +213,7 @@ func (a *AsyncLexer) NextInto(t *Token) error {
 		}
 		a.cur, a.i, a.from = b, 0, 0
 	}
-	r := a.cur.toks[a.i]
+	r := &a.cur.toks[a.i]
 	raw := a.cur.buf[a.from:r.end:r.end]
 	a.i, a.from = a.i+1, int(r.end)
 	t.Kind, t.ElementOnly, t.Raw, t.Name, t.Line = r.kind, r.elementOnly, raw, nil, a.cur.line+int(r.line)
