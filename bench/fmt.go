@@ -24,10 +24,10 @@ type fmtResult struct {
 func (b *bench) formatters(file string, n int64, runs int, skipped map[string]string) *fmtResult {
 	cur := b.builds[0]
 	res := &fmtResult{
-		stream: &timed{name: "`xmllint --stream --noout` (parse only)", cmd: func() *exec.Cmd { return b.command("xmllint", "--stream", "--noout", file) }},
-		ours:   &timed{name: "`soapsess fmt`", cmd: func() *exec.Cmd { return b.ss(cur, "fmt", file) }},
-		format: &timed{name: "`xmllint --format`", cmd: func() *exec.Cmd { return b.command("xmllint", "--format", file) }},
-		star:   &timed{name: "`xmlstarlet fo`", cmd: func() *exec.Cmd { return b.command("xmlstarlet", "fo", file) }},
+		stream: &timed{name: "`xmllint --stream --noout` (parse only)", withRSS: true, cmd: func() *exec.Cmd { return b.command("xmllint", "--stream", "--noout", file) }},
+		ours:   &timed{name: "`soapsess fmt`", withRSS: true, cmd: func() *exec.Cmd { return b.ss(cur, "fmt", file) }},
+		format: &timed{name: "`xmllint --format`", withRSS: true, cmd: func() *exec.Cmd { return b.command("xmllint", "--format", file) }},
+		star:   &timed{name: "`xmlstarlet fo`", withRSS: true, cmd: func() *exec.Cmd { return b.command("xmlstarlet", "fo", file) }},
 		bytes:  n,
 	}
 	for tool, ts := range map[string][]*timed{"xmllint": {res.stream, res.format}, "xmlstarlet": {res.star}} {

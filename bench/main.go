@@ -259,7 +259,8 @@ func fatal(err error) int {
 // ensureTools installs the missing tools with apt-get and returns the ones
 // still missing, with the reason.
 func ensureTools(ctx context.Context) map[string]string {
-	pkgs := map[string]string{"xmllint": "libxml2-utils", "xmlstarlet": "xmlstarlet", "curl": "curl"}
+	// GNU time measures the peak RSS of fmt and paging (see measureRSS).
+	pkgs := map[string]string{"xmllint": "libxml2-utils", "xmlstarlet": "xmlstarlet", "curl": "curl", "time": "time"}
 	missing := func() []string {
 		var m []string
 		for _, tool := range sortedKeys(pkgs) {

@@ -80,7 +80,7 @@ func (b *bench) paging(counts []int, pageSize, runs int) ([]*pagingRow, error) {
 			cmd := b.ss(cur, "--session", r.session, "send", "--all-pages", "--page-size", strconv.Itoa(pageSize), search)
 			cmd.Stdout = f
 			before, okBefore := r.srv.cpu()
-			wall, ps, err := measure(cmd)
+			wall, rss, ps, err := measureRSS(cmd)
 			after, okAfter := r.srv.cpu()
 			f.Close()
 			if err != nil {
@@ -102,7 +102,7 @@ func (b *bench) paging(counts []int, pageSize, runs int) ([]*pagingRow, error) {
 			os.Remove(out)
 			r.walls = append(r.walls, wall)
 			r.clientCPU = append(r.clientCPU, ps.UserTime()+ps.SystemTime())
-			r.rss = max(r.rss, peakRSS(ps))
+			r.rss = max(r.rss, rss)
 			if okBefore && okAfter {
 				r.serverCPU = append(r.serverCPU, after-before)
 			}

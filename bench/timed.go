@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,6 +18,10 @@ type timed struct {
 	note  string
 	walls []time.Duration
 	rss   int64 // peak RSS, max over the runs
+	// withRSS runs it under GNU time for a true peak RSS (see measureRSS);
+	// only where the RSS is reported, as GNU time's own start adds to the
+	// wall time.
+	withRSS bool
 }
 
 func (t *timed) ok() bool { return t.cmd != nil && len(t.walls) > 0 }
@@ -51,14 +56,23 @@ func (b *bench) interleave(what string, tools []*timed, rounds int) {
 			if t.cmd == nil {
 				continue
 			}
-			wall, ps, err := measure(t.cmd())
+			var wall time.Duration
+			var rss int64
+			var err error
+			if t.withRSS {
+				wall, rss, _, err = measureRSS(t.cmd())
+			} else {
+				var ps *os.ProcessState
+				wall, ps, err = measure(t.cmd())
+				rss = peakRSS(ps)
+			}
 			if err != nil {
 				b.toolFailed("%v", err)
 				t.cmd, t.note = nil, "failed, see stderr"
 				continue
 			}
 			t.walls = append(t.walls, wall)
-			t.rss = max(t.rss, peakRSS(ps))
+			t.rss = max(t.rss, rss)
 		}
 	}
 }
@@ -111,4 +125,48 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// measureRSS is measure with the command's true peak RSS, in bytes: it
+// runs under GNU time (/usr/bin/time -f %M) when that is installed. Read
+// from this process, a child's rusage would show this process's own peak
+// instead whenever that is higher: Linux keeps the high-water mark of the
+// memory a process had before exec, and Go starts children with
+// CLONE_VM, so before exec they have the bench's memory. GNU time is a
+// small C program, so what it reports is the child's. Without it, the
+// figure is an upper bound (the larger of the two).
+//
+// The ProcessState returned is GNU time's when it ran, whose CPU times
+// include the command's (a waited-for child's count in its parent's).
+func measureRSS(cmd *exec.Cmd) (time.Duration, int64, *os.ProcessState, error) {
+	gnuTime, err := exec.LookPath("time")
+	if err != nil {
+		wall, ps, err := measure(cmd)
+		return wall, peakRSS(ps), ps, err
+	}
+	out, err := os.CreateTemp("", "bench-rss-*")
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	wrapped := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", out.Name(), cmd.Path}, cmd.Args[1:]...)...)
+	wrapped.Env, wrapped.Dir, wrapped.Stdin, wrapped.Stdout, wrapped.Stderr = cmd.Env, cmd.Dir, cmd.Stdin, cmd.Stdout, cmd.Stderr
+	wall, ps, err := measure(wrapped)
+	if err != nil {
+		return wall, 0, nil, err
+	}
+	raw, err := os.ReadFile(out.Name())
+	if err != nil {
+		return wall, 0, nil, err
+	}
+	fields := strings.Fields(string(raw))
+	if len(fields) == 0 {
+		return wall, 0, nil, fmt.Errorf("%s: no RSS in %q", gnuTime, raw)
+	}
+	kb, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	if err != nil {
+		return wall, 0, nil, fmt.Errorf("%s: RSS %q: %v", gnuTime, raw, err)
+	}
+	return wall, kb * 1024, ps, nil
 }
