@@ -49,7 +49,11 @@ func (b *bench) paging(counts []int, pageSize, runs int) ([]*pagingRow, error) {
 			if out, err := b.ss(cur, "--session", r.session, "end").CombinedOutput(); err != nil {
 				b.toolFailed("soapsess end: %v: %s", err, out)
 			}
+			hwm, ok := processPeakRSS(r.srv.cmd.Process.Pid) // before it exits
 			r.serverRSS = peakRSS(r.srv.stop())
+			if ok {
+				r.serverRSS = hwm
+			}
 		}
 	}()
 	for _, n := range counts {

@@ -32,3 +32,25 @@ func processCPU(pid int) (time.Duration, bool) {
 	}
 	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
+
+// processPeakRSS reads a live process's peak RSS, in bytes, from
+// /proc/PID/status (VmHWM): its own memory's high-water mark, which,
+// unlike the rusage its parent gets, does not carry the parent's (see
+// measureRSS).
+func processPeakRSS(pid int) (int64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024, true
+				}
+			}
+		}
+	}
+	return 0, false
+}

@@ -36,3 +36,13 @@ func TestProcessCPU(t *testing.T) {
 		t.Errorf("processCPU grew by %v over 200ms of CPU, want 180ms to 400ms", got)
 	}
 }
+
+func TestProcessPeakRSS(t *testing.T) {
+	rss, ok := processPeakRSS(os.Getpid())
+	if !ok || rss < 1<<20 || rss > 8<<30 {
+		t.Errorf("processPeakRSS(self) = %d, %v", rss, ok)
+	}
+	if _, ok := processPeakRSS(1 << 30); ok {
+		t.Error("processPeakRSS of no process succeeded")
+	}
+}
