@@ -377,9 +377,8 @@ func report(io *IO, err error) int {
 	case fe == nil:
 		errorf(io, "%s", message(err))
 	} // a reply's own problems are printed as they come
-	st := io.styles()
 	for _, h := range hints {
-		fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, transport.Printable(h))
+		hintf(io, "%s", h)
 	}
 	return code
 }
@@ -390,7 +389,8 @@ func infoAlways(io *IO, format string, args ...any) {
 	fmt.Fprintf(io.Err, "soapsess: %s\n", transport.Printable(fmt.Sprintf(format, args...)))
 }
 
-// hintf prints a next step, as report does after an error.
+// hintf prints a next step: after an error (report), or where a command
+// has nothing to show.
 func hintf(io *IO, format string, args ...any) {
 	st := io.styles()
 	fmt.Fprintf(io.Err, "soapsess: %shint:%s %s\n", st.hint.On, st.hint.Off, transport.Printable(fmt.Sprintf(format, args...)))

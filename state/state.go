@@ -404,8 +404,8 @@ func (s *Store) removeLocks(name string, l *flock.Flock) {
 }
 
 // Tidy removes the lock files of the session name when it has no state
-// file: after a begin that failed, say. The caller may hold the name's
-// .busy lock (release, from Busy, is called after Tidy).
+// file: after a begin that failed, say (Busy's release calls it once it
+// has let .busy go).
 func (s *Store) Tidy(name string) {
 	if CheckName(name) != nil {
 		return
@@ -415,7 +415,7 @@ func (s *Store) Tidy(name string) {
 		return
 	}
 	defer l.Unlock()
-	if _, err := os.Lstat(s.path(name)); errors.Is(err, fs.ErrNotExist) {
+	if s.missing(name) {
 		s.removeLocks(name, l)
 	}
 }
@@ -567,7 +567,7 @@ func (s *Store) Busy(ctx context.Context, name string, waiting func()) (release 
 			ok, err = l.TryLockContext(wctx, 10*time.Millisecond)
 		}
 		if !ok && ctx.Err() != nil {
-			return &busyError{name, ctx.Err()}
+			return &busyError{ctx.Err()}
 		}
 		return err
 	})
@@ -581,7 +581,7 @@ func (s *Store) Busy(ctx context.Context, name string, waiting func()) (release 
 	return func() {
 		// A name whose session never came to be (a begin that failed)
 		// keeps no lock files.
-		if _, err := os.Lstat(s.path(name)); errors.Is(err, fs.ErrNotExist) && runtime.GOOS != "windows" {
+		if s.missing(name) && runtime.GOOS != "windows" {
 			if current(l) {
 				os.Remove(l.Path())
 			}
@@ -594,10 +594,7 @@ func (s *Store) Busy(ctx context.Context, name string, waiting func()) (release 
 }
 
 // busyError is Busy's wait cut short by its context.
-type busyError struct {
-	name string
-	err  error
-}
+type busyError struct{ err error }
 
 func (e *busyError) Error() string { return e.err.Error() }
 
