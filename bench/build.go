@@ -44,20 +44,37 @@ var soapsessTags = func() string {
 	return "urfave_cli_no_docs"
 }()
 
-// goBuild builds the module in src into out with the go on PATH, with the
-// build tags given (none when "").
-func (b *bench) goBuild(src, out, tags string) error {
+// goBuild builds package pkg of the module in src into out with the go on
+// PATH, with the build tags given (none when "") and, when not "", an
+// -overlay file.
+func (b *bench) goBuild(src, pkg, out, tags, overlay string) error {
 	args := []string{"build", "-o", out}
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}
-	logf("go %s . (in %s)", strings.Join(args, " "), src)
-	cmd := exec.CommandContext(b.ctx, "go", append(args, ".")...)
+	if overlay != "" {
+		args = append(args, "-overlay", overlay)
+	}
+	args = append(args, pkg)
+	logf("go %s (in %s)", strings.Join(args, " "), src)
+	cmd := exec.CommandContext(b.ctx, "go", args...)
 	cmd.Dir = src
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build in %s: %v\n%s", src, err, msg)
 	}
 	return nil
+}
+
+// inspect fills in what a built binary is: its size, its Go version and
+// how many package inits it runs with initArgs (and how long they take).
+func (b *bench) inspect(bd *build, initArgs ...string) {
+	if fi, err := os.Stat(bd.bin); err == nil {
+		bd.size = fi.Size()
+	}
+	if bi, err := buildinfo.ReadFile(bd.bin); err == nil {
+		bd.goVersion = bi.GoVersion
+	}
+	bd.inits, bd.initTime = b.initTrace(bd.bin, initArgs...)
 }
 
 // buildSoapsess builds soapsess from the working tree (rev "") or from a git
@@ -98,17 +115,11 @@ func (b *bench) buildSoapsess(rev, name, tags string) (*build, error) {
 		bd.tags = tags
 		bd.describe += ", -tags " + tags
 	}
-	if err := b.goBuild(bd.src, bd.bin, tags); err != nil {
+	if err := b.goBuild(bd.src, ".", bd.bin, tags, ""); err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(bd.bin); err == nil {
-		bd.size = fi.Size()
-	}
-	if bi, err := buildinfo.ReadFile(bd.bin); err == nil {
-		bd.goVersion = bi.GoVersion
-	}
+	b.inspect(bd, "--version")
 	b.countPackages(bd)
-	bd.inits, bd.initTime = b.initTrace(bd.bin, "--version")
 	return bd, nil
 }
 
@@ -170,17 +181,11 @@ func (b *bench) helloWorld(goMod string) (*build, error) {
 		}
 	}
 	bd := &build{label: "hello world", src: dir, bin: filepath.Join(dir, "hello")}
-	if err := b.goBuild(dir, bd.bin, ""); err != nil {
+	if err := b.goBuild(dir, ".", bd.bin, "", ""); err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(bd.bin); err == nil {
-		bd.size = fi.Size()
-	}
-	if bi, err := buildinfo.ReadFile(bd.bin); err == nil {
-		bd.goVersion = bi.GoVersion
-	}
+	b.inspect(bd)
 	b.countPackages(bd)
-	bd.inits, bd.initTime = b.initTrace(bd.bin)
 	return bd, nil
 }
 
@@ -219,20 +224,10 @@ func (b *bench) floors(cur *build) ([]*build, error) {
 			return nil, err
 		}
 		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags}
-		args := []string{"build", "-overlay", overlay, "-o", bd.bin}
-		if cur.tags != "" {
-			args = append(args, "-tags", cur.tags)
+		if err := b.goBuild(src, "./internal/"+filepath.Base(pkg), bd.bin, cur.tags, overlay); err != nil {
+			return nil, fmt.Errorf("floor %q: %w", f.name, err)
 		}
-		logf("go %s ./internal/benchfloor%d (in %s)", strings.Join(args, " "), i, src)
-		cmd := exec.CommandContext(b.ctx, "go", append(args, "./internal/"+filepath.Base(pkg))...)
-		cmd.Dir = src
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("floor %q: %v\n%s", f.name, err, msg)
-		}
-		if fi, err := os.Stat(bd.bin); err == nil {
-			bd.size = fi.Size()
-		}
-		bd.inits, bd.initTime = b.initTrace(bd.bin)
+		b.inspect(bd)
 		out = append(out, bd)
 	}
 	return out, nil

@@ -212,7 +212,7 @@ func httpHint(he *session.HTTPError) []string {
 	switch he.Status {
 	case http.StatusUnauthorized:
 		hint := "the server wants credentials: begin the session with --user USER (the password from SOAPSESS_PASSWORD, --password-file or a prompt)"
-		if m := authFor(he.Offered); m != "" {
+		if m := transport.MethodFor(he.Offered); m != "" {
 			hint += " and --auth " + string(m) + " (it offers " + strings.Join(he.Offered, ", ") + ")"
 		}
 		return []string{hint}
@@ -275,40 +275,11 @@ func authRefused(err error, cn session.Conn) error {
 	hint := "check --user and the password (SOAPSESS_PASSWORD or --password-file), or the Kerberos ticket (klist); -v shows each request of the handshake"
 	if len(he.Offered) > 0 {
 		hint = "the server offers " + strings.Join(he.Offered, ", ") + "; " + hint
-		if m := authFor(he.Offered); m != "" && !offers(he.Offered, method) {
+		if m := transport.MethodFor(he.Offered); m != "" && !method.Answers(he.Offered) {
 			hint = "the server offers " + strings.Join(he.Offered, ", ") + ", not " + string(method) + ": begin again with --auth " + string(m)
 		}
 	}
 	return withCode(ExitTransport, fmt.Errorf("the server refused --auth %s%s: %w", method, as, err), hint)
-}
-
-// authMethods are the --auth values for the schemes servers name.
-var authMethods = map[string]transport.Auth{
-	"basic": transport.AuthBasic, "digest": transport.AuthDigest, "ntlm": transport.AuthNTLM,
-	"negotiate": transport.AuthNegotiate, "kerberos": transport.AuthKerberos,
-}
-
-// authFor is the --auth value for the first scheme offered that soapsess
-// speaks, "" when there is none.
-func authFor(offered []string) transport.Auth {
-	for _, s := range offered {
-		if m, ok := authMethods[strings.ToLower(s)]; ok {
-			return m
-		}
-	}
-	return ""
-}
-
-// offers reports whether the schemes offered include method's.
-func offers(offered []string, method transport.Auth) bool {
-	for _, s := range offered {
-		m := authMethods[strings.ToLower(s)]
-		if m == method || method == transport.AuthNegotiate && m == transport.AuthNTLM ||
-			method == transport.AuthKerberos && m == transport.AuthNegotiate {
-			return true
-		}
-	}
-	return false
 }
 
 // privateHint says how to make a file or directory the user's alone.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soapsess/soapsess/internal/peers"
 	"github.com/soapsess/soapsess/refserver"
 )
 
@@ -58,7 +59,7 @@ func TestProgress(t *testing.T) {
 	must(t, 0, state, "", "begin", "--url", ts.URL+"/xmla", "--dialect", "xmla")
 	slow.Store(true)
 
-	errb := &lockedBuffer{}
+	errb := &peers.Buffer{}
 	var out bytes.Buffer
 	io := &IO{In: strings.NewReader(xmlaDiscover), Out: &out, Err: errb, ErrTTY: true}
 	done := make(chan int)
@@ -232,7 +233,7 @@ const faultSummary = "SOAP 1.1 fault soap:Server ({http"
 func TestPagerThenMessages(t *testing.T) {
 	doc := faultDoc(t, 50)
 	t.Setenv("PAGER", "cat; echo pager-end")
-	both := &lockedBuffer{} // stdout and stderr on one terminal
+	both := &peers.Buffer{} // stdout and stderr on one terminal
 	io := &IO{In: strings.NewReader(""), Out: both, Err: both, OutTTY: true, ErrTTY: true, ColorMode: "never"}
 	if code := run(context.Background(), []string{"soapsess", "--color", "never", "fmt", doc}, io); code != ExitFault {
 		t.Fatalf("exit %d, want %d:\n%s", code, ExitFault, both.String())

@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/soapsess/soapsess/internal/peers"
 	"github.com/soapsess/soapsess/refserver"
 )
 
@@ -32,7 +33,7 @@ type ptySession struct {
 	master *os.File
 	slave  *os.File // kept open, to read the terminal's modes after the exit
 	cmd    *exec.Cmd
-	out    *lockedBuffer // everything the terminal was sent
+	out    *peers.Buffer // everything the terminal was sent
 	exited chan struct{}
 	code   int
 }
@@ -70,7 +71,7 @@ func startPTY(t *testing.T, cols, rows uint16, env []string, args ...string) *pt
 	home := t.TempDir()
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TERM=xterm",
 		"SOAPSESS_STATE_DIR=" + filepath.Join(home, "state")}, env...)
-	p := &ptySession{t: t, master: master, slave: slave, cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &ptySession{t: t, master: master, slave: slave, cmd: cmd, out: &peers.Buffer{}, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -17,26 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soapsess/soapsess/internal/peers"
 	"github.com/soapsess/soapsess/refserver"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a server goroutine and a test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func testIO(out, err *bytes.Buffer) *IO {
 	return &IO{In: strings.NewReader(""), Out: out, Err: err}
@@ -114,7 +97,7 @@ func TestDemo(t *testing.T) {
 // startServe runs soapsess serve with args on a free loopback port and
 // returns its address, its log, and a stop that cancels it (Ctrl-C) and
 // returns its exit code.
-func startServe(t *testing.T, args ...string) (addr string, log *lockedBuffer, stop func() int) {
+func startServe(t *testing.T, args ...string) (addr string, log *peers.Buffer, stop func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,7 +107,7 @@ func startServe(t *testing.T, args ...string) (addr string, log *lockedBuffer, s
 	ln.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	log = &lockedBuffer{}
+	log = &peers.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, append([]string{"soapsess", "serve", "--addr", addr}, args...), &IO{In: strings.NewReader(""), Out: log, Err: log})

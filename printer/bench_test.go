@@ -2,37 +2,18 @@ package printer
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"testing"
 
+	"github.com/soapsess/soapsess/internal/testdoc"
 	"github.com/soapsess/soapsess/xmltok"
 )
-
-// rowset is a compact XMLA rowset reply of about n bytes, as bench/gen.go
-// makes for the fmt benchmark (xmltok's benchmarks use the same).
-func rowset(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>` +
-		`<DiscoverResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return>` +
-		`<root xmlns="urn:schemas-microsoft-com:xml-analysis:rowset" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`)
-	cities := []string{"München", "São Paulo", "東京", "Seattle", "Łódź"}
-	for i := 0; b.Len() < n; i++ {
-		city := cities[i%len(cities)]
-		fmt.Fprintf(&b, "<row><CATALOG_NAME>Sales &amp; Marketing</CATALOG_NAME><CUBE_NAME>Adventure Works</CUBE_NAME>"+
-			"<MEMBER_UNIQUE_NAME>[Customer].[City].&amp;[%d]&amp;[%s]</MEMBER_UNIQUE_NAME>"+
-			"<MEMBER_CAPTION>Chloé, %s (#%d)</MEMBER_CAPTION><MEMBER_ORDINAL>%d</MEMBER_ORDINAL>"+
-			`<MEMBER_VALUE xsi:type="xsd:double">%d.5</MEMBER_VALUE></row>`, i*7919%100000, city, city, i, i, i*31)
-	}
-	b.WriteString(`</root></return></DiscoverResponse></soap:Body></soap:Envelope>`)
-	return b.Bytes()
-}
 
 const benchSize = 4 << 20
 
 // BenchmarkFormat is Format over a rowset: lexing, checking and printing.
 func BenchmarkFormat(b *testing.B) {
-	doc := rowset(benchSize)
+	doc := testdoc.Rowset(benchSize)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -45,7 +26,7 @@ func BenchmarkFormat(b *testing.B) {
 // BenchmarkWrite is the printer alone, fed tokens lexed beforehand as
 // fmt feeds it through reply.Stream (Trusted). allocs/op is per document.
 func BenchmarkWrite(b *testing.B) {
-	doc := rowset(benchSize)
+	doc := testdoc.Rowset(benchSize)
 	toks := lexed(b, doc)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
@@ -67,7 +48,7 @@ func BenchmarkWrite(b *testing.B) {
 // it, whose look-ahead spares it holding elements (Token.ElementOnly):
 // lexing runs on the other core.
 func BenchmarkWriteAsync(b *testing.B) {
-	doc := rowset(benchSize)
+	doc := testdoc.Rowset(benchSize)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	var toks int
@@ -113,7 +94,7 @@ func lexed(tb testing.TB, doc []byte) []xmltok.Token {
 // Printing allocates per document, never per token: a document four times
 // longer costs no more allocations.
 func TestNoAllocationPerToken(t *testing.T) {
-	small, large := rowset(2<<20), rowset(8<<20)
+	small, large := testdoc.Rowset(2<<20), testdoc.Rowset(8<<20)
 	count := func(doc []byte) float64 {
 		toks := lexed(t, doc)
 		return testing.AllocsPerRun(5, func() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/soapsess/soapsess/envelope"
+	"github.com/soapsess/soapsess/internal/testdoc"
 	"github.com/soapsess/soapsess/reply"
 )
 
@@ -53,9 +54,9 @@ func sameWithLookAhead(t *testing.T, name string, doc []byte) {
 // same error and output so far for a document that stops or goes wrong
 // anywhere, as fmt prints it.
 func TestLookAheadChangesNothing(t *testing.T) {
-	small := rowset(100 << 10) // within a batch: the root too is known element-only at its start
-	rows := rowset(300 << 10)  // more than a batch
-	big := rowset(1300 << 10)  // held past arenaLimit
+	small := testdoc.Rowset(100 << 10) // within a batch: the root too is known element-only at its start
+	rows := testdoc.Rowset(300 << 10)  // more than a batch
+	big := testdoc.Rowset(1300 << 10)  // held past arenaLimit
 	var pretty bytes.Buffer
 	if err := Format(&pretty, bytes.NewReader(small), Options{Pretty: true}); err != nil {
 		t.Fatal(err)

@@ -273,3 +273,41 @@ func splitChallenges(v string) []string {
 	}
 	return append(out, v[start:])
 }
+
+// answers are the schemes of the challenges each method answers: NTLM is
+// also carried inside Negotiate (ntlmssp.Negotiator answers both), and
+// Kerberos only inside Negotiate.
+var answers = map[Auth][]string{
+	AuthBasic:     {"Basic"},
+	AuthDigest:    {"Digest"},
+	AuthNTLM:      {"NTLM", "Negotiate"},
+	AuthKerberos:  {"Negotiate"},
+	AuthNegotiate: {"Negotiate", "NTLM"},
+}
+
+// Answers reports whether method a answers a challenge of one of the
+// schemes a 401 offered (as Schemes gives them).
+func (a Auth) Answers(schemes []string) bool {
+	for _, s := range schemes {
+		for _, ours := range answers[a] {
+			if strings.EqualFold(s, ours) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MethodFor is the method that answers the first of the schemes offered
+// that one answers, as Windows would pick it (Negotiate before NTLM); ""
+// when none does.
+func MethodFor(schemes []string) Auth {
+	for _, s := range schemes {
+		for _, m := range []Auth{AuthNegotiate, AuthNTLM, AuthDigest, AuthBasic} {
+			if strings.EqualFold(s, answers[m][0]) {
+				return m
+			}
+		}
+	}
+	return ""
+}

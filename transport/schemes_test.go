@@ -3,6 +3,7 @@ package transport
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,32 @@ func TestSchemes(t *testing.T) {
 		}
 		if got := Schemes(h, "WWW-Authenticate"); !slices.Equal(got, tc.want) {
 			t.Errorf("Schemes(%q) = %q, want %q", tc.headers, got, tc.want)
+		}
+	}
+}
+
+func TestAnswersAndMethodFor(t *testing.T) {
+	iis := []string{"Negotiate", "NTLM"}
+	for _, tc := range []struct {
+		m       Auth
+		offered []string
+		want    bool
+	}{
+		{AuthBasic, iis, false},
+		{AuthNTLM, []string{"Negotiate"}, true}, // NTLM inside Negotiate
+		{AuthKerberos, []string{"NTLM"}, false},
+		{AuthKerberos, iis, true},
+		{AuthNegotiate, []string{"ntlm"}, true},
+		{AuthDigest, []string{"Basic", "Digest"}, true},
+		{AuthNone, iis, false},
+	} {
+		if got := tc.m.Answers(tc.offered); got != tc.want {
+			t.Errorf("%s.Answers(%q) = %v, want %v", tc.m, tc.offered, got, tc.want)
+		}
+	}
+	for offered, want := range map[string]Auth{"Negotiate NTLM": AuthNegotiate, "NTLM": AuthNTLM, "Bearer Digest Basic": AuthDigest, "Bearer": ""} {
+		if got := MethodFor(strings.Fields(offered)); got != want {
+			t.Errorf("MethodFor(%s) = %q, want %q", offered, got, want)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/soapsess/soapsess/internal/testdoc"
 )
 
 // lexed is a token as a test compares it; adjacent text tokens are merged,
@@ -45,7 +47,7 @@ func lexWith(t *testing.T, lx tokenizer) []lexed {
 // (which the lexer grows its buffer for) and tokens cut by a batch's end.
 func TestAsyncLexerTokensAreLexers(t *testing.T) {
 	long := strings.Repeat("x\u00e9\n", batchSize/2)
-	rows := string(rowset(3 * batchSize))
+	rows := string(testdoc.Rowset(3 * batchSize))
 	cut := len(rows) / 2
 	cut += strings.IndexByte(rows[cut:], '<') // a tag boundary
 	docs := map[string]string{
@@ -148,7 +150,7 @@ func TestAsyncLexerMaxTokenIsLexers(t *testing.T) {
 	const max = 1 << 20
 	defer func(m int) { asyncMaxToken = m }(asyncMaxToken)
 	asyncMaxToken = max
-	rows := string(rowset(300 << 10))
+	rows := string(testdoc.Rowset(300 << 10))
 	for _, n := range []int{max - 1, max, max + 1, max + 5000, 3 * max / 2} {
 		for _, at := range []int{0, 70000, 262143} {
 			at += strings.IndexByte(rows[at:], '<')

@@ -2,30 +2,11 @@ package xmltok
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"testing"
-)
 
-// rowset is a compact XMLA rowset reply of about n bytes, as bench/gen.go
-// makes for the fmt benchmark: one line, short tags, short text, entity
-// references, non-ASCII text and an attribute on one column in six.
-func rowset(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>` +
-		`<DiscoverResponse xmlns="urn:schemas-microsoft-com:xml-analysis"><return>` +
-		`<root xmlns="urn:schemas-microsoft-com:xml-analysis:rowset" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`)
-	cities := []string{"München", "São Paulo", "東京", "Seattle", "Łódź"}
-	for i := 0; b.Len() < n; i++ {
-		city := cities[i%len(cities)]
-		fmt.Fprintf(&b, "<row><CATALOG_NAME>Sales &amp; Marketing</CATALOG_NAME><CUBE_NAME>Adventure Works</CUBE_NAME>"+
-			"<MEMBER_UNIQUE_NAME>[Customer].[City].&amp;[%d]&amp;[%s]</MEMBER_UNIQUE_NAME>"+
-			"<MEMBER_CAPTION>Chloé, %s (#%d)</MEMBER_CAPTION><MEMBER_ORDINAL>%d</MEMBER_ORDINAL>"+
-			`<MEMBER_VALUE xsi:type="xsd:double">%d.5</MEMBER_VALUE></row>`, i*7919%100000, city, city, i, i, i*31)
-	}
-	b.WriteString(`</root></return></DiscoverResponse></soap:Body></soap:Envelope>`)
-	return b.Bytes()
-}
+	"github.com/soapsess/soapsess/internal/testdoc"
+)
 
 // tokenizer is Lexer or AsyncLexer.
 type tokenizer interface {
@@ -53,7 +34,7 @@ func drain(tb testing.TB, lx tokenizer) int {
 const benchSize = 4 << 20
 
 func BenchmarkLexer(b *testing.B) {
-	doc := rowset(benchSize)
+	doc := testdoc.Rowset(benchSize)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	var toks int
@@ -64,7 +45,7 @@ func BenchmarkLexer(b *testing.B) {
 }
 
 func BenchmarkAsyncLexer(b *testing.B) {
-	doc := rowset(benchSize)
+	doc := testdoc.Rowset(benchSize)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	var toks int
@@ -79,7 +60,7 @@ func BenchmarkAsyncLexer(b *testing.B) {
 // BenchmarkScope is the namespace and nesting bookkeeping reply.Stream does
 // for every tag.
 func BenchmarkScope(b *testing.B) {
-	doc := rowset(benchSize)
+	doc := testdoc.Rowset(benchSize)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -111,7 +92,7 @@ func BenchmarkScope(b *testing.B) {
 // Lexing allocates per document (buffers), never per token: a document four
 // times longer costs no more allocations.
 func TestNoAllocationPerToken(t *testing.T) {
-	small, large := rowset(2<<20), rowset(8<<20)
+	small, large := testdoc.Rowset(2<<20), testdoc.Rowset(8<<20)
 	for _, c := range []struct {
 		name string
 		lex  func([]byte) tokenizer

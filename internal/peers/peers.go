@@ -90,7 +90,7 @@ func Write(t testing.TB, path, content string) {
 type Process struct {
 	Name string
 	Cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *Buffer
 	done chan struct{} // closed when it has exited
 }
 
@@ -112,7 +112,7 @@ func (p *Process) Log() string { return p.log.String() }
 // wait. Its output is kept for Log.
 func Start(t testing.TB, name string, cmd *exec.Cmd) *Process {
 	t.Helper()
-	p := &Process{Name: name, Cmd: cmd, log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Process{Name: name, Cmd: cmd, log: &Buffer{}, done: make(chan struct{})}
 	if cmd.Stdout == nil {
 		cmd.Stdout = p.log
 	}
@@ -163,18 +163,20 @@ func Run(t testing.TB, cmd *exec.Cmd) string {
 	return string(out)
 }
 
-type lockedBuffer struct {
+// Buffer is a bytes.Buffer that goroutines may write while a test reads it:
+// a process's output, a server's log.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
