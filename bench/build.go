@@ -30,6 +30,7 @@ type build struct {
 	inits     int // package inits that GODEBUG=inittrace=1 reports
 	initTime  time.Duration
 	tags      string // the build tags it was built with
+	bounds    string // a floor's: the goal it bounds from below (see floorMain)
 }
 
 // soapsessTags are the build tags README's install and build commands give:
@@ -189,16 +190,125 @@ func (b *bench) helloWorld(goMod string) (*build, error) {
 	return bd, nil
 }
 
-// floorMains are the two programs that show what soapsess's start-up cannot
-// go below while it links what it links: its packages initialised and
-// nothing run, then all of its code linked (reachable) and nothing run.
-var floorMains = []struct{ name, src string }{
-	{"soapsess's packages initialised, nothing run",
-		"package main\n\nimport _ \"github.com/soapsess/soapsess/cmd\"\n\nfunc main() {}\n"},
-	{"all of soapsess linked, nothing run",
-		"package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/soapsess/soapsess/cmd\"\n)\n\n" +
-			"func main() {\n\tif len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tos.Exit(cmd.Main(os.Args, cmd.SystemIO()))\n\t}\n}\n"},
+// floorMain is a program built inside soapsess's module to show what its
+// start-up cannot go below.
+type floorMain struct {
+	name, src string
+	// bounds is the goal this floor bounds from below ("status" or "send"),
+	// or "". The send floor runs against the server with the arguments URL
+	// BODY STATE; the others run with none.
+	bounds string
 }
+
+// floorMains: soapsess's packages initialised and nothing run; all of its
+// code linked (reachable) and nothing run; then what any soapsess would
+// have to link and do, whatever its own code: the libraries the owner
+// fixed (urfave/cli, xmlquery, color, isatty) and net/http's client,
+// linked and nothing run (a lower bound for status), and the least send:
+// the same, plus a JSON state file read and rewritten and the envelope
+// posted with net/http, its reply copied to stdout (a lower bound for send:
+// no flags parsed, no lock, no template, no printer, no auth, no TLS).
+var floorMains = []floorMain{
+	{name: "soapsess's packages initialised, nothing run",
+		src: "package main\n\nimport _ \"github.com/soapsess/soapsess/cmd\"\n\nfunc main() {}\n"},
+	{name: "all of soapsess linked, nothing run",
+		src: "package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/soapsess/soapsess/cmd\"\n)\n\n" +
+			"func main() {\n\tif len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tos.Exit(cmd.Main(os.Args, cmd.SystemIO()))\n\t}\n}\n"},
+	{name: "urfave/cli, xmlquery, color, isatty and net/http's client linked, nothing run", bounds: "status",
+		src: leastHead + `
+func main() {
+	if len(os.Args) > 1000 { // never: the code is linked, not run
+		libraries()
+		send(os.Args[1], os.Args[2], os.Args[3])
+	}
+}
+` + leastTail},
+	{name: "the least send: the same, plus a JSON state file read and rewritten and the envelope posted with net/http", bounds: "send",
+		src: leastHead + `
+func main() {
+	if len(os.Args) > 1000 { // never: the code is linked, not run
+		libraries()
+	}
+	if err := send(os.Args[1], os.Args[2], os.Args[3]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+` + leastTail},
+}
+
+const leastHead = `package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/antchfx/xmlquery"
+	"github.com/fatih/color"
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+)
+`
+
+const leastTail = `
+func libraries() {
+	doc, _ := xmlquery.Parse(strings.NewReader(os.Args[1]))
+	color.New(color.FgRed).Println(xmlquery.Find(doc, os.Args[2]), isatty.IsTerminal(os.Stdout.Fd()))
+	(&cli.App{Commands: []*cli.Command{{Name: os.Args[3]}}}).Run(os.Args)
+}
+
+// send posts BODY inside an XMLA session header carrying the session_id of
+// the JSON file STATE, and counts the request there.
+func send(url, bodyFile, stateFile string) error {
+	raw, err := os.ReadFile(stateFile)
+	if err != nil {
+		return err
+	}
+	var s map[string]any
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	body, err := os.ReadFile(bodyFile)
+	if err != nil {
+		return err
+	}
+	id, _ := s["session_id"].(string)
+	env := "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header>" +
+		"<Session xmlns=\"urn:schemas-microsoft-com:xml-analysis\" SessionId=\"" + id + "\"/>" +
+		"</soap:Header><soap:Body>" + string(body) + "</soap:Body></soap:Envelope>"
+	req, err := http.NewRequest("POST", url, strings.NewReader(env))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", "\"urn:schemas-microsoft-com:xml-analysis:Discover\"")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", resp.Status)
+	}
+	n, _ := s["requests"].(float64)
+	s["requests"] = n + 1
+	out, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(stateFile+".tmp", out, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(stateFile+".tmp", stateFile)
+}
+`
 
 // floors builds floorMains inside cur's module with cur's tags, adding the
 // main package through go build -overlay so that nothing is written into
@@ -223,7 +333,7 @@ func (b *bench) floors(cur *build) ([]*build, error) {
 		if err := os.WriteFile(overlay, spec, 0o644); err != nil {
 			return nil, err
 		}
-		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags}
+		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags, bounds: f.bounds}
 		if err := b.goBuild(src, "./internal/"+filepath.Base(pkg), bd.bin, cur.tags, overlay); err != nil {
 			return nil, fmt.Errorf("floor %q: %w", f.name, err)
 		}
