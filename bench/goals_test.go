@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,6 +79,35 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("missed = %v, want %v", got, tt.missed)
 			}
 		})
+	}
+}
+
+// TestFloorsInTheDetail checks that a start-up goal's line says whether its
+// floor is within the goal's limit, and that the floor never changes the
+// verdict itself.
+func TestFloorsInTheDetail(t *testing.T) {
+	f := good()
+	f.status = 12 * time.Millisecond        // 2× hello: missed
+	f.statusFloor = 9600 * time.Microsecond // 1.6× hello: over the limit too
+	f.sendFloor = 10 * time.Millisecond     // 0.5× curl, 1.67× hello: within both
+	vs := evaluate(f)
+	want := []struct {
+		result outcome
+		detail string
+	}{
+		{pass, "0.60× (send 12.0 ms, curl 20.0 ms); the least send, its floor: 0.50× (within the limit)"},
+		{pass, "2.00× (send 12.0 ms, hello 6.0 ms); the least send, its floor: 1.67× (within the limit)"},
+		{fail, "2.00× (status 12.0 ms, hello 6.0 ms); the libraries linked, nothing run, its floor: 1.60× " +
+			"(over the limit: out of reach while soapsess links these libraries)"},
+	}
+	for i, w := range want {
+		if vs[i].result != w.result || vs[i].detail != w.detail {
+			t.Errorf("%s:\n got %v: %s\nwant %v: %s", vs[i].goal, vs[i].result, vs[i].detail, w.result, w.detail)
+		}
+	}
+	f.statusFloor = 0 // not measured: nothing said of it
+	if d := evaluate(f)[2].detail; strings.Contains(d, "floor") {
+		t.Errorf("status detail without a floor: %s", d)
 	}
 }
 
