@@ -27,21 +27,63 @@ import (
 // Main runs soapsess with args (args[0] is the program name) and returns the
 // exit code.
 func Main(args []string, io *IO) int {
-	// A reader that goes away (soapsess send | head) must not kill the
-	// process mid-write, before the answered request is recorded: with
-	// SIGPIPE notified (not ignored, so the pager still gets the default),
-	// a write to a closed stdout fails with EPIPE instead, and run decides.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		// The first signal asks the command to wind down (end a paged search
-		// on the server, keep the state whole); a second one is not caught.
-		<-ctx.Done()
-		stop()
-	}()
-	return run(ctx, args, io)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sys := *io
+	sys.catchSignals = sync.OnceFunc(func() { catchSignals(cancel) })
+	return run(ctx, args, &sys)
 }
+
+// catchSignals makes the first Ctrl-C or SIGTERM cancel the command's
+// context, which asks it to wind down (end a paged search on the server,
+// keep the state whole); a second one is not caught. And a reader that goes
+// away (soapsess send | head) must not kill the process mid-write, before
+// the answered request is recorded: with SIGPIPE notified (not ignored, so
+// the pager still gets the default), a write to a closed stdout fails with
+// EPIPE instead, and run decides.
+//
+// Only the commands that talk to a server or write a session call it (see
+// catching): signal.Notify starts a signal thread, which costs a command
+// such as status a tenth of its run. The others keep the defaults: killed by
+// Ctrl-C, and by SIGPIPE, which a shell reports as 141, as run does.
+func catchSignals(cancel context.CancelFunc) {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-stop
+		signal.Stop(stop)
+		cancel()
+	}()
+}
+
+// catching wraps a command's action so that it catches signals first (see
+// catchSignals); a run without Main (the tests) catches none.
+func (a *appCtx) catching(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if a.io.catchSignals != nil {
+			a.io.catchSignals()
+		}
+		return action(c)
+	}
+}
+
+// catchFor makes every command under parent catch signals, but the quiet
+// ones.
+func (a *appCtx) catchFor(cmds []*cli.Command, parent string) {
+	for _, c := range cmds {
+		name := strings.TrimSpace(parent + " " + c.Name)
+		if c.Action != nil && !quietCommands[name] {
+			c.Action = a.catching(c.Action)
+		}
+		a.catchFor(c.Subcommands, name)
+	}
+}
+
+// quietCommands are the commands that only read and print: no server, no
+// session written, no file. They keep the default signal handling (see
+// catchSignals).
+var quietCommands = map[string]bool{"status": true, "ls": true, "dialects": true, "dialects show": true, "completion": true}
 
 func run(ctx context.Context, args []string, sys *IO) int {
 	io := *sys
@@ -200,6 +242,7 @@ func (a *appCtx) newApp() *cli.App {
 	for _, c := range app.Commands {
 		c.OnUsageError = a.onUsageError
 	}
+	a.catchFor(app.Commands, "")
 	return app
 }
 

@@ -3,6 +3,8 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,5 +188,44 @@ func TestWrapText(t *testing.T) {
 	got = wrapText("A paragraph whose first line is rather long\nand a second.", 0, 20)
 	if want := "A paragraph whose\nfirst line is rather\nlong and a second."; got != want {
 		t.Errorf("a paragraph filled anew: %q, want %q", got, want)
+	}
+}
+
+// TestWhichCommandsCatchSignals: the commands that talk to a server, write a
+// session or write a file catch Ctrl-C, SIGTERM and SIGPIPE (Main's
+// catchSignals); those that only read and print keep the defaults, and pay
+// nothing for them.
+func TestWhichCommandsCatchSignals(t *testing.T) {
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "doc.xml")
+	if err := os.WriteFile(doc, []byte("<a><b/></a>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args  []string
+		catch bool
+	}{
+		{[]string{"status"}, false},
+		{[]string{"ls"}, false},
+		{[]string{"dialects"}, false},
+		{[]string{"dialects", "show", "xmla"}, false},
+		{[]string{"completion", "bash"}, false},
+		{[]string{"--version"}, false},
+		{[]string{"send", "--help"}, false},
+		{[]string{"send", "--dry-run", doc}, true}, // no session: fails, after catching
+		{[]string{"end", "--forget"}, true},
+		{[]string{"fmt", doc}, true},
+		{[]string{"dialects", "init", "--dir", filepath.Join(dir, "mine")}, true},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }}
+		caught := 0
+		io.catchSignals = func() { caught++ }
+		args := append([]string{"soapsess", "--state-dir", filepath.Join(dir, "state")}, tt.args...)
+		code := run(context.Background(), args, io)
+		if got := caught > 0; got != tt.catch || caught > 1 {
+			t.Errorf("%v (exit %d, %s): caught signals %d times, want %v", tt.args, code, strings.TrimSpace(errb.String()), caught, tt.catch)
+		}
 	}
 }
