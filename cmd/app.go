@@ -30,7 +30,8 @@ func Main(args []string, io *IO) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sys := *io
-	sys.catchSignals = sync.OnceFunc(func() { catchSignals(cancel) })
+	sys.signals = sync.OnceFunc(func() { catchSignals(cancel) })
+	sys.quietSignals = sync.OnceFunc(func() { signal.Ignore(syscall.SIGPIPE) })
 	return run(ctx, args, &sys)
 }
 
@@ -42,10 +43,11 @@ func Main(args []string, io *IO) int {
 // the pager still gets the default), a write to a closed stdout fails with
 // EPIPE instead, and run decides.
 //
-// Only the commands that talk to a server or write a session call it (see
-// catching): signal.Notify starts a signal thread, which costs a command
-// such as status a tenth of its run. The others keep the defaults: killed by
-// Ctrl-C, and by SIGPIPE, which a shell reports as 141, as run does.
+// Only the commands that talk to a server or write something call it (see
+// catchFor): signal.Notify starts a signal thread, which costs a command
+// such as status a tenth of its run. The quiet ones are killed by Ctrl-C,
+// and ignore SIGPIPE (which starts no thread), so that a reader gone makes
+// their write fail with EPIPE and run exits 141 all the same.
 func catchSignals(cancel context.CancelFunc) {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	stop := make(chan os.Signal, 1)
@@ -57,32 +59,31 @@ func catchSignals(cancel context.CancelFunc) {
 	}()
 }
 
-// catching wraps a command's action so that it catches signals first (see
-// catchSignals); a run without Main (the tests) catches none.
-func (a *appCtx) catching(action cli.ActionFunc) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		if a.io.catchSignals != nil {
-			a.io.catchSignals()
-		}
-		return action(c)
-	}
-}
-
-// catchFor makes every command under parent catch signals, but the quiet
-// ones.
+// catchFor makes every command under parent set up its signal handling
+// when its action starts: the quiet ones ignore SIGPIPE, the others catch
+// signals (see catchSignals). A run without Main (the tests) does neither.
 func (a *appCtx) catchFor(cmds []*cli.Command, parent string) {
 	for _, c := range cmds {
 		name := strings.TrimSpace(parent + " " + c.Name)
-		if c.Action != nil && !quietCommands[name] {
-			c.Action = a.catching(c.Action)
+		if action := c.Action; action != nil {
+			quiet := quietCommands[name]
+			c.Action = func(c *cli.Context) error {
+				set := a.io.signals
+				if quiet {
+					set = a.io.quietSignals
+				}
+				if set != nil {
+					set()
+				}
+				return action(c)
+			}
 		}
 		a.catchFor(c.Subcommands, name)
 	}
 }
 
 // quietCommands are the commands that only read and print: no server, no
-// session written, no file. They keep the default signal handling (see
-// catchSignals).
+// session written, no file. They start no signal thread (see catchSignals).
 var quietCommands = map[string]bool{"status": true, "ls": true, "dialects": true, "dialects show": true, "completion": true}
 
 func run(ctx context.Context, args []string, sys *IO) int {

@@ -309,3 +309,36 @@ func TestLockFileLinkRefused(t *testing.T) {
 		t.Errorf("the link's target was created")
 	}
 }
+
+// Row 8, the quiet commands (see catchFor): they start no signal thread,
+// and ignore SIGPIPE instead, so a reader gone ends them with the same
+// status, 141, not with the signal, and nothing said.
+func TestReaderGoneQuietCommands(t *testing.T) {
+	bin, err := exec.LookPath("soapsess") // the test binary, as testscript.Main installs it
+	if err != nil {
+		t.Skip("no soapsess on PATH:", err)
+	}
+	srv := httptest.NewServer(refserver.New(refserver.Options{}))
+	t.Cleanup(srv.Close)
+	state := filepath.Join(t.TempDir(), "state")
+	must(t, 0, state, "", "begin", "--url", srv.URL+"/xmla", "--dialect", "xmla")
+	for _, args := range [][]string{{"status"}, {"ls"}, {"dialects"}, {"completion", "bash"}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close() // the reader is gone before the first write
+		cmd := exec.Command(bin, append([]string{"--state-dir", state}, args...)...)
+		var errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = w, &errb
+		err = cmd.Run()
+		w.Close()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != ExitPipe {
+			t.Errorf("%v: exit: %v (%s), want status %d", args, err, cmd.ProcessState, ExitPipe)
+		}
+		if errb.Len() > 0 {
+			t.Errorf("%v: stderr: %s", args, errb.String())
+		}
+	}
+}

@@ -26,9 +26,9 @@ type IO struct {
 	ColorMode string
 	// Trace, when set, receives every HTTP exchange as it goes over the wire.
 	Trace io.Writer
-	// catchSignals, set by Main, installs its signal handling once (see
-	// catchSignals).
-	catchSignals func()
+	// signals and quietSignals, set by Main, set up a command's signal
+	// handling once (see catchSignals and catchFor).
+	signals, quietSignals func()
 }
 
 // SystemIO is the process's standard streams.
