@@ -31,6 +31,7 @@ type build struct {
 	initTime  time.Duration
 	tags      string // the build tags it was built with
 	bounds    string // a floor's: the goal it bounds from below (see floorMain)
+	sends     bool   // a floor's: it posts to the server (see floorMain)
 }
 
 // soapsessTags are the build tags README's install and build commands give:
@@ -195,19 +196,23 @@ func (b *bench) helloWorld(goMod string) (*build, error) {
 type floorMain struct {
 	name, src string
 	// bounds is the goal this floor bounds from below ("status" or "send"),
-	// or "". The send floor runs against the server with the arguments URL
-	// BODY STATE; the others run with none.
+	// or "": the goal's line compares the lowest floor that bounds it.
 	bounds string
+	// sends: it runs against the server with the arguments URL BODY STATE
+	// (see leastSendArgs); the others run with none.
+	sends bool
 }
 
 // floorMains: soapsess's packages initialised and nothing run; all of its
 // code linked (reachable) and nothing run; then what any soapsess would
-// have to link and do, whatever its own code: the libraries the owner
-// fixed (urfave/cli, xmlquery, color, isatty) and net/http's client,
-// linked and nothing run (a lower bound for status), and the least send:
-// the same, plus a JSON state file read and rewritten and the envelope
-// posted with net/http, its reply copied to stdout (a lower bound for send:
-// no flags parsed, no lock, no template, no printer, no auth, no TLS).
+// have to link and do, whatever its own code. The libraries fixed for the
+// project (urfave/cli, xmlquery, color, isatty) and net/http's client,
+// linked and nothing run: a lower bound for status. The least send, in two
+// forms: those libraries, a JSON state file read and rewritten and the
+// envelope posted, its reply copied to stdout (no flags parsed, no lock, no
+// template, no printer, no auth, no TLS), with net/http's client or written
+// to a TCP connection by hand; the lower of the two bounds send. xmlquery
+// imports net/http, so its package inits run in every one of them.
 var floorMains = []floorMain{
 	{name: "soapsess's packages initialised, nothing run",
 		src: "package main\n\nimport _ \"github.com/soapsess/soapsess/cmd\"\n\nfunc main() {}\n"},
@@ -215,35 +220,19 @@ var floorMains = []floorMain{
 		src: "package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/soapsess/soapsess/cmd\"\n)\n\n" +
 			"func main() {\n\tif len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tos.Exit(cmd.Main(os.Args, cmd.SystemIO()))\n\t}\n}\n"},
 	{name: "urfave/cli, xmlquery, color, isatty and net/http's client linked, nothing run", bounds: "status",
-		src: leastHead + `
-func main() {
-	if len(os.Args) > 1000 { // never: the code is linked, not run
-		libraries()
-		send(os.Args[1], os.Args[2], os.Args[3])
-	}
-}
-` + leastTail},
-	{name: "the least send: the same, plus a JSON state file read and rewritten and the envelope posted with net/http", bounds: "send",
-		src: leastHead + `
-func main() {
-	if len(os.Args) > 1000 { // never: the code is linked, not run
-		libraries()
-	}
-	if err := send(os.Args[1], os.Args[2], os.Args[3]); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-` + leastTail},
+		src: leastSrc(httpImports, "if len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tlibraries()\n\t\tsend(os.Args[1], os.Args[2], os.Args[3])\n\t}", httpPost)},
+	{name: "the least send with net/http: the same, plus a JSON state file read and rewritten and the envelope posted", bounds: "send", sends: true,
+		src: leastSrc(httpImports, leastSendMain, httpPost)},
+	{name: "the least send by hand: the same, with HTTP/1.1 written to a TCP connection, not net/http's client", bounds: "send", sends: true,
+		src: leastSrc(tcpImports, leastSendMain, tcpPost)},
 }
 
-const leastHead = `package main
-
-import (
+// leastSrc is a floor program: imports, main's body, and post, the way the
+// envelope reaches the server.
+func leastSrc(imports, main, post string) string {
+	return "package main\n\nimport (" + imports + `
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -252,9 +241,11 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 )
-`
 
-const leastTail = `
+func main() {
+	` + main + `
+}
+
 func libraries() {
 	doc, _ := xmlquery.Parse(strings.NewReader(os.Args[1]))
 	color.New(color.FgRed).Println(xmlquery.Find(doc, os.Args[2]), isatty.IsTerminal(os.Stdout.Fd()))
@@ -262,7 +253,8 @@ func libraries() {
 }
 
 // send posts BODY inside an XMLA session header carrying the session_id of
-// the JSON file STATE, and counts the request there.
+// the JSON file STATE, copies the reply's body to stdout, and counts the
+// request in STATE.
 func send(url, bodyFile, stateFile string) error {
 	raw, err := os.ReadFile(stateFile)
 	if err != nil {
@@ -280,6 +272,37 @@ func send(url, bodyFile, stateFile string) error {
 	env := "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header>" +
 		"<Session xmlns=\"urn:schemas-microsoft-com:xml-analysis\" SessionId=\"" + id + "\"/>" +
 		"</soap:Header><soap:Body>" + string(body) + "</soap:Body></soap:Envelope>"
+	if err := post(url, env); err != nil {
+		return err
+	}
+	n, _ := s["requests"].(float64)
+	s["requests"] = n + 1
+	out, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(stateFile+".tmp", out, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(stateFile+".tmp", stateFile)
+}
+` + post
+}
+
+const leastSendMain = `if len(os.Args) > 1000 { // never: the code is linked, not run
+		libraries()
+	}
+	if err := send(os.Args[1], os.Args[2], os.Args[3]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}`
+
+const httpImports = `
+	"io"
+	"net/http"`
+
+const httpPost = `
+func post(url, env string) error {
 	req, err := http.NewRequest("POST", url, strings.NewReader(env))
 	if err != nil {
 		return err
@@ -297,16 +320,44 @@ func send(url, bodyFile, stateFile string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s", resp.Status)
 	}
-	n, _ := s["requests"].(float64)
-	s["requests"] = n + 1
-	out, err := json.MarshalIndent(s, "", "  ")
+	return nil
+}
+`
+
+const tcpImports = `
+	"bytes"
+	"io"
+	"net"
+	"net/url"
+	"strconv"`
+
+const tcpPost = `
+func post(rawURL, env string) error {
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(stateFile+".tmp", out, 0o600); err != nil {
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
 		return err
 	}
-	return os.Rename(stateFile+".tmp", stateFile)
+	defer c.Close()
+	req := "POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\n" +
+		"Content-Type: text/xml; charset=utf-8\r\nSOAPAction: \"urn:schemas-microsoft-com:xml-analysis:Discover\"\r\n" +
+		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(env)) + "\r\n\r\n" + env
+	if _, err := io.WriteString(c, req); err != nil {
+		return err
+	}
+	reply, err := io.ReadAll(c) // Connection: close, so the reply ends with the connection
+	if err != nil {
+		return err
+	}
+	head, body, ok := bytes.Cut(reply, []byte("\r\n\r\n"))
+	if !ok || !bytes.HasPrefix(head, []byte("HTTP/1.1 200 ")) {
+		return fmt.Errorf("not a 200 reply: %.200q", reply)
+	}
+	_, err = os.Stdout.Write(body)
+	return err
 }
 `
 
@@ -333,7 +384,7 @@ func (b *bench) floors(cur *build) ([]*build, error) {
 		if err := os.WriteFile(overlay, spec, 0o644); err != nil {
 			return nil, err
 		}
-		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags, bounds: f.bounds}
+		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags, bounds: f.bounds, sends: f.sends}
 		if err := b.goBuild(src, "./internal/"+filepath.Base(pkg), bd.bin, cur.tags, overlay); err != nil {
 			return nil, fmt.Errorf("floor %q: %w", f.name, err)
 		}

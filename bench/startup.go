@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 )
 
 // discoverBody is the request of the start-up measurement: the smallest
@@ -21,8 +22,8 @@ type startup struct {
 	hello, curl *timed
 	floors      []*timed // floorMains
 	// The floors that bound the status and send goals from below (see
-	// floorMain), or nil.
-	statusFloor, sendFloor *timed
+	// floorMain).
+	statusFloors, sendFloors []*timed
 	// Per build, in the order of b.builds: --version, status, send.
 	version, status, send []*timed
 	replyBytes            int
@@ -95,17 +96,19 @@ func (b *bench) startup(rounds int, hello *build, floors []*build, skipped map[s
 	for _, fl := range floors {
 		t := &timed{name: fl.label + fmt.Sprintf(" (%.1f MB, %d inits)", float64(fl.size)/mb, fl.inits),
 			cmd: func() *exec.Cmd { return b.command(fl.bin) }}
-		switch fl.bounds {
-		case "status":
-			res.statusFloor = t
-		case "send":
-			res.sendFloor = t
+		if fl.sends {
 			if args, err := b.leastSendArgs(fl, url, body); err != nil {
 				b.toolFailed("%v", err)
 				t.cmd, t.note = nil, "failed, see stderr"
 			} else {
 				t.cmd = func() *exec.Cmd { return b.command(fl.bin, args...) }
 			}
+		}
+		switch fl.bounds {
+		case "status":
+			res.statusFloors = append(res.statusFloors, t)
+		case "send":
+			res.sendFloors = append(res.sendFloors, t)
 		}
 		res.floors = append(res.floors, t)
 	}
@@ -132,15 +135,15 @@ func (b *bench) beginXMLA(bd *build, url, body string) error {
 	return nil
 }
 
-// leastSendArgs returns the least send's arguments (see floorMain): its
-// own copy of the session file of the first build, so that it posts in the
-// same session, after checking once that it gets the DISCOVER reply.
+// leastSendArgs returns a least send's arguments (see floorMain): its own
+// copy of the session file of the first build, so that it posts in the same
+// session, after checking once that it gets the DISCOVER reply.
 func (b *bench) leastSendArgs(fl *build, url, body string) ([]string, error) {
 	st, err := b.ss(b.builds[0], "status", "--json").Output()
 	if err != nil {
 		return nil, fmt.Errorf("soapsess status --json: %v", err)
 	}
-	state := filepath.Join(b.tmp, "least-send.json")
+	state := filepath.Join(filepath.Dir(fl.bin), "least-send.json")
 	if err := os.WriteFile(state, st, 0o600); err != nil {
 		return nil, err
 	}
@@ -150,6 +153,17 @@ func (b *bench) leastSendArgs(fl *build, url, body string) ([]string, error) {
 		return nil, fmt.Errorf("%s: %v: %.300s", fl.label, err, out)
 	}
 	return args, nil
+}
+
+// lowest is the lowest median of the floors that were measured, or 0.
+func lowest(floors []*timed) time.Duration {
+	var low time.Duration
+	for _, t := range floors {
+		if m := t.median(); m > 0 && (low == 0 || m < low) {
+			low = m
+		}
+	}
+	return low
 }
 
 // curlArgs returns curl's arguments to post exactly what `soapsess send
