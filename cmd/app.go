@@ -29,25 +29,28 @@ import (
 func Main(args []string, io *IO) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// A reader that goes away (soapsess status | head) must not kill the
+	// process: with SIGPIPE ignored, a write to a closed stdout fails with
+	// EPIPE, and run exits 141, for every command, help and usage errors
+	// included. Ignoring a signal starts no signal thread; catchSignals,
+	// for the commands that need more, notifies it instead.
+	signal.Ignore(syscall.SIGPIPE)
 	sys := *io
 	sys.signals = sync.OnceFunc(func() { catchSignals(cancel) })
-	sys.quietSignals = sync.OnceFunc(func() { signal.Ignore(syscall.SIGPIPE) })
 	return run(ctx, args, &sys)
 }
 
 // catchSignals makes the first Ctrl-C or SIGTERM cancel the command's
 // context, which asks it to wind down (end a paged search on the server,
-// keep the state whole); a second one is not caught. And a reader that goes
-// away (soapsess send | head) must not kill the process mid-write, before
-// the answered request is recorded: with SIGPIPE notified (not ignored, so
-// the pager still gets the default), a write to a closed stdout fails with
-// EPIPE instead, and run decides.
+// keep the state whole); a second one is not caught. SIGPIPE is notified
+// rather than ignored, so that the pager, a child, starts with the default
+// (an ignored signal stays ignored across exec); a write to a closed stdout
+// still fails with EPIPE, and run decides, after the answered request is
+// recorded.
 //
 // Only the commands that talk to a server or write something call it (see
 // catchFor): signal.Notify starts a signal thread, which costs a command
-// such as status a tenth of its run. The quiet ones are killed by Ctrl-C,
-// and ignore SIGPIPE (which starts no thread), so that a reader gone makes
-// their write fail with EPIPE and run exits 141 all the same.
+// such as status a tenth of its run. Ctrl-C ends the quiet ones at once.
 func catchSignals(cancel context.CancelFunc) {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	stop := make(chan os.Signal, 1)
@@ -59,21 +62,16 @@ func catchSignals(cancel context.CancelFunc) {
 	}()
 }
 
-// catchFor makes every command under parent set up its signal handling
-// when its action starts: the quiet ones ignore SIGPIPE, the others catch
-// signals (see catchSignals). A run without Main (the tests) does neither.
+// catchFor makes every command under parent, but the quiet ones, catch
+// signals when its action starts (see catchSignals). A run without Main
+// (the tests) catches none.
 func (a *appCtx) catchFor(cmds []*cli.Command, parent string) {
 	for _, c := range cmds {
 		name := strings.TrimSpace(parent + " " + c.Name)
-		if action := c.Action; action != nil {
-			quiet := quietCommands[name]
+		if action := c.Action; action != nil && !quietCommands[name] {
 			c.Action = func(c *cli.Context) error {
-				set := a.io.signals
-				if quiet {
-					set = a.io.quietSignals
-				}
-				if set != nil {
-					set()
+				if a.io.signals != nil {
+					a.io.signals()
 				}
 				return action(c)
 			}
@@ -82,8 +80,9 @@ func (a *appCtx) catchFor(cmds []*cli.Command, parent string) {
 	}
 }
 
-// quietCommands are the commands that only read and print: no server, no
-// session written, no file. They start no signal thread (see catchSignals).
+// quietCommands are the commands that read and print: no server, no
+// session or file written (status and ls may make the state directory, as
+// any command does). They start no signal thread (see catchSignals).
 var quietCommands = map[string]bool{"status": true, "ls": true, "dialects": true, "dialects show": true, "completion": true}
 
 func run(ctx context.Context, args []string, sys *IO) int {
@@ -97,6 +96,9 @@ func run(ctx context.Context, args []string, sys *IO) int {
 	app := a.newApp()
 	if n := len(args); n > 0 && args[n-1] == completeFlag {
 		a.complete(app, args[1:n-1])
+		if pipe.gone {
+			return ExitPipe
+		}
 		return ExitOK
 	}
 	err := app.RunContext(ctx, reorder(app, args))

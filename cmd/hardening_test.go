@@ -310,9 +310,10 @@ func TestLockFileLinkRefused(t *testing.T) {
 	}
 }
 
-// Row 8, the quiet commands (see catchFor): they start no signal thread,
-// and ignore SIGPIPE instead, so a reader gone ends them with the same
-// status, 141, not with the signal, and nothing said.
+// Row 8, the quiet commands (see catchFor), help and usage errors: they
+// start no signal thread, and SIGPIPE is ignored instead, so a reader gone
+// ends them with the same status, 141, not with the signal, and nothing
+// said (but a usage error's own message).
 func TestReaderGoneQuietCommands(t *testing.T) {
 	bin, err := exec.LookPath("soapsess") // the test binary, as testscript.Main installs it
 	if err != nil {
@@ -322,7 +323,8 @@ func TestReaderGoneQuietCommands(t *testing.T) {
 	t.Cleanup(srv.Close)
 	state := filepath.Join(t.TempDir(), "state")
 	must(t, 0, state, "", "begin", "--url", srv.URL+"/xmla", "--dialect", "xmla")
-	for _, args := range [][]string{{"status"}, {"ls"}, {"dialects"}, {"completion", "bash"}} {
+	for _, args := range [][]string{{"status"}, {"ls"}, {"dialects"}, {"completion", "bash"},
+		{"--version"}, {"send", "--help"}, {"help"}, {"status", "--generate-bash-completion"}} {
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)

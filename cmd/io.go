@@ -26,9 +26,9 @@ type IO struct {
 	ColorMode string
 	// Trace, when set, receives every HTTP exchange as it goes over the wire.
 	Trace io.Writer
-	// signals and quietSignals, set by Main, set up a command's signal
-	// handling once (see catchSignals and catchFor).
-	signals, quietSignals func()
+	// signals, set by Main, makes the command catch signals, once (see
+	// catchSignals and catchFor).
+	signals func()
 }
 
 // SystemIO is the process's standard streams.
