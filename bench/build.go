@@ -31,7 +31,7 @@ type build struct {
 	initTime  time.Duration
 	tags      string // the build tags it was built with
 	bounds    string // a floor's: the goal it bounds from below (see floorMain)
-	sends     bool   // a floor's: it posts to the server (see floorMain)
+	runs      string // a floor's: what it does when run (see floorMain)
 }
 
 // soapsessTags are the build tags README's install and build commands give:
@@ -198,16 +198,19 @@ type floorMain struct {
 	// bounds is the goal this floor bounds from below ("status" or "send"),
 	// or "": the goal's line compares the lowest floor that bounds it.
 	bounds string
-	// sends: it runs against the server with the arguments URL BODY STATE
-	// (see leastSendArgs); the others run with none.
-	sends bool
+	// runs is what it does when run: "send" posts to the server, with the
+	// arguments URL BODY STATE, "status" prints STATE (see floorArgs); the
+	// others ("") run with no arguments and do nothing.
+	runs string
 }
 
 // floorMains: soapsess's packages initialised and nothing run; all of its
 // code linked (reachable) and nothing run; then what any soapsess would
 // have to link and do, whatever its own code. The libraries fixed for the
-// project (urfave/cli, xmlquery, color, isatty) and net/http's client,
-// linked and nothing run: a lower bound for status. The least send, in two
+// project (urfave/cli, xmlquery, color, isatty) linked and nothing run; the
+// least status: the same, a JSON state file read and its fields printed (a
+// lower bound for status); the libraries and net/http's client linked and
+// nothing run. The least send, in two
 // forms: those libraries, a JSON state file read and rewritten and the
 // envelope posted, its reply copied to stdout (no flags parsed, no lock, no
 // template, no printer, no auth, no TLS), with net/http's client or written
@@ -219,11 +222,15 @@ var floorMains = []floorMain{
 	{name: "all of soapsess linked, nothing run",
 		src: "package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/soapsess/soapsess/cmd\"\n)\n\n" +
 			"func main() {\n\tif len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tos.Exit(cmd.Main(os.Args, cmd.SystemIO()))\n\t}\n}\n"},
-	{name: "urfave/cli, xmlquery, color, isatty and net/http's client linked, nothing run", bounds: "status",
+	{name: "urfave/cli, xmlquery, color and isatty linked, nothing run",
+		src: leastSrc(tcpImports, "if len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tlibraries()\n\t\tsend(os.Args[1], os.Args[2], os.Args[3])\n\t}", tcpPost)},
+	{name: "the least status: the same, plus a JSON state file read and its fields printed", bounds: "status", runs: "status",
+		src: leastSrc(tcpImports, leastStatusMain, tcpPost+leastStatus)},
+	{name: "urfave/cli, xmlquery, color, isatty and net/http's client linked, nothing run",
 		src: leastSrc(httpImports, "if len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tlibraries()\n\t\tsend(os.Args[1], os.Args[2], os.Args[3])\n\t}", httpPost)},
-	{name: "the least send with net/http: the same, plus a JSON state file read and rewritten and the envelope posted", bounds: "send", sends: true,
+	{name: "the least send with net/http: the libraries and net/http's client, plus a JSON state file read and rewritten and the envelope posted", bounds: "send", runs: "send",
 		src: leastSrc(httpImports, leastSendMain, httpPost)},
-	{name: "the least send by hand: the same, with HTTP/1.1 written to a TCP connection, not net/http's client", bounds: "send", sends: true,
+	{name: "the least send by hand: the libraries, a JSON state file read and rewritten and HTTP/1.1 written to a TCP connection", bounds: "send", runs: "send",
 		src: leastSrc(tcpImports, leastSendMain, tcpPost)},
 }
 
@@ -288,6 +295,33 @@ func send(url, bodyFile, stateFile string) error {
 }
 ` + post
 }
+
+const leastStatusMain = `if len(os.Args) > 1000 { // never: the code is linked, not run
+		libraries()
+		send(os.Args[1], os.Args[2], os.Args[3])
+	}
+	if err := status(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}`
+
+const leastStatus = `
+// status prints the session in the JSON file STATE, a field a line.
+func status(stateFile string) error {
+	raw, err := os.ReadFile(stateFile)
+	if err != nil {
+		return err
+	}
+	var s map[string]any
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	for _, k := range []string{"name", "dialect", "url", "session_id", "created", "last_used", "requests", "state"} {
+		fmt.Printf("%-11s %v\n", k+":", s[k])
+	}
+	return nil
+}
+`
 
 const leastSendMain = `if len(os.Args) > 1000 { // never: the code is linked, not run
 		libraries()
@@ -384,7 +418,7 @@ func (b *bench) floors(cur *build) ([]*build, error) {
 		if err := os.WriteFile(overlay, spec, 0o644); err != nil {
 			return nil, err
 		}
-		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags, bounds: f.bounds, sends: f.sends}
+		bd := &build{label: f.name, src: src, bin: filepath.Join(dir, "floor"), tags: cur.tags, bounds: f.bounds, runs: f.runs}
 		if err := b.goBuild(src, "./internal/"+filepath.Base(pkg), bd.bin, cur.tags, overlay); err != nil {
 			return nil, fmt.Errorf("floor %q: %w", f.name, err)
 		}

@@ -20,6 +20,11 @@ const (
 	// noise, and a third of what keeping 90,000 DSML entries (12 MB of
 	// output) would cost at the very least, as bytes, before any tree.
 	pagingRSSSlack = 4 * mb
+	// floorNoise is how far medians of the same program move between runs
+	// of the bench on this 2-core machine (the hello world's: 1.4 to 1.9
+	// ms): a floor closer than that over a goal's limit is not proof that
+	// the goal is out of reach.
+	floorNoise = 0.10
 )
 
 // figures are what a run measured: medians of wall times, maxima of peak
@@ -101,10 +106,13 @@ func evaluate(f figures) []verdict {
 			if floor > 0 {
 				fr := floor.Seconds() / b.Seconds()
 				reach := "within the limit"
-				if fr > limit {
+				switch {
+				case fr > limit*(1+floorNoise):
 					reach = "over the limit: out of reach while soapsess links these libraries"
+				case fr > limit:
+					reach = "over the limit, by less than the noise between runs"
 				}
-				v.detail += fmt.Sprintf("; %s, its floor: %.2f× (%s)", fn, fr, reach)
+				v.detail += fmt.Sprintf("; its floor (%s): %.2f×, %s", fn, fr, reach)
 			}
 		}
 		vs = append(vs, v)
@@ -114,7 +122,7 @@ func evaluate(f figures) []verdict {
 	ratioGoal(f.startupRun, fmt.Sprintf("`soapsess send` ≤ %.0f× hello world", sendVsHelloMax),
 		f.send, f.hello, sendVsHelloMax, "send", "hello", f.sendFloor, "the least send")
 	ratioGoal(f.startupRun, fmt.Sprintf("`soapsess status` ≤ %.1f× hello world", statusVsHelloMax),
-		f.status, f.hello, statusVsHelloMax, "status", "hello", f.statusFloor, "the libraries linked, nothing run")
+		f.status, f.hello, statusVsHelloMax, "status", "hello", f.statusFloor, "the least status")
 
 	v := verdict{goal: fmt.Sprintf("`soapsess fmt` ≤ %.1f× `xmllint --stream --noout`", fmtVsStreamMax)}
 	switch {

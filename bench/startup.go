@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/textproto"
 	"os"
@@ -96,8 +97,8 @@ func (b *bench) startup(rounds int, hello *build, floors []*build, skipped map[s
 	for _, fl := range floors {
 		t := &timed{name: fl.label + fmt.Sprintf(" (%.1f MB, %d inits)", float64(fl.size)/mb, fl.inits),
 			cmd: func() *exec.Cmd { return b.command(fl.bin) }}
-		if fl.sends {
-			if args, err := b.leastSendArgs(fl, url, body); err != nil {
+		if fl.runs != "" {
+			if args, err := b.floorArgs(fl, url, body); err != nil {
 				b.toolFailed("%v", err)
 				t.cmd, t.note = nil, "failed, see stderr"
 			} else {
@@ -135,21 +136,33 @@ func (b *bench) beginXMLA(bd *build, url, body string) error {
 	return nil
 }
 
-// leastSendArgs returns a least send's arguments (see floorMain): its own
-// copy of the session file of the first build, so that it posts in the same
-// session, after checking once that it gets the DISCOVER reply.
-func (b *bench) leastSendArgs(fl *build, url, body string) ([]string, error) {
+// floorArgs returns the arguments of a floor that runs (see floorMain): a
+// JSON file of its own holding the first build's session as `soapsess
+// status --json` shows it (session_id, requests), so that a send posts in
+// the same session, and URL and BODY before it for a send; after checking
+// once that a send gets the DISCOVER reply, and that a status prints the
+// session's ID.
+func (b *bench) floorArgs(fl *build, url, body string) ([]string, error) {
 	st, err := b.ss(b.builds[0], "status", "--json").Output()
 	if err != nil {
 		return nil, fmt.Errorf("soapsess status --json: %v", err)
 	}
-	state := filepath.Join(filepath.Dir(fl.bin), "least-send.json")
+	var sess struct {
+		ID string `json:"session_id"`
+	}
+	if err := json.Unmarshal(st, &sess); err != nil || sess.ID == "" {
+		return nil, fmt.Errorf("soapsess status --json: no session_id in %.300s", st)
+	}
+	state := filepath.Join(filepath.Dir(fl.bin), "state.json")
 	if err := os.WriteFile(state, st, 0o600); err != nil {
 		return nil, err
 	}
-	args := []string{url, body, state}
+	args, want := []string{state}, sess.ID
+	if fl.runs == "send" {
+		args, want = []string{url, body, state}, "DiscoverResponse"
+	}
 	out, err := b.command(fl.bin, args...).Output()
-	if err != nil || !bytes.Contains(out, []byte("DiscoverResponse")) {
+	if err != nil || !bytes.Contains(out, []byte(want)) {
 		return nil, fmt.Errorf("%s: %v: %.300s", fl.label, err, out)
 	}
 	return args, nil
