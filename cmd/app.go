@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
 
@@ -36,13 +37,15 @@ func Main(args []string, io *IO) int {
 	// for the commands that need more, notifies it instead.
 	signal.Ignore(syscall.SIGPIPE)
 	sys := *io
-	sys.signals = sync.OnceFunc(func() { catchSignals(cancel) })
+	var once sync.Once
+	sys.signals = func(pagerAlive func() bool) { once.Do(func() { catchSignals(cancel, pagerAlive) }) }
 	return run(ctx, args, &sys)
 }
 
 // catchSignals makes the first Ctrl-C or SIGTERM cancel the command's
 // context, which asks it to wind down (end a paged search on the server,
-// keep the state whole); a second one is not caught. SIGPIPE is notified
+// keep the state whole); a second one is not caught, but while the pager
+// runs (see windDown). SIGPIPE is notified
 // rather than ignored, so that the pager, a child, starts with the default
 // (an ignored signal stays ignored across exec); a write to a closed stdout
 // still fails with EPIPE, and run decides, after the answered request is
@@ -51,15 +54,28 @@ func Main(args []string, io *IO) int {
 // Only the commands that talk to a server or write something call it (see
 // catchFor): signal.Notify starts a signal thread, which costs a command
 // such as status a tenth of its run. Ctrl-C ends the quiet ones at once.
-func catchSignals(cancel context.CancelFunc) {
+func catchSignals(cancel context.CancelFunc, pagerAlive func() bool) {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-stop
+		windDown(stop, cancel, pagerAlive)
 		signal.Stop(stop)
-		cancel()
 	}()
+}
+
+// windDown cancels at the first signal, then returns, so that the next one
+// ends the process; but while the pager runs it takes the signals that
+// follow and drops them. Ctrl-C in less reaches soapsess too (one process
+// group), and less stays to be quit with q: soapsess, killed, would leave
+// it holding the terminal under the shell's prompt. Winding down, soapsess
+// waits for it (stopPager), as git does.
+func windDown(stop <-chan os.Signal, cancel func(), pagerAlive func() bool) {
+	<-stop
+	cancel()
+	for pagerAlive() {
+		<-stop
+	}
 }
 
 // catchFor makes every command under parent, but the quiet ones, catch
@@ -71,7 +87,7 @@ func (a *appCtx) catchFor(cmds []*cli.Command, parent string) {
 		if action := c.Action; action != nil && !quietCommands[name] {
 			c.Action = func(c *cli.Context) error {
 				if a.io.signals != nil {
-					a.io.signals()
+					a.io.signals(a.pagerAlive.Load)
 				}
 				return action(c)
 			}
@@ -175,7 +191,10 @@ type appCtx struct {
 	args     []string // the command line as given, to quote flags as typed
 	verbose  bool
 	pager    *pager
-	paging   bool // send --all-pages: one progress line instead of one per request
+	// pagerAlive is whether the pager's process runs, for the signal
+	// handler's goroutine (see windDown).
+	pagerAlive atomic.Bool
+	paging     bool // send --all-pages: one progress line instead of one per request
 }
 
 func init() {

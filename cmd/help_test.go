@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
@@ -220,11 +221,44 @@ func TestWhichCommandsCatchSignals(t *testing.T) {
 		var out, errb bytes.Buffer
 		io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }}
 		caught := 0
-		io.signals = func() { caught++ }
+		io.signals = func(func() bool) { caught++ }
 		args := append([]string{"soapsess", "--state-dir", filepath.Join(dir, "state")}, tt.args...)
 		code := run(context.Background(), args, io)
 		if got := caught > 0; got != tt.catch || caught > 1 {
 			t.Errorf("%v (exit %d, %s): signals caught %d times, want %v", tt.args, code, strings.TrimSpace(errb.String()), caught, tt.catch)
 		}
+	}
+}
+
+// TestWindDown: the first signal cancels; with no pager the next is left
+// to kill the process (windDown returns); while the pager runs, the ones
+// that follow are taken and dropped, until it is gone.
+func TestWindDown(t *testing.T) {
+	within := func(what string, op func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { op(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("windDown: stuck at %s", what)
+		}
+	}
+	for _, pagerRounds := range []int{0, 2} {
+		stop := make(chan os.Signal) // unbuffered: a send returns once windDown took it
+		answers := make(chan bool)
+		cancelled, returned := make(chan struct{}), make(chan struct{})
+		go func() {
+			windDown(stop, func() { close(cancelled) }, func() bool { return <-answers })
+			close(returned)
+		}()
+		within("the first signal", func() { stop <- os.Interrupt })
+		within("cancel", func() { <-cancelled })
+		for i := 0; i < pagerRounds; i++ {
+			within("asking whether the pager runs", func() { answers <- true })
+			within("a signal while the pager runs", func() { stop <- os.Interrupt })
+		}
+		within("asking whether the pager runs", func() { answers <- false })
+		within("returning", func() { <-returned })
 	}
 }

@@ -27,8 +27,8 @@ type IO struct {
 	// Trace, when set, receives every HTTP exchange as it goes over the wire.
 	Trace io.Writer
 	// signals, set by Main, makes the command catch signals, once (see
-	// catchSignals and catchFor).
-	signals func()
+	// catchSignals and catchFor); pagerAlive says whether the pager runs.
+	signals func(pagerAlive func() bool)
 }
 
 // SystemIO is the process's standard streams.

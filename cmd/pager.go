@@ -78,6 +78,7 @@ func (p *pager) start() {
 		return // no pager: print as usual
 	}
 	p.cmd, p.w = cmd, w
+	a.pagerAlive.Store(true)
 }
 
 func (p *pager) Write(b []byte) (int, error) {
@@ -172,6 +173,7 @@ func (a *appCtx) stopPager() bool {
 	}
 	p.w.Close()
 	p.cmd.Wait()
+	a.pagerAlive.Store(false)
 	a.stderr.release()
 	return true
 }
