@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -29,8 +30,9 @@ type pager struct {
 	prev    io.Writer // stdout before the pager
 	once    sync.Once
 	cmd     *exec.Cmd
-	w       io.WriteCloser // the pager's stdin; nil if it could not start
-	gone    bool           // the reader quit the pager before the end
+	w       io.WriteCloser  // the pager's stdin; nil if it could not start
+	gone    bool            // the reader quit the pager before the end
+	ctx     context.Context // the command's: once cancelled, no pager starts
 }
 
 func (a *appCtx) startPager(c *cli.Context) {
@@ -47,15 +49,31 @@ func (a *appCtx) startPager(c *cli.Context) {
 	if strings.TrimSpace(command) == "" || command == "cat" {
 		return
 	}
-	a.pager = &pager{a: a, command: command, prev: a.io.Out}
+	a.pager = &pager{a: a, command: command, prev: a.io.Out, ctx: c.Context}
 	a.io.Out = a.pager
 }
 
 // start runs the pager, stdout and stderr the terminal's own (the files,
 // not a copy through a pipe), and holds soapsess's messages until it is
-// done. Where it cannot start, output goes out as it would have.
+// done. Where it cannot start, output goes out as it would have; and so it
+// does once Ctrl-C has been pressed: what a command winding down writes
+// needs no pager, and a pager started then would be left holding the
+// terminal by the second Ctrl-C, which is not caught (see windDown). It is
+// alive (pagerAlive) before the context is looked at, so that a signal
+// between the two finds it so.
 func (p *pager) start() {
 	a := p.a
+	a.pagerAlive.Store(true)
+	if p.ctx != nil && p.ctx.Err() != nil {
+		a.pagerAlive.Store(false)
+		return
+	}
+	started := false
+	defer func() {
+		if !started {
+			a.pagerAlive.Store(false)
+		}
+	}()
 	cmd := exec.Command("sh", "-c", p.command)
 	if runtime.GOOS == "windows" {
 		cmd = exec.Command("cmd", "/C", p.command)
@@ -77,8 +95,7 @@ func (p *pager) start() {
 		a.stderr.release()
 		return // no pager: print as usual
 	}
-	p.cmd, p.w = cmd, w
-	a.pagerAlive.Store(true)
+	p.cmd, p.w, started = cmd, w, true
 }
 
 func (p *pager) Write(b []byte) (int, error) {

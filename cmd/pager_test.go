@@ -277,3 +277,19 @@ func TestPagerOnlyForOutput(t *testing.T) {
 		t.Errorf("fmt of an empty file: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
+
+// Once Ctrl-C has been pressed (the context cancelled), what the command
+// still writes goes to the terminal as it is: no pager starts, which the
+// second Ctrl-C, not caught, would leave holding the terminal.
+func TestNoPagerAfterCtrlC(t *testing.T) {
+	doc := filepath.Join("..", "testdata", "corpus", "dsml", "02-msdsml-beginsession.response.xml")
+	t.Setenv("PAGER", "sed 's/^/paged: /'")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	io := &IO{In: strings.NewReader(""), Out: &out, Err: &errb, OutTTY: true, ColorMode: "never"}
+	code := run(ctx, []string{"soapsess", "--color", "never", "fmt", doc}, io)
+	if strings.Contains(out.String(), "paged: ") || !strings.Contains(out.String(), "<soap:Envelope") {
+		t.Errorf("exit %d; want the document, not paged:\n%s\n%s", code, out.String(), errb.String())
+	}
+}
