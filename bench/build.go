@@ -263,12 +263,8 @@ func libraries() {
 // the JSON file STATE, copies the reply's body to stdout, and counts the
 // request in STATE.
 func send(url, bodyFile, stateFile string) error {
-	raw, err := os.ReadFile(stateFile)
+	s, err := readState(stateFile)
 	if err != nil {
-		return err
-	}
-	var s map[string]any
-	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
 	body, err := os.ReadFile(bodyFile)
@@ -293,6 +289,15 @@ func send(url, bodyFile, stateFile string) error {
 	}
 	return os.Rename(stateFile+".tmp", stateFile)
 }
+
+func readState(stateFile string) (map[string]any, error) {
+	raw, err := os.ReadFile(stateFile)
+	if err != nil {
+		return nil, err
+	}
+	var s map[string]any
+	return s, json.Unmarshal(raw, &s)
+}
 ` + post
 }
 
@@ -308,12 +313,8 @@ const leastStatusMain = `if len(os.Args) > 1000 { // never: the code is linked, 
 const leastStatus = `
 // status prints the session in the JSON file STATE, a field a line.
 func status(stateFile string) error {
-	raw, err := os.ReadFile(stateFile)
+	s, err := readState(stateFile)
 	if err != nil {
-		return err
-	}
-	var s map[string]any
-	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
 	for _, k := range []string{"name", "dialect", "url", "session_id", "created", "last_used", "requests", "state"} {
