@@ -44,7 +44,7 @@ func Main(args []string, io *IO) int {
 
 // catchSignals makes the first Ctrl-C or SIGTERM cancel the command's
 // context, which asks it to wind down (end a paged search on the server,
-// keep the state whole); a second one is not caught, but while the pager
+// keep the state whole); a second one is not caught, unless the pager
 // runs (see windDown). SIGPIPE is notified rather than ignored, so that the
 // pager, a child, starts with the default (an ignored signal stays ignored
 // across exec); a write to a closed stdout still fails with EPIPE, and run

@@ -27,7 +27,7 @@ const (
 	ExitTransport = 4   // no answer (refused, timeout) or an HTTP error whose body is not SOAP
 	ExitSession   = 5   // no open session under that name (begin: one already open), it ended or the server rejected it as unknown or expired, or it stayed busy past --lock-timeout
 	ExitReply     = 6   // a 2xx reply that is not SOAP, or a reply without what the session needs (ID, end confirmation)
-	ExitInterrupt = 130 // interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once, but while the pager runs) before the server answered; the session is left as it was
+	ExitInterrupt = 130 // interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once, unless the pager runs) before the server answered; the session is left as it was
 )
 
 // ExitCodes documents the codes, in order, for help and README.
@@ -42,7 +42,7 @@ var ExitCodes = []struct {
 	{ExitTransport, "transport or HTTP failure: refused, timed out, a reply cut short, or an HTTP error status without a SOAP body"},
 	{ExitSession, "session problem: none open under that name (begin: one already is), it ended, the server rejected it as unknown or expired, or another request kept it busy past --lock-timeout"},
 	{ExitReply, "a 2xx reply that is not SOAP, or one without what the session needs (begin: an ID; end: a confirmation)"},
-	{ExitInterrupt, "interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once, but while the pager runs) before the server answered; the session is left as it was"},
+	{ExitInterrupt, "interrupted (Ctrl-C or SIGTERM; a second Ctrl-C quits at once, unless the pager runs) before the server answered; the session is left as it was"},
 	{ExitPipe, "the reader of stdout went away (... | head): the command ran to its end, the request counted, its output dropped"},
 }
 
