@@ -210,12 +210,14 @@ type floorMain struct {
 // project (urfave/cli, xmlquery, color, isatty) linked and nothing run; the
 // least status: the same, a JSON state file read and its fields printed (a
 // lower bound for status); the libraries and net/http's client linked and
-// nothing run. The least send, in two
-// forms: those libraries, a JSON state file read and rewritten and the
-// envelope posted, its reply copied to stdout (no flags parsed, no lock, no
-// template, no printer, no auth, no TLS), with net/http's client or written
-// to a TCP connection by hand; the lower of the two bounds send. xmlquery
-// imports net/http, so its package inits run in every one of them.
+// nothing run. The least send, in two forms: those libraries, a JSON state
+// file read and rewritten and the envelope posted, its reply copied to
+// stdout (no flags parsed, no lock, no template, no printer, no auth, no
+// TLS), with net/http's client or written to a TCP connection by hand; the
+// lower of the two bounds send. The "nothing run" ones link a least send's
+// code too (linkedOnly), so that each differs from the program it
+// measures against only in what runs. xmlquery imports net/http, so its
+// package inits run in every one of them.
 var floorMains = []floorMain{
 	{name: "soapsess's packages initialised, nothing run",
 		src: "package main\n\nimport _ \"github.com/soapsess/soapsess/cmd\"\n\nfunc main() {}\n"},
@@ -223,11 +225,11 @@ var floorMains = []floorMain{
 		src: "package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/soapsess/soapsess/cmd\"\n)\n\n" +
 			"func main() {\n\tif len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tos.Exit(cmd.Main(os.Args, cmd.SystemIO()))\n\t}\n}\n"},
 	{name: "urfave/cli, xmlquery, color and isatty linked, nothing run",
-		src: leastSrc(tcpImports, "if len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tlibraries()\n\t\tsend(os.Args[1], os.Args[2], os.Args[3])\n\t}", tcpPost)},
+		src: leastSrc(tcpImports, linkedOnly, tcpPost)},
 	{name: "the least status: the same, plus a JSON state file read and its fields printed", bounds: "status", runs: "status",
 		src: leastSrc(tcpImports, leastStatusMain, tcpPost+leastStatus)},
 	{name: "urfave/cli, xmlquery, color, isatty and net/http's client linked, nothing run",
-		src: leastSrc(httpImports, "if len(os.Args) > 1000 { // never: the code is linked, not run\n\t\tlibraries()\n\t\tsend(os.Args[1], os.Args[2], os.Args[3])\n\t}", httpPost)},
+		src: leastSrc(httpImports, linkedOnly, httpPost)},
 	{name: "the least send with net/http: the libraries and net/http's client, plus a JSON state file read and rewritten and the envelope posted", bounds: "send", runs: "send",
 		src: leastSrc(httpImports, leastSendMain, httpPost)},
 	{name: "the least send by hand: the libraries, a JSON state file read and rewritten and HTTP/1.1 written to a TCP connection", bounds: "send", runs: "send",
@@ -301,10 +303,14 @@ func readState(stateFile string) (map[string]any, error) {
 ` + post
 }
 
-const leastStatusMain = `if len(os.Args) > 1000 { // never: the code is linked, not run
+// linkedOnly is the body of a floor's main that links the libraries and a
+// least send and runs nothing.
+const linkedOnly = `if len(os.Args) > 1000 { // never: the code is linked, not run
 		libraries()
 		send(os.Args[1], os.Args[2], os.Args[3])
-	}
+	}`
+
+const leastStatusMain = linkedOnly + `
 	if err := status(os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

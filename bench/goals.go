@@ -35,8 +35,8 @@ type figures struct {
 	curl       time.Duration
 	hello      time.Duration
 	status     time.Duration
-	// The floors under status and send (see floorMain): what any soapsess
-	// linking the fixed libraries and net/http's client could do at best.
+	// The lowest floor under status and under send (see floorMain): what
+	// any soapsess linking the fixed libraries could do at best.
 	statusFloor, sendFloor time.Duration
 
 	fmtRun      bool // the fmt part ran
@@ -87,8 +87,9 @@ func missed(vs []verdict) bool {
 func evaluate(f figures) []verdict {
 	var vs []verdict
 	// A start-up goal's detail also says where its floor stands against
-	// the same limit: a goal that even the floor misses cannot be met by
-	// any soapsess that links these libraries, whatever its own code does.
+	// the same limit: a goal that even the floor misses by more than the
+	// noise cannot be met by any soapsess that links these libraries,
+	// whatever its own code does.
 	ratioGoal := func(ran bool, goal string, a, b time.Duration, limit float64, an, bn string, floor time.Duration, fn string) {
 		v := verdict{goal: goal}
 		switch {

@@ -22,10 +22,9 @@
 //     and the least send in two forms (a JSON state file read and
 //     rewritten and the envelope posted with net/http's client, or by hand
 //     on a TCP connection). Each start-up goal's line says whether its
-//     lowest floor is within the goal's limit.
-//     soapsess is a real `go build`
-//     with a state directory of its own (SOAPSESS_STATE_DIR), so the user's
-//     sessions are never touched. Goals, on the medians: send ≤ 0.6× curl and
+//     lowest floor is within the goal's limit. soapsess is a real `go
+//     build` with a state directory of its own (SOAPSESS_STATE_DIR), so the
+//     user's sessions are never touched. Goals, on the medians: send ≤ 0.6× curl and
 //     ≤ 2× hello world, status ≤ 1.5× hello world.
 //   - fmt (-size MB, -runs): `soapsess fmt FILE` on a generated compact XMLA
 //     rowset against `xmllint --stream --noout FILE` (libxml2's streaming
