@@ -71,6 +71,18 @@ func wellFormed(doc []byte) bool {
 				roots++
 			}
 			depth++
+			// Namespaces in XML, which encoding/xml does not check: no
+			// name with an empty prefix or local part (xmlns:="", <a:>),
+			// which it keeps whole as a local name with a colon in it.
+			names := []xml.Name{tk.Name}
+			for _, a := range tk.Attr {
+				names = append(names, a.Name)
+			}
+			for _, n := range names {
+				if n.Local == "" || strings.Contains(n.Local, ":") {
+					return false
+				}
+			}
 		case xml.EndElement:
 			depth--
 		case xml.CharData:

@@ -179,6 +179,26 @@ func TestScopeAndDeclare(t *testing.T) {
 	}
 }
 
+// TestScopeRefusesBadDeclarations: a prefix bound to an empty URI, and an
+// xmlns: attribute with no prefix at all (which would otherwise rebind the
+// default namespace), are not namespace-well-formed.
+func TestScopeRefusesBadDeclarations(t *testing.T) {
+	for _, tt := range []struct{ doc, msg string }{
+		{`<e xmlns:p="">`, "namespace prefix p bound to an empty URI"},
+		{`<e xmlns:="">`, "attribute xmlns: names no prefix"},
+		{`<e xmlns:="urn:u">`, "attribute xmlns: names no prefix"},
+	} {
+		tk, err := NewLexer(strings.NewReader(tt.doc)).Next()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.doc, err)
+		}
+		var s Scope
+		if err := s.Push(&tk); err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: %v, want %q", tt.doc, err, tt.msg)
+		}
+	}
+}
+
 func TestDoctypeWithCommentsInTheSubset(t *testing.T) {
 	doc := `<!DOCTYPE r [ <!-- it's a ] > --> <!ENTITY e "x"> ]><r/>`
 	for name, r := range map[string]io.Reader{"whole": strings.NewReader(doc), "bytewise": iotest.OneByteReader(strings.NewReader(doc))} {

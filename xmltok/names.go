@@ -66,6 +66,9 @@ func (s *Scope) Push(t *Token) error {
 		case string(a.Name) == "xmlns":
 			s.b = append(s.b, Binding{"", string(a.Value)})
 		case bytes.HasPrefix(a.Name, []byte("xmlns:")):
+			if len(a.Name) == len("xmlns:") { // not a QName (Namespaces in XML §3): it would rebind the default namespace
+				return t.errorf("attribute xmlns: names no prefix")
+			}
 			if len(a.Value) == 0 {
 				return t.errorf("namespace prefix %s bound to an empty URI", a.Name[6:])
 			}
